@@ -1,0 +1,87 @@
+/**
+ * buildApp(config): the whole HTTP application, not listening. The process (server.ts) and
+ * the tests both build it from a Config; nothing here reads the environment.
+ */
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import healthRoutes from './health/routes.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { validatorCompiler } from './http/validation.ts';
+import submitRoutes from './ingest/routes.ts';
+import metricsRoutes from './query/metrics.ts';
+import { createStore } from './store/index.ts';
+import storePlugin from './store/plugin.ts';
+import type { EventStore } from './store/types.ts';
+
+export interface BuildOptions {
+  /** Use this store instead of the one config names; the caller then closes it. */
+  store?: EventStore;
+  /** Extra pino options (tests pass a stream to read logs). */
+  logger?: Record<string, unknown>;
+}
+
+export const VERSION = '0.1.0';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: config.bodyLimit,
+    logger: {
+      level: config.logLevel,
+      // Never log credentials or bodies: pino's default serializers log neither bodies nor
+      // headers; redact the one header that could carry a token if a serializer changes.
+      redact: ['req.headers.authorization'],
+      ...opts.logger,
+    },
+    // Honour a caller's X-Request-Id when it looks like one; otherwise make our own.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('config', config);
+  app.setValidatorCompiler(validatorCompiler);
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cors, {
+    origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 86400,
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'stats-server',
+        version: VERSION,
+        description: 'Video-player playback telemetry collector',
+      },
+    },
+  });
+
+  await app.register(storePlugin, { store: opts.store ?? createStore(config), ownsStore: !opts.store });
+
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes);
+      await api.register(submitRoutes);
+      await api.register(metricsRoutes);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api' },
+  );
+
+  return app;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/** Command line: `stats-server serve` (default). */
+import { ConfigError, loadConfig } from './config.ts';
+import { startServer } from './server.ts';
+
+const USAGE = `Usage: stats-server <command>
+
+Commands:
+  serve            Run the HTTP server (configured by environment variables; see README)
+  help             Show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve'] = argv;
+  switch (command) {
+    case 'serve': {
+      await startServer(loadConfig());
+      return -1; // keep running
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`stats-server failed to start: ${err instanceof Error ? err.message : err}\n`);
+    process.exit(1);
+  },
+);

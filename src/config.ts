@@ -1,0 +1,172 @@
+/**
+ * Configuration: the only module that reads process.env. Parsed once into a frozen, typed
+ * object; a bad value stops start-up with a message naming the variable.
+ */
+import path from 'node:path';
+
+export type StorageKind = 'sqlite' | 'mongodb';
+
+export interface MongoConfig {
+  /** Full connection string (MONGO_URL, or built from MONGO_HOST/PORT/USERNAME/PASSWORD). */
+  url: string;
+  database: string;
+  /** How long an operation waits for a reachable server before the request gets a 503. */
+  serverSelectionTimeoutMs: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  storage: StorageKind;
+  dataDir: string;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  mongo: MongoConfig;
+  bodyLimit: number;
+  corsOrigins: '*' | string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  adminToken: string | undefined;
+  allowUnauthenticatedAdmin: boolean;
+  ingest: {
+    /** Coalesce concurrent requests into one bulk write (group commit). */
+    enabled: boolean;
+    /** Flush a group when it holds this many events. */
+    maxBatchEvents: number;
+    /** ... or when its oldest event has waited this long. */
+    maxDelayMs: number;
+    /** Events accepted but not yet committed; beyond this, 503 + Retry-After. */
+    maxQueuedEvents: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true/false, got "${env[name]}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim() as T;
+  if (!allowed.includes(v))
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return v;
+}
+
+/** Builds the connection string the Flask server used: credentials against authSource=admin. */
+function mongoUrl(env: Env): string {
+  const explicit = env.MONGO_URL;
+  if (explicit) {
+    if (!/^mongodb(\+srv)?:\/\//.test(explicit)) {
+      throw new ConfigError('MONGO_URL', 'must start with mongodb:// or mongodb+srv://');
+    }
+    return explicit;
+  }
+  const host = str(env, 'MONGO_HOST', 'mongo');
+  const port = int(env, 'MONGO_PORT', 27017, 1, 65535);
+  const user = str(env, 'MONGO_USERNAME', 'starlink');
+  const pass = str(env, 'MONGO_PASSWORD', 'starlink');
+  const authSource = str(env, 'MONGO_AUTH_SOURCE', 'admin');
+  const cred = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}@`;
+  return `mongodb://${cred}${host}:${port}/?authSource=${encodeURIComponent(authSource)}`;
+}
+
+/** The database named in a connection string's path, if any (mongodb://h/db?x). */
+function databaseFromUrl(url: string): string | undefined {
+  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(url);
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+}
+
+function storageKind(env: Env): StorageKind {
+  const explicit = env.STORAGE?.trim().toLowerCase();
+  if (explicit === 'sqlite' || explicit === 'mongodb') return explicit;
+  if (explicit === 'mongo') return 'mongodb';
+  if (explicit) throw new ConfigError('STORAGE', `expected sqlite or mongodb, got "${env.STORAGE}"`);
+  // The testbed's compose file sets MONGO_HOST and nothing else: keep it on MongoDB.
+  return env.MONGO_URL || env.MONGO_HOST ? 'mongodb' : 'sqlite';
+}
+
+function corsOrigins(env: Env): '*' | string[] {
+  const raw = str(env, 'CORS_ORIGINS', '*').trim();
+  if (raw === '*') return '*';
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const o of list) {
+    if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://player.example.org`);
+    }
+  }
+  return list;
+}
+
+/** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const url = mongoUrl(env);
+  const config: Config = {
+    host: str(env, 'SERVER_HOST', '0.0.0.0'),
+    port: int(env, 'SERVER_PORT', 8000, 0, 65535),
+    storage: storageKind(env),
+    dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
+    sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
+    mongo: {
+      url,
+      database: env.MONGO_DATABASE || databaseFromUrl(url) || 'testbed',
+      serverSelectionTimeoutMs: int(env, 'MONGO_TIMEOUT_MS', 3000, 100, 600_000),
+    },
+    bodyLimit: int(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    corsOrigins: corsOrigins(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    allowUnauthenticatedAdmin: bool(env, 'ALLOW_UNAUTHENTICATED_ADMIN', false),
+    ingest: {
+      enabled: bool(env, 'GROUP_COMMIT', true),
+      maxBatchEvents: int(env, 'GROUP_COMMIT_MAX_EVENTS', 1000, 1, 100_000),
+      maxDelayMs: int(env, 'GROUP_COMMIT_MAX_DELAY_MS', 2, 0, 1000),
+      maxQueuedEvents: int(env, 'INGEST_MAX_QUEUED_EVENTS', 100_000, 1, 10_000_000),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** A config for tests and embedding: defaults (embedded store) with overrides. */
+export function configFrom(overrides: Env = {}): Readonly<Config> {
+  return loadConfig({ LOG_LEVEL: 'silent', ...overrides });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,73 @@
+/**
+ * The error catalogue: every failure a client can see has one stable code, a status and a
+ * message saying what to fix. One error handler (src/http/error-handler.ts) renders them all
+ * in one shape: {"status":"error","code","message","details"?}.
+ */
+
+export interface ErrorDetail {
+  /** Where the problem is: a JSON pointer into the body, or a query parameter name. */
+  path: string;
+  message: string;
+}
+
+const catalogue = {
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  EMPTY_BODY: { status: 400, message: 'The request body is empty; send a JSON object' },
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected schema' },
+  INVALID_EXPERIMENT_ID: {
+    status: 400,
+    message: 'experiment_id must be 1-128 characters of letters, digits, "_", "-" or "."',
+  },
+  INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value' },
+  INVALID_FIELD_NAME: { status: 400, message: 'A field name is not allowed' },
+  INVALID_ENCODING: { status: 400, message: 'The request body could not be decoded' },
+  UNAUTHORIZED: { status: 401, message: 'This endpoint needs the admin token (Authorization: Bearer ...)' },
+  FORBIDDEN: { status: 403, message: 'This operation is disabled on this server' },
+  NOT_FOUND: { status: 404, message: 'No such route' },
+  EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
+  OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: ErrorDetail[],
+    /** Seconds the client should wait before retrying (sent as Retry-After). */
+    readonly retryAfter?: number,
+  ) {
+    super(message ?? catalogue[code].message);
+    this.name = 'ApiError';
+    this.statusCode = catalogue[code].status;
+  }
+}
+
+/** Builds an ApiError for code, with the catalogue's message unless one is given. */
+export function apiError(
+  code: ErrorCode,
+  message?: string,
+  opts: { details?: ErrorDetail[]; retryAfter?: number } = {},
+): ApiError {
+  return new ApiError(code, message, opts.details, opts.retryAfter);
+}
+
+export function statusOf(code: ErrorCode): number {
+  return catalogue[code].status;
+}
+
+/** Raised by stores when the backend cannot be reached or refuses a write. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The one place errors become responses: ApiErrors as catalogued, Fastify's own errors mapped
+ * onto the catalogue, anything else a 500 with no stack trace (logged with the request id).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, apiError, type ErrorCode, type ErrorDetail, StoreUnavailableError } from '../errors.ts';
+
+interface AjvIssue {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+/** Seconds a client should wait after the store was unreachable. */
+const STORE_RETRY_AFTER = 5;
+
+function validationError(err: FastifyError): ApiError {
+  const part = err.validationContext ?? 'body';
+  const issues = (err.validation ?? []) as AjvIssue[];
+  const details: ErrorDetail[] = issues.map((v) => {
+    const missing = v.keyword === 'required' ? `/${String(v.params.missingProperty)}` : '';
+    const where = `${v.instancePath}${missing}`;
+    const path = part === 'body' ? where || '/' : where.replace(/^\//, '') || part;
+    return { path: part === 'body' ? path : `${part}.${path}`, message: v.message ?? v.keyword };
+  });
+  if (issues.some((v) => v.instancePath.endsWith('/experiment_id') && v.keyword === 'pattern')) {
+    return apiError('INVALID_EXPERIMENT_ID', undefined, { details });
+  }
+  const code: ErrorCode = part === 'body' ? 'VALIDATION_FAILED' : 'INVALID_QUERY';
+  const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ');
+  return apiError(code, `Invalid ${part}: ${summary}`, { details });
+}
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_BODY',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_ENCODING',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** Maps any thrown value onto the catalogue. */
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof StoreUnavailableError) {
+    return apiError('STORE_UNAVAILABLE', undefined, { retryAfter: STORE_RETRY_AFTER });
+  }
+  const fe = err as FastifyError;
+  if (fe?.validation) return validationError(fe);
+  const mapped = fe?.code ? fastifyCodes[fe.code] : undefined;
+  if (mapped === 'INVALID_JSON')
+    return apiError('INVALID_JSON', `The request body is not valid JSON: ${fe.message}`);
+  if (mapped) return apiError(mapped);
+  if (fe instanceof SyntaxError && fe.statusCode === 400) {
+    return apiError('INVALID_JSON', `The request body is not valid JSON: ${fe.message}`);
+  }
+  return undefined;
+}
+
+export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  return reply.code(err.statusCode).send({
+    status: 'error',
+    code: err.code,
+    message: err.message,
+    ...(err.details && err.details.length > 0 ? { details: err.details } : {}),
+  });
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const known = toApiError(err);
+    if (known) {
+      if (known.statusCode >= 500)
+        request.log.warn({ code: known.code, err: errSummary(err) }, known.message);
+      return sendError(reply, known);
+    }
+    const fe = err as FastifyError;
+    if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      // A client error Fastify raised that we have no entry for: keep its status, our shape.
+      return reply
+        .code(fe.statusCode)
+        .send({ status: 'error', code: fe.code ?? 'BAD_REQUEST', message: fe.message });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return sendError(reply, apiError('INTERNAL'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, apiError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+function errSummary(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,144 @@
+/**
+ * Group commit: events from concurrent requests are coalesced into one bulk write, flushed
+ * when a group reaches maxBatchEvents or its oldest event has waited maxDelayMs. Every caller
+ * is answered only after the write holding its events has committed (or failed).
+ *
+ * The queue is bounded: past maxQueuedEvents, submit() rejects at once with OVERLOADED rather
+ * than buffering without limit.
+ */
+import { apiError } from '../errors.ts';
+import type { EventDoc } from '../events/schema.ts';
+import type { EventStore, InsertResult } from '../store/types.ts';
+
+export interface GroupCommitOptions {
+  enabled: boolean;
+  maxBatchEvents: number;
+  maxDelayMs: number;
+  maxQueuedEvents: number;
+  /** Writes in flight at once (MongoDB pipelines; SQLite writes are serial anyway). */
+  maxInflight?: number;
+}
+
+interface Pending {
+  docs: readonly EventDoc[];
+  resolve: (r: InsertResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommitter {
+  #queue: Pending[] = [];
+  #queuedEvents = 0;
+  /** Accepted events not yet answered: queued plus in flight. */
+  #outstanding = 0;
+  #inflight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #maxInflight: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly opts: GroupCommitOptions,
+  ) {
+    this.#maxInflight = opts.maxInflight ?? (store.kind === 'sqlite' ? 1 : 4);
+  }
+
+  /** Events accepted and not yet committed. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Stores docs; resolves once they are committed (duplicates indexed as in the input). */
+  submit(docs: readonly EventDoc[]): Promise<InsertResult> {
+    if (docs.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (this.#outstanding + docs.length > this.opts.maxQueuedEvents) {
+      return Promise.reject(apiError('OVERLOADED', undefined, { retryAfter: 1 }));
+    }
+    this.#outstanding += docs.length;
+    const settle = <T>(p: Promise<T>) =>
+      p.finally(() => {
+        this.#outstanding -= docs.length;
+      });
+    if (!this.opts.enabled) return settle(this.store.insertMany(docs));
+    return settle(
+      new Promise<InsertResult>((resolve, reject) => {
+        this.#queue.push({ docs, resolve, reject });
+        this.#queuedEvents += docs.length;
+        this.#schedule();
+      }),
+    );
+  }
+
+  #schedule(): void {
+    if (this.#inflight >= this.#maxInflight) return; // the finishing write flushes again
+    if (this.#queuedEvents >= this.opts.maxBatchEvents || this.opts.maxDelayMs === 0) {
+      this.#flush();
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#flush(), this.opts.maxDelayMs);
+    }
+  }
+
+  #flush(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#queue.length === 0 || this.#inflight >= this.#maxInflight) return;
+    // Take whole requests up to maxBatchEvents (a single larger request goes alone).
+    const group: Pending[] = [];
+    let n = 0;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0] as Pending;
+      if (group.length > 0 && n + next.docs.length > this.opts.maxBatchEvents) break;
+      group.push(next);
+      n += next.docs.length;
+      this.#queue.shift();
+    }
+    this.#queuedEvents -= n;
+    this.#inflight++;
+    const all = group.length === 1 ? (group[0] as Pending).docs : group.flatMap((g) => g.docs);
+    this.store.insertMany(all).then(
+      (result) => {
+        this.#inflight--;
+        distribute(group, result);
+        this.#afterWrite();
+      },
+      (err) => {
+        this.#inflight--;
+        for (const g of group) g.reject(err);
+        this.#afterWrite();
+      },
+    );
+    if (this.#queue.length > 0) this.#schedule();
+  }
+
+  #afterWrite(): void {
+    if (this.#queue.length > 0) {
+      // Whatever queued while we wrote is a group already: write it now.
+      this.#flush();
+    }
+  }
+
+  /** Writes everything queued and waits for in-flight writes (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.#outstanding > 0) {
+      this.#flush();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** Splits one write's result back into per-request results. */
+function distribute(group: Pending[], result: InsertResult): void {
+  let offset = 0;
+  let d = 0;
+  const dups = result.duplicates;
+  for (const g of group) {
+    const end = offset + g.docs.length;
+    const mine: number[] = [];
+    while (d < dups.length && (dups[d] as number) < end) {
+      mine.push((dups[d] as number) - offset);
+      d++;
+    }
+    g.resolve({ inserted: g.docs.length - mine.length, duplicates: mine });
+    offset = end;
+  }
+}

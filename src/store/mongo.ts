@@ -1,0 +1,161 @@
+/**
+ * MongoDB store, layout-compatible with the Flask server: database MONGO_DATABASE, one
+ * collection `metrics-{experiment_id}` per experiment, documents with the spec's fields and
+ * stored_at as a BSON date, so existing pymongo analysis scripts keep working.
+ */
+import { type Collection, type Document, MongoBulkWriteError, MongoClient, ObjectId } from 'mongodb';
+import { StoreUnavailableError } from '../errors.ts';
+import type { EventDoc, StoredEvent } from '../events/schema.ts';
+import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
+
+export const COLLECTION_PREFIX = 'metrics-';
+
+export interface MongoStoreOptions {
+  url: string;
+  database: string;
+  serverSelectionTimeoutMs: number;
+}
+
+const DUPLICATE_KEY = 11000;
+
+export class MongoStore implements EventStore {
+  readonly kind = 'mongodb' as const;
+  readonly client: MongoClient;
+  /** Collections whose indexes are ensured (or being ensured) by this process. */
+  #indexed = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: MongoStoreOptions) {
+    this.client = new MongoClient(opts.url, {
+      serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs,
+      appName: 'stats-server',
+      // Acknowledged by a majority and journaled: a 200 means the event survives a crash.
+      writeConcern: { w: 'majority', journal: true },
+    });
+  }
+
+  get db() {
+    return this.client.db(this.opts.database);
+  }
+
+  collection(experimentId: string): Collection<Document> {
+    return this.db.collection(COLLECTION_PREFIX + experimentId);
+  }
+
+  async open(): Promise<void> {
+    // Connect in the background: the server must start (and report 503) while MongoDB is down.
+    // The driver reconnects by itself on later operations.
+    this.client.connect().catch(() => {});
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.db.command({ ping: 1 }, { timeoutMS: this.opts.serverSelectionTimeoutMs });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: describe(err) };
+    }
+  }
+
+  /**
+   * Indexes for time-range reads and (event_type, time) filters, with _id as the tie-breaker
+   * so keyset paging is an index scan; and a unique sparse index on event_id so retries are
+   * stored once (sparse rather than partial: FerretDB has no partialFilterExpression).
+   */
+  #ensureIndexes(name: string, col: Collection<Document>): Promise<void> {
+    let p = this.#indexed.get(name);
+    if (!p) {
+      p = col
+        .createIndexes([
+          { key: { timestamp: 1, _id: 1 }, name: 'timestamp_1__id_1' },
+          { key: { event_type: 1, timestamp: 1, _id: 1 }, name: 'event_type_1_timestamp_1__id_1' },
+          { key: { event_id: 1 }, name: 'event_id_1', unique: true, sparse: true },
+        ])
+        .then(() => undefined);
+      p.catch(() => this.#indexed.delete(name));
+      this.#indexed.set(name, p);
+    }
+    return p;
+  }
+
+  async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
+    const byExperiment = new Map<string, number[]>();
+    events.forEach((e, i) => {
+      const list = byExperiment.get(e.experiment_id);
+      if (list) list.push(i);
+      else byExperiment.set(e.experiment_id, [i]);
+    });
+    const duplicates: number[] = [];
+    let inserted = 0;
+    try {
+      await Promise.all(
+        [...byExperiment].map(async ([experimentId, indexes]) => {
+          const col = this.collection(experimentId);
+          await this.#ensureIndexes(col.collectionName, col);
+          const docs = indexes.map((i) => ({ _id: new ObjectId(), ...(events[i] as EventDoc) }));
+          try {
+            const r = await col.insertMany(docs, { ordered: false });
+            inserted += r.insertedCount;
+          } catch (err) {
+            if (!(err instanceof MongoBulkWriteError)) throw err;
+            const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+            const other = errors.filter((w) => w.code !== DUPLICATE_KEY);
+            if (other.length > 0 || err.writeConcernError) throw err;
+            inserted += err.insertedCount;
+            for (const w of errors) duplicates.push(indexes[w.index] as number);
+          }
+        }),
+      );
+    } catch (err) {
+      throw new StoreUnavailableError(`MongoDB write failed: ${describe(err)}`, { cause: err });
+    }
+    duplicates.sort((a, b) => a - b);
+    return { inserted, duplicates };
+  }
+
+  async *find(q: MetricsQuery): AsyncIterable<StoredEvent> {
+    const filter: Document = {};
+    if (q.eventType !== undefined) filter.event_type = q.eventType;
+    if (q.startTime !== undefined || q.endTime !== undefined) {
+      filter.timestamp = {
+        ...(q.startTime !== undefined ? { $gte: q.startTime } : {}),
+        ...(q.endTime !== undefined ? { $lte: q.endTime } : {}),
+      };
+    }
+    if (q.after) {
+      const id = ObjectId.isValid(q.after.id) ? new ObjectId(q.after.id) : q.after.id;
+      filter.$or = [
+        { timestamp: { $gt: q.after.timestamp } },
+        { timestamp: q.after.timestamp, _id: { $gt: id } },
+      ];
+    }
+    let cursor = this.collection(q.experimentId).find(filter).sort({ timestamp: 1, _id: 1 });
+    if (q.limit !== undefined) cursor = cursor.limit(q.limit);
+    try {
+      for await (const doc of cursor) yield docToEvent(doc);
+    } catch (err) {
+      throw new StoreUnavailableError(`MongoDB read failed: ${describe(err)}`, { cause: err });
+    } finally {
+      await cursor.close().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** A stored MongoDB document as the API returns it: _id as hex, stored_at as ISO 8601. */
+export function docToEvent(doc: Document): StoredEvent {
+  const { _id, stored_at, ...rest } = doc;
+  return {
+    _id: _id instanceof ObjectId ? _id.toHexString() : String(_id),
+    ...rest,
+    stored_at: stored_at instanceof Date ? stored_at.toISOString() : String(stored_at),
+  } as StoredEvent;
+}
+
+/** An error's message without anything that could carry credentials (URLs). */
+export function describe(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/mongodb(\+srv)?:\/\/[^\s]*/g, 'mongodb://…');
+}

@@ -1,0 +1,162 @@
+/**
+ * Embedded store: one SQLite file (WAL) in DATA_DIR, through libsql (SQLite with prebuilt
+ * binaries, no compile at install). One table for every experiment; the whole document is
+ * kept as JSON next to the columns we filter and sort on.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'libsql';
+import { StoreUnavailableError } from '../errors.ts';
+import type { EventDoc, StoredEvent } from '../events/schema.ts';
+import { newId } from './object-id.ts';
+import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
+  file: string;
+  synchronous: 'FULL' | 'NORMAL';
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  experiment_id TEXT NOT NULL,
+  event_id TEXT,
+  timestamp REAL NOT NULL,
+  event_type TEXT NOT NULL,
+  session_id TEXT,
+  video_id TEXT NOT NULL,
+  stored_at TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_exp_ts ON events(experiment_id, timestamp, id);
+CREATE INDEX IF NOT EXISTS events_exp_type_ts ON events(experiment_id, event_type, timestamp, id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_exp_event_id ON events(experiment_id, event_id)
+  WHERE event_id IS NOT NULL;
+`;
+
+type Db = InstanceType<typeof Database>;
+type Row = { id: string; timestamp: number; stored_at: string; doc: string };
+
+/** Rows are read in pages so a long read never holds the event loop for long. */
+const READ_PAGE = 1000;
+
+export class SqliteStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  #db: Db | undefined;
+  #insertTx: ((docs: readonly EventDoc[]) => InsertResult) | undefined;
+
+  constructor(private readonly opts: SqliteStoreOptions) {}
+
+  /** The open database handle, for modules of this store that add queries (read side). */
+  get db(): Db {
+    if (!this.#db) throw new StoreUnavailableError('the SQLite store is not open');
+    return this.#db;
+  }
+
+  async open(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.opts.file), { recursive: true });
+    const db = new Database(this.opts.file);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec(SCHEMA);
+    this.#db = db;
+    const insert = db.prepare(
+      `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    this.#insertTx = db.transaction((docs: readonly EventDoc[]) => {
+      const duplicates: number[] = [];
+      let inserted = 0;
+      docs.forEach((d, i) => {
+        const { stored_at, ...rest } = d;
+        const info = insert.run(
+          newId(),
+          d.experiment_id,
+          d.event_id ?? null,
+          d.timestamp,
+          d.event_type,
+          d.session_id ?? null,
+          d.video_id,
+          stored_at.toISOString(),
+          JSON.stringify(rest),
+        );
+        if (info.changes === 0) duplicates.push(i);
+        else inserted++;
+      });
+      return { inserted, duplicates };
+    });
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
+    if (events.length === 0) return { inserted: 0, duplicates: [] };
+    if (!this.#insertTx) throw new StoreUnavailableError('the SQLite store is not open');
+    try {
+      return this.#insertTx(events);
+    } catch (err) {
+      throw new StoreUnavailableError(`SQLite write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async *find(q: MetricsQuery): AsyncIterable<StoredEvent> {
+    const where = ['experiment_id = ?'];
+    const args: unknown[] = [q.experimentId];
+    if (q.eventType !== undefined) {
+      where.push('event_type = ?');
+      args.push(q.eventType);
+    }
+    if (q.startTime !== undefined) {
+      where.push('timestamp >= ?');
+      args.push(q.startTime);
+    }
+    if (q.endTime !== undefined) {
+      where.push('timestamp <= ?');
+      args.push(q.endTime);
+    }
+    let after = q.after;
+    let remaining = q.limit ?? Number.POSITIVE_INFINITY;
+    const base = `SELECT id, timestamp, stored_at, doc FROM events WHERE ${where.join(' AND ')}`;
+    // Keyset paging over (timestamp, id): each page is an index range scan, so memory and
+    // per-page cost stay flat however large the experiment.
+    const firstPage = this.db.prepare(`${base} ORDER BY timestamp, id LIMIT ?`);
+    const nextPage = this.db.prepare(
+      `${base} AND (timestamp > ? OR (timestamp = ? AND id > ?)) ORDER BY timestamp, id LIMIT ?`,
+    );
+    while (remaining > 0) {
+      const n = Math.min(READ_PAGE, remaining);
+      const rows = (
+        after
+          ? nextPage.all(...args, after.timestamp, after.timestamp, after.id, n)
+          : firstPage.all(...args, n)
+      ) as Row[];
+      for (const r of rows) yield rowToEvent(r);
+      if (rows.length < n) return;
+      remaining -= rows.length;
+      const last = rows[rows.length - 1] as Row;
+      after = { timestamp: last.timestamp, id: last.id };
+      // Let other requests run between pages.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+    this.#insertTx = undefined;
+  }
+}
+
+export function rowToEvent(r: Row): StoredEvent {
+  return { _id: r.id, ...JSON.parse(r.doc), stored_at: r.stored_at } as StoredEvent;
+}

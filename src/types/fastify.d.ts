@@ -1,0 +1,11 @@
+import type { Config } from '../config.ts';
+import type { GroupCommitter } from '../ingest/group-commit.ts';
+import type { EventStore } from '../store/types.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Readonly<Config>;
+    store: EventStore;
+    ingest: GroupCommitter;
+  }
+}
