@@ -3,6 +3,7 @@
  * the tests both build it from a Config; nothing here reads the environment.
  */
 import { randomUUID } from 'node:crypto';
+import querystring from 'node:querystring';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -42,6 +43,12 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // `?start_time=` (an empty form field) means "no bound", not 0: drop empty values.
+    querystringParser: (str) => {
+      const parsed = querystring.parse(str);
+      for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k];
+      return parsed;
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
