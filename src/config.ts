@@ -12,6 +12,8 @@ export interface MongoConfig {
   database: string;
   /** How long an operation waits for a reachable server before the request gets a 503. */
   serverSelectionTimeoutMs: number;
+  /** A connection silent this long is dropped and its operation fails (503), e.g. a partition. */
+  socketTimeoutMs: number;
 }
 
 export interface Config {
@@ -20,6 +22,8 @@ export interface Config {
   storage: StorageKind;
   dataDir: string;
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** How long an SQLite write waits for another process's lock before a 503. */
+  sqliteBusyTimeoutMs: number;
   mongo: MongoConfig;
   bodyLimit: number;
   corsOrigins: '*' | string[];
@@ -142,10 +146,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     storage: storageKind(env),
     dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
+    sqliteBusyTimeoutMs: int(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000),
     mongo: {
       url,
       database: env.MONGO_DATABASE || databaseFromUrl(url) || 'testbed',
       serverSelectionTimeoutMs: int(env, 'MONGO_TIMEOUT_MS', 3000, 100, 600_000),
+      socketTimeoutMs: int(env, 'MONGO_SOCKET_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     bodyLimit: int(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     corsOrigins: corsOrigins(env),

@@ -14,6 +14,8 @@ export interface MongoStoreOptions {
   url: string;
   database: string;
   serverSelectionTimeoutMs: number;
+  /** Drop a connection that has been silent this long (a write to a partitioned server fails). */
+  socketTimeoutMs?: number;
 }
 
 const DUPLICATE_KEY = 11000;
@@ -27,6 +29,7 @@ export class MongoStore implements EventStore {
   constructor(private readonly opts: MongoStoreOptions) {
     this.client = new MongoClient(opts.url, {
       serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs,
+      socketTimeoutMS: opts.socketTimeoutMs ?? 30_000,
       appName: 'stats-server',
       // Acknowledged by a majority and journaled: a 200 means the event survives a crash.
       writeConcern: { w: 'majority', journal: true },
@@ -93,9 +96,15 @@ export class MongoStore implements EventStore {
             inserted += r.insertedCount;
           } catch (err) {
             if (!(err instanceof MongoBulkWriteError)) throw err;
-            const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-            const other = errors.filter((w) => w.code !== DUPLICATE_KEY);
-            if (other.length > 0 || err.writeConcernError) throw err;
+            const errors = (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).filter(
+              (w) => w !== undefined,
+            );
+            // Only "every document either inserted or a duplicate" is a success. The driver also
+            // raises MongoBulkWriteError with no write errors when the connection failed before
+            // anything was written: that must not be taken for "stored".
+            const allAccounted = err.insertedCount + errors.length === docs.length;
+            const onlyDuplicates = errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY);
+            if (!allAccounted || !onlyDuplicates || err.writeConcernError) throw err;
             inserted += err.insertedCount;
             for (const w of errors) duplicates.push(indexes[w.index] as number);
           }

@@ -15,7 +15,16 @@ export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
   file: string;
   synchronous: 'FULL' | 'NORMAL';
+  /** How long a write waits for another process's lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
 }
+
+/**
+ * Writes use their own connection whose lock waits are short and synchronous; longer waits
+ * (another process holding the write lock) are retried asynchronously so the event loop
+ * keeps serving requests, and the group committer's bounded queue turns a long wait into 503s.
+ */
+const WRITE_BUSY_SLICE_MS = 20;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -45,7 +54,8 @@ const READ_PAGE = 1000;
 export class SqliteStore implements EventStore {
   readonly kind = 'sqlite' as const;
   #db: Db | undefined;
-  #insertTx: ((docs: readonly EventDoc[]) => InsertResult) | undefined;
+  #writer: Db | undefined;
+  #insertTx: { immediate: (docs: readonly EventDoc[]) => InsertResult } | undefined;
 
   constructor(private readonly opts: SqliteStoreOptions) {}
 
@@ -60,14 +70,18 @@ export class SqliteStore implements EventStore {
     const db = new Database(this.opts.file);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
-    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec(`PRAGMA busy_timeout = ${this.opts.busyTimeoutMs ?? 5000}`);
     db.exec(SCHEMA);
     this.#db = db;
-    const insert = db.prepare(
+    const writer = new Database(this.opts.file);
+    writer.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
+    writer.exec(`PRAGMA busy_timeout = ${WRITE_BUSY_SLICE_MS}`);
+    this.#writer = writer;
+    const insert = writer.prepare(
       `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    this.#insertTx = db.transaction((docs: readonly EventDoc[]) => {
+    this.#insertTx = writer.transaction((docs: readonly EventDoc[]) => {
       const duplicates: number[] = [];
       let inserted = 0;
       docs.forEach((d, i) => {
@@ -101,11 +115,20 @@ export class SqliteStore implements EventStore {
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: [] };
-    if (!this.#insertTx) throw new StoreUnavailableError('the SQLite store is not open');
-    try {
-      return this.#insertTx(events);
-    } catch (err) {
-      throw new StoreUnavailableError(`SQLite write failed: ${(err as Error).message}`, { cause: err });
+    const deadline = Date.now() + (this.opts.busyTimeoutMs ?? 5000);
+    for (let attempt = 1; ; attempt++) {
+      const tx = this.#insertTx;
+      if (!tx) throw new StoreUnavailableError('the SQLite store is not open');
+      try {
+        // BEGIN IMMEDIATE takes the write lock first: a busy database fails before any work.
+        return tx.immediate(events);
+      } catch (err) {
+        const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+        if (!busy || Date.now() >= deadline) {
+          throw new StoreUnavailableError(`SQLite write failed: ${(err as Error).message}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5 * attempt, 50)));
+      }
     }
   }
 
@@ -151,9 +174,11 @@ export class SqliteStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    this.#insertTx = undefined;
+    this.#writer?.close();
+    this.#writer = undefined;
     this.#db?.close();
     this.#db = undefined;
-    this.#insertTx = undefined;
   }
 }
 
