@@ -2,6 +2,7 @@
  * Configuration: the only module that reads process.env. Parsed once into a frozen, typed
  * object; a bad value stops start-up with a message naming the variable.
  */
+import os from 'node:os';
 import path from 'node:path';
 
 export type StorageKind = 'sqlite' | 'mongodb';
@@ -30,6 +31,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   adminToken: string | undefined;
   allowUnauthenticatedAdmin: boolean;
+  /** HTTP worker processes (node:cluster) sharing the port; 1 = no cluster. */
+  workers: number;
   ingest: {
     /** Coalesce concurrent requests into one bulk write (group commit). */
     enabled: boolean;
@@ -137,6 +140,12 @@ function corsOrigins(env: Env): '*' | string[] {
   return list;
 }
 
+/** WORKERS: a count, or "auto" for one per available core. */
+function workers(env: Env): number {
+  if (env.WORKERS?.trim().toLowerCase() === 'auto') return os.availableParallelism();
+  return int(env, 'WORKERS', 1, 1, 256);
+}
+
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const url = mongoUrl(env);
@@ -158,6 +167,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     adminToken: env.ADMIN_TOKEN || undefined,
     allowUnauthenticatedAdmin: bool(env, 'ALLOW_UNAUTHENTICATED_ADMIN', false),
+    workers: workers(env),
     ingest: {
       enabled: bool(env, 'GROUP_COMMIT', true),
       maxBatchEvents: int(env, 'GROUP_COMMIT_MAX_EVENTS', 1000, 1, 100_000),

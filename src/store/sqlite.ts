@@ -68,9 +68,10 @@ export class SqliteStore implements EventStore {
   async open(): Promise<void> {
     fs.mkdirSync(path.dirname(this.opts.file), { recursive: true });
     const db = new Database(this.opts.file);
+    // busy_timeout first: another process (a cluster worker) may be creating the schema.
+    db.exec(`PRAGMA busy_timeout = ${this.opts.busyTimeoutMs ?? 5000}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
-    db.exec(`PRAGMA busy_timeout = ${this.opts.busyTimeoutMs ?? 5000}`);
     db.exec(SCHEMA);
     this.#db = db;
     const writer = new Database(this.opts.file);
