@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitForPort } from '../../scripts/ferretdb.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -29,7 +30,14 @@ const STORE_VARS = ['STORAGE', 'MONGO_URL', 'MONGO_HOST', 'MONGO_DATABASE', 'DAT
 
 export async function startServerProcess(
   env: Record<string, string>,
-  opts: { nodeArgs?: string[]; timeoutMs?: number; listening?: number } = {},
+  opts: {
+    nodeArgs?: string[];
+    timeoutMs?: number;
+    /** Wait for this many "Server listening" lines (one per cluster worker). */
+    listening?: number;
+    /** Listen on this port and wait for it to accept connections (for LOG_LEVEL below info). */
+    port?: number;
+  } = {},
 ): Promise<ServerProcess> {
   const base: Record<string, string | undefined> = { ...process.env };
   for (const v of STORE_VARS) delete base[v];
@@ -38,7 +46,13 @@ export async function startServerProcess(
     [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/cli.ts', 'serve'],
     {
       cwd: ROOT,
-      env: { ...base, SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'info', ...env },
+      env: {
+        ...base,
+        SERVER_HOST: '127.0.0.1',
+        SERVER_PORT: String(opts.port ?? 0),
+        LOG_LEVEL: 'info',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -66,6 +80,14 @@ export async function startServerProcess(
         }
       }
     };
+    if (opts.port) {
+      const port = opts.port;
+      void waitForPort(port, opts.timeoutMs ?? 20000).then((ok) => {
+        if (!ok) return;
+        clearTimeout(timer);
+        resolve(port);
+      });
+    }
     readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLine);
     readline.createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', onLine);
     void exited.then(({ code, signal }) => {
