@@ -49,7 +49,7 @@ async function serverCase(
 ): Promise<CaseResult> {
   const port = await freePort();
   const nodeArgs = ctx.profileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${store.name}-${label}.cpuprofile`]
+    ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${store.name}-${label}`]
     : [];
   const server = await startServerProcess(
     { ...store.env(), LOG_LEVEL: 'warn', ...serverEnv },

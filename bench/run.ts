@@ -82,7 +82,9 @@ try {
   if (json)
     fs.writeFileSync(json, JSON.stringify({ machine: machine(), seconds, results: ctx.results }, null, 2));
   if (profileDir)
-    ctx.print(`\nCPU profiles in ${profileDir} (summarise: node --import tsx bench/profile.ts <file>)`);
+    ctx.print(
+      `\nCPU profiles in ${profileDir} (one per process and thread; summarise: node --import tsx bench/profile.ts <file>)`,
+    );
 } finally {
   await ferret?.stop();
   if (ferret === undefined && process.env.MONGO_URL) {

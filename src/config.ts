@@ -25,6 +25,8 @@ export interface Config {
   sqliteSynchronous: 'FULL' | 'NORMAL';
   /** How long an SQLite write waits for another process's lock before a 503. */
   sqliteBusyTimeoutMs: number;
+  /** SQLite writes (and their fsync) on a worker thread, off the event loop. */
+  sqliteWriteThread: boolean;
   mongo: MongoConfig;
   bodyLimit: number;
   corsOrigins: '*' | string[];
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     sqliteBusyTimeoutMs: int(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000),
+    sqliteWriteThread: bool(env, 'SQLITE_WRITE_THREAD', true),
     mongo: {
       url,
       database: env.MONGO_DATABASE || databaseFromUrl(url) || 'testbed',

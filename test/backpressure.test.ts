@@ -64,62 +64,67 @@ async function checkAccounting(app: FastifyInstance, exp: string, replies: Light
   return { ids, codes };
 }
 
-describe('backpressure on sqlite', () => {
-  const fixture = sqliteFixture();
-  after(() => fixture.cleanup());
+for (const writeThread of ['on', 'off'])
+  describe(`backpressure on sqlite (SQLITE_WRITE_THREAD=${writeThread})`, () => {
+    const fixture = sqliteFixture();
+    after(() => fixture.cleanup());
 
-  /** Another connection holding the write lock, as a backup or a sqlite3 shell would. */
-  function lockDatabase(config: Readonly<Config>) {
-    const db = new Database(`${config.dataDir}/${SQLITE_FILE}`);
-    db.exec('BEGIN IMMEDIATE');
-    return () => {
-      db.exec('ROLLBACK');
-      db.close();
-    };
-  }
+    /** Another connection holding the write lock, as a backup or a sqlite3 shell would. */
+    function lockDatabase(config: Readonly<Config>) {
+      const db = new Database(`${config.dataDir}/${SQLITE_FILE}`);
+      db.exec('BEGIN IMMEDIATE');
+      return () => {
+        db.exec('ROLLBACK');
+        db.close();
+      };
+    }
 
-  test('a write lock held too long is a 503 STORE_UNAVAILABLE while the app keeps answering', async () => {
-    const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '400' });
-    const app = await buildApp(config);
-    try {
-      assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);
-      const unlock = lockDatabase(config);
-      const waiting = submit(app, 'bp_lock', 1);
-      // The write waits for the lock without blocking the event loop: health answers meanwhile.
-      const health = await app.inject({ method: 'GET', url: '/api/health' });
-      assert.equal(health.statusCode, 200);
-      let settled = false;
-      void waiting.finally(() => {
-        settled = true;
+    test('a write lock held too long is a 503 STORE_UNAVAILABLE while the app keeps answering', async () => {
+      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '400', SQLITE_WRITE_THREAD: writeThread });
+      const app = await buildApp(config);
+      try {
+        assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);
+        const unlock = lockDatabase(config);
+        const waiting = submit(app, 'bp_lock', 1);
+        // The write waits for the lock without blocking the event loop: health answers meanwhile.
+        const health = await app.inject({ method: 'GET', url: '/api/health' });
+        assert.equal(health.statusCode, 200);
+        let settled = false;
+        void waiting.finally(() => {
+          settled = true;
+        });
+        assert.equal(settled, false, 'the write should still be waiting for the lock');
+        assert503(await waiting, 'STORE_UNAVAILABLE');
+        unlock();
+        assert.equal((await submit(app, 'bp_lock', 2)).statusCode, 200);
+        assert.deepEqual([...(await storedIds(app, 'bp_lock'))].sort(), ['e0', 'e2']);
+      } finally {
+        await app.close();
+      }
+    });
+
+    test('a full queue answers 503 OVERLOADED at once; queued events are stored once the lock is released', async () => {
+      const config = fixture.config({
+        INGEST_MAX_QUEUED_EVENTS: '5',
+        SQLITE_BUSY_TIMEOUT_MS: '10000',
+        SQLITE_WRITE_THREAD: writeThread,
       });
-      assert.equal(settled, false, 'the write should still be waiting for the lock');
-      assert503(await waiting, 'STORE_UNAVAILABLE');
-      unlock();
-      assert.equal((await submit(app, 'bp_lock', 2)).statusCode, 200);
-      assert.deepEqual([...(await storedIds(app, 'bp_lock'))].sort(), ['e0', 'e2']);
-    } finally {
-      await app.close();
-    }
+      const app = await buildApp(config);
+      try {
+        const unlock = lockDatabase(config);
+        const pending = Array.from({ length: 20 }, (_, i) => submit(app, 'bp_full', i));
+        await settledCount(pending, 15, 5000); // the refusals come back while the lock is held
+        unlock();
+        const replies = await Promise.all(pending);
+        const { codes } = await checkAccounting(app, 'bp_full', replies);
+        assert.equal(codes.filter((c) => c === 'OK').length, 5);
+        assert.equal(codes.filter((c) => c === 'OVERLOADED').length, 15);
+        for (const r of replies) if (r.statusCode === 503) assert503(r, 'OVERLOADED');
+      } finally {
+        await app.close();
+      }
+    });
   });
-
-  test('a full queue answers 503 OVERLOADED at once; queued events are stored once the lock is released', async () => {
-    const config = fixture.config({ INGEST_MAX_QUEUED_EVENTS: '5', SQLITE_BUSY_TIMEOUT_MS: '10000' });
-    const app = await buildApp(config);
-    try {
-      const unlock = lockDatabase(config);
-      const pending = Array.from({ length: 20 }, (_, i) => submit(app, 'bp_full', i));
-      await settledCount(pending, 15, 5000); // the refusals come back while the lock is held
-      unlock();
-      const replies = await Promise.all(pending);
-      const { codes } = await checkAccounting(app, 'bp_full', replies);
-      assert.equal(codes.filter((c) => c === 'OK').length, 5);
-      assert.equal(codes.filter((c) => c === 'OVERLOADED').length, 15);
-      for (const r of replies) if (r.statusCode === 503) assert503(r, 'OVERLOADED');
-    } finally {
-      await app.close();
-    }
-  });
-});
 
 describe('backpressure on mongodb', { skip: mongoSkip }, () => {
   const fixture = mongoFixture();

@@ -13,5 +13,6 @@ export function createStore(config: Readonly<Config>): EventStore {
     file: path.join(config.dataDir, SQLITE_FILE),
     synchronous: config.sqliteSynchronous,
     busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    writeThread: config.sqliteWriteThread,
   });
 }

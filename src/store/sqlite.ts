@@ -9,6 +9,7 @@ import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
 import { newId } from './object-id.ts';
+import { SqliteWriter, type WriterRow } from './sqlite-writer.ts';
 import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
 
 export interface SqliteStoreOptions {
@@ -17,12 +18,15 @@ export interface SqliteStoreOptions {
   synchronous: 'FULL' | 'NORMAL';
   /** How long a write waits for another process's lock before failing (default 5000 ms). */
   busyTimeoutMs?: number;
+  /** Write on a worker thread (default) rather than on the calling thread. */
+  writeThread?: boolean;
 }
 
 /**
- * Writes use their own connection whose lock waits are short and synchronous; longer waits
- * (another process holding the write lock) are retried asynchronously so the event loop
- * keeps serving requests, and the group committer's bounded queue turns a long wait into 503s.
+ * Writes use their own connection, by default on a worker thread (sqlite-writer.ts) so that
+ * fsync and lock waits never block the event loop. Inline (writeThread: false), lock waits are
+ * short and synchronous and longer ones are retried asynchronously; either way a long wait
+ * fills the group committer's bounded queue and turns into 503s.
  */
 const WRITE_BUSY_SLICE_MS = 20;
 
@@ -55,7 +59,8 @@ export class SqliteStore implements EventStore {
   readonly kind = 'sqlite' as const;
   #db: Db | undefined;
   #writer: Db | undefined;
-  #insertTx: { immediate: (docs: readonly EventDoc[]) => InsertResult } | undefined;
+  #insertTx: { immediate: (rows: readonly WriterRow[]) => InsertResult } | undefined;
+  #thread: SqliteWriter | undefined;
 
   constructor(private readonly opts: SqliteStoreOptions) {}
 
@@ -74,6 +79,16 @@ export class SqliteStore implements EventStore {
     db.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
     db.exec(SCHEMA);
     this.#db = db;
+    if (this.opts.writeThread ?? true) {
+      const thread = new SqliteWriter({
+        file: this.opts.file,
+        synchronous: this.opts.synchronous,
+        busyTimeoutMs: this.opts.busyTimeoutMs ?? 5000,
+      });
+      await thread.start();
+      this.#thread = thread;
+      return;
+    }
     const writer = new Database(this.opts.file);
     writer.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
     writer.exec(`PRAGMA busy_timeout = ${WRITE_BUSY_SLICE_MS}`);
@@ -82,23 +97,11 @@ export class SqliteStore implements EventStore {
       `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    this.#insertTx = writer.transaction((docs: readonly EventDoc[]) => {
+    this.#insertTx = writer.transaction((rows: readonly WriterRow[]) => {
       const duplicates: number[] = [];
       let inserted = 0;
-      docs.forEach((d, i) => {
-        const { stored_at, ...rest } = d;
-        const info = insert.run(
-          newId(),
-          d.experiment_id,
-          d.event_id ?? null,
-          d.timestamp,
-          d.event_type,
-          d.session_id ?? null,
-          d.video_id,
-          stored_at.toISOString(),
-          JSON.stringify(rest),
-        );
-        if (info.changes === 0) duplicates.push(i);
+      rows.forEach((row, i) => {
+        if (insert.run(...row).changes === 0) duplicates.push(i);
         else inserted++;
       });
       return { inserted, duplicates };
@@ -116,13 +119,15 @@ export class SqliteStore implements EventStore {
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: [] };
+    const rows = events.map(toRow);
+    if (this.#thread) return this.#thread.insert(rows);
     const deadline = Date.now() + (this.opts.busyTimeoutMs ?? 5000);
     for (let attempt = 1; ; attempt++) {
       const tx = this.#insertTx;
       if (!tx) throw new StoreUnavailableError('the SQLite store is not open');
       try {
         // BEGIN IMMEDIATE takes the write lock first: a busy database fails before any work.
-        return tx.immediate(events);
+        return tx.immediate(rows);
       } catch (err) {
         const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
         if (!busy || Date.now() >= deadline) {
@@ -175,12 +180,31 @@ export class SqliteStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = undefined;
+    await thread?.close();
     this.#insertTx = undefined;
     this.#writer?.close();
     this.#writer = undefined;
     this.#db?.close();
     this.#db = undefined;
   }
+}
+
+/** The columns stored for one event; the document itself is kept as JSON. */
+function toRow(d: EventDoc): WriterRow {
+  const { stored_at, ...rest } = d;
+  return [
+    newId(),
+    d.experiment_id,
+    d.event_id ?? null,
+    d.timestamp,
+    d.event_type,
+    d.session_id ?? null,
+    d.video_id,
+    stored_at.toISOString(),
+    JSON.stringify(rest),
+  ];
 }
 
 export function rowToEvent(r: Row): StoredEvent {
