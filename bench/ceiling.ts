@@ -30,6 +30,7 @@ const docs = (): EventDoc[] => {
 
 // Warm up (collection, indexes, first pages) outside the measurement.
 await store.insertMany(docs());
+const cpu0 = process.cpuUsage();
 const start = performance.now();
 const until = start + seconds * 1000;
 await Promise.all(
@@ -44,6 +45,7 @@ await Promise.all(
   }),
 );
 const elapsed = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpu0);
 await store.close();
 latencies.sort((a, b) => a - b);
 const pct = (p: number) =>
@@ -58,5 +60,6 @@ console.log(
     p50: pct(50),
     p99: pct(99),
     peakRssKb: Number(hwm ?? 0),
+    cpuMsPer1k: events > 0 ? (cpu.user + cpu.system) / events : 0,
   }),
 );

@@ -9,6 +9,7 @@ import { startServerProcess } from '../test/helpers/server-process.ts';
 import {
   type Bench,
   type BenchContext,
+  cpuMs,
   fmt,
   peakRssMb,
   runNodeJson,
@@ -32,6 +33,8 @@ interface CaseResult {
   p50: number;
   p99: number;
   peakRssMb: number;
+  /** Server CPU time per 1000 events stored (user + system, all threads and workers). */
+  cpuMsPer1k: number;
   failed: number;
 }
 
@@ -66,12 +69,15 @@ async function serverCase(
       });
     // Warm up (JIT, connections, first index pages), then measure.
     await runNodeJson<LoadResult>(['bench/load.mjs', spec(1)]);
+    const cpu0 = cpuMs(server.pid);
     const r = await runNodeJson<LoadResult>(['bench/load.mjs', spec(ctx.seconds)]);
+    const cpu = cpuMs(server.pid) - cpu0;
     return {
       eventsPerSec: r.events / r.seconds,
       p50: r.p50,
       p99: r.p99,
       peakRssMb: peakRssMb(server.pid),
+      cpuMsPer1k: r.events > 0 ? (1000 * cpu) / r.events : 0,
       failed: r.non2xx + r.errors + r.timeouts,
     };
   } finally {
@@ -87,6 +93,7 @@ export const benchIngest: Bench = async (ctx) => {
       p50: number;
       p99: number;
       peakRssKb: number;
+      cpuMsPer1k: number;
       groupSize: number;
     }>(['--import', 'tsx', 'bench/ceiling.ts', String(Math.max(3, ctx.seconds / 2))], {
       ...store.env(),
@@ -97,6 +104,7 @@ export const benchIngest: Bench = async (ctx) => {
       p50: ceilingRaw.p50,
       p99: ceilingRaw.p99,
       peakRssMb: ceilingRaw.peakRssKb / 1024,
+      cpuMsPer1k: ceilingRaw.cpuMsPer1k,
       failed: 0,
     };
     const single = await serverCase(ctx, store, 'single', {}, { connections: 64 });

@@ -71,6 +71,20 @@ export function peakRssMb(pid: number): number {
   return kb / 1024 + childrenOf(pid).reduce((sum, c) => sum + peakRssMb(c), 0);
 }
 
+/** CPU time (user + system, all threads) used so far by a process and its descendants, in ms (Linux). */
+export function cpuMs(pid: number): number {
+  let ticks = 0;
+  try {
+    // Fields after the command name: state is field 3, utime 14, stime 15.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks = Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+  return ticks * 10 + childrenOf(pid).reduce((sum, c) => sum + cpuMs(c), 0); // USER_HZ = 100
+}
+
 export function machine(): string {
   const cpus = os.cpus();
   const gb = (os.totalmem() / 1024 ** 3).toFixed(1);
