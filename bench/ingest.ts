@@ -126,13 +126,14 @@ export const benchIngest: Bench = async (ctx) => {
     ];
     ctx.print(
       table(
-        ['case', 'events/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed requests'],
+        ['case', 'events/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'CPU ms / 1k events', 'failed requests'],
         rows.map(([name, r]) => [
           name,
           fmt(r.eventsPerSec),
           fmt(r.p50, 1),
           fmt(r.p99, 1),
           fmt(r.peakRssMb),
+          fmt(r.cpuMsPer1k, 1),
           r.failed,
         ]),
       ),
