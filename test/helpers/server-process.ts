@@ -27,7 +27,10 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
-export async function startServerProcess(env: Record<string, string>, args = ['serve']): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  args = ['serve'],
+): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
