@@ -4,7 +4,6 @@
  * no HTTP); (1) again with GROUP_COMMIT=off, and with WORKERS=2. The server and the load
  * generator (autocannon, bench/load.mjs) are separate processes; every case gets a fresh store.
  */
-import { freePort } from '../scripts/ferretdb.mjs';
 import { startServerProcess } from '../test/helpers/server-process.ts';
 import {
   type Bench,
@@ -50,19 +49,17 @@ async function serverCase(
   serverEnv: Record<string, string>,
   load: LoadSpec,
 ): Promise<CaseResult> {
-  const port = await freePort();
   const nodeArgs = ctx.profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${store.name}-${label}`]
     : [];
-  const server = await startServerProcess(
-    { ...store.env(), LOG_LEVEL: 'warn', ...serverEnv },
-    { port, nodeArgs, timeoutMs: 30_000 },
-  );
+  const server = await startServerProcess({ ...store.env(), LOG_LEVEL: 'warn', ...serverEnv }, ['serve'], {
+    nodeArgs,
+  });
   try {
     const path = load.batchSize ? '/api/submit/batch' : '/api/submit';
     const spec = (duration: number) =>
       JSON.stringify({
-        url: `${server.url}${path}`,
+        url: `${server.base}${path}`,
         duration,
         connections: load.connections,
         batchSize: load.batchSize,

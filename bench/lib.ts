@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { ROOT } from '../test/helpers/server-process.ts';
+import { root as ROOT } from '../scripts/ferretdb.mjs';
 
 /** Where a benchmark may write: each call of env() is a fresh, empty store. */
 export interface StoreTarget {

@@ -13,7 +13,7 @@ import { SQLITE_FILE } from '../src/store/index.ts';
 import { MONGO_URL, mongoSkip } from './helpers/env.ts';
 import { dashEvent } from './helpers/events.ts';
 import { mongoFixture, sqliteFixture } from './helpers/stores.ts';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
+import { hostPortOf, TcpProxy, viaProxy } from './helpers/tcp-proxy.ts';
 
 const submit = (app: FastifyInstance, exp: string, i: number) =>
   app.inject({ method: 'POST', url: '/api/submit', payload: dashEvent(exp, i, { event_id: `e${i}` }) });
@@ -130,17 +130,18 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
   const fixture = mongoFixture();
   let proxy: TcpProxy;
   before(async () => {
-    const target = new URL(MONGO_URL ?? 'mongodb://127.0.0.1:1/');
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 27017) });
+    const target = hostPortOf(MONGO_URL ?? 'mongodb://127.0.0.1:1/');
+    proxy = new TcpProxy(target.host, target.port);
+    await proxy.up();
   });
   after(async () => {
-    await proxy?.close();
+    await proxy?.down();
     await fixture.cleanup();
   });
 
   const configVia = (overrides: Record<string, string>) =>
     fixture.config({
-      MONGO_URL: `mongodb://127.0.0.1:${proxy.port}/`,
+      MONGO_URL: viaProxy(MONGO_URL ?? 'mongodb://127.0.0.1:1/', proxy.port),
       MONGO_TIMEOUT_MS: '800',
       ...overrides,
     });

@@ -39,33 +39,46 @@ for (const fixture of storeFixtures()) {
         config.storage === 'sqlite'
           ? { STORAGE: 'sqlite', DATA_DIR: config.dataDir }
           : { STORAGE: 'mongodb', MONGO_URL: config.mongo.url, MONGO_DATABASE: config.mongo.database };
-      const server = await startServerProcess({ ...env, WORKERS: '2' }, { listening: 2 });
+      const server = await startServerProcess({ ...env, WORKERS: '2' });
+      const logLines = () =>
+        server
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('{'));
+      // Health answered once one worker listens; wait (bounded) for the second.
+      for (
+        let i = 0;
+        i < 100 && logLines().filter((l) => l.includes('Server listening at')).length < 2;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       // Fresh connections are spread over the workers by the cluster primary.
       const agent = new http.Agent({ keepAlive: false, maxSockets: 16 });
       try {
-        const listening = server.logs.filter((l) => l.includes('Server listening at'));
+        const listening = logLines().filter((l) => l.includes('Server listening at'));
         assert.equal(new Set(listening.map((l) => JSON.parse(l).pid)).size, 2, 'two worker processes');
         const replies = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
             i % 10 === 0
-              ? request(agent, 'POST', `${server.url}/api/submit/batch`, [
+              ? request(agent, 'POST', `${server.base}/api/submit/batch`, [
                   dashEvent('cluster', i, { event_id: `b${i}` }),
                   dashEvent('cluster', i, { event_id: `b${i}` }),
                 ])
               : request(
                   agent,
                   'POST',
-                  `${server.url}/api/submit`,
+                  `${server.base}/api/submit`,
                   dashEvent('cluster', i, { event_id: `s${i}` }),
                 ),
           ),
         );
         for (const r of replies) assert.equal(r.status, 200, r.text);
         // Each single and each batch (whose two events share an event_id) stored once.
-        const read = await request(agent, 'GET', `${server.url}/api/metrics/cluster`);
+        const read = await request(agent, 'GET', `${server.base}/api/metrics/cluster`);
         assert.equal(JSON.parse(read.text).count, 200);
         const servedBy = new Set(
-          server.logs
+          logLines()
             .filter((l) => l.includes('"request completed"'))
             .map((l) => JSON.parse(l).pid as number),
         );
@@ -74,7 +87,7 @@ for (const fixture of storeFixtures()) {
         agent.destroy();
       }
       await server.stop(10_000);
-      assert.equal((await server.exited).code, 0, 'SIGTERM stops the cluster cleanly');
+      assert.equal(await server.exited, 0, 'SIGTERM stops the cluster cleanly');
     });
   });
 }
