@@ -180,6 +180,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
   };
+  if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
+    throw new ConfigError(
+      'INGEST_BATCH_MAX_EVENTS',
+      `must not exceed INGEST_MAX_QUEUED_EVENTS (${config.ingest.maxQueuedEvents}), or such a batch could never be accepted`,
+    );
+  }
   return deepFreeze(config);
 }
 

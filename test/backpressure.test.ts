@@ -106,6 +106,7 @@ for (const writeThread of ['on', 'off'])
     test('a full queue answers 503 OVERLOADED at once; queued events are stored once the lock is released', async () => {
       const config = fixture.config({
         INGEST_MAX_QUEUED_EVENTS: '5',
+        INGEST_BATCH_MAX_EVENTS: '5',
         SQLITE_BUSY_TIMEOUT_MS: '10000',
         SQLITE_WRITE_THREAD: writeThread,
       });
@@ -171,7 +172,11 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
 
   test('a partition fills the queue: 503 OVERLOADED at once, queued events stored after it heals', async () => {
     const app = await buildApp(
-      configVia({ INGEST_MAX_QUEUED_EVENTS: '5', MONGO_SOCKET_TIMEOUT_MS: '20000' }),
+      configVia({
+        INGEST_MAX_QUEUED_EVENTS: '5',
+        INGEST_BATCH_MAX_EVENTS: '5',
+        MONGO_SOCKET_TIMEOUT_MS: '20000',
+      }),
     );
     try {
       assert.equal((await submit(app, 'bp_part', 100)).statusCode, 200); // collection and indexes exist
