@@ -8,8 +8,8 @@ import path from 'node:path';
 import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
-import { newId } from './object-id.ts';
-import { SqliteWriter, type WriterRow } from './sqlite-writer.ts';
+import { INSERT_SQL, toRow, type WriterRow } from './sqlite-rows.ts';
+import { SqliteWriter } from './sqlite-writer.ts';
 import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
 
 export interface SqliteStoreOptions {
@@ -93,10 +93,7 @@ export class SqliteStore implements EventStore {
     writer.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
     writer.exec(`PRAGMA busy_timeout = ${WRITE_BUSY_SLICE_MS}`);
     this.#writer = writer;
-    const insert = writer.prepare(
-      `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
+    const insert = writer.prepare(INSERT_SQL);
     this.#insertTx = writer.transaction((rows: readonly WriterRow[]) => {
       const duplicates: number[] = [];
       let inserted = 0;
@@ -119,8 +116,10 @@ export class SqliteStore implements EventStore {
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: [] };
+    // The writer thread builds the rows itself: cloning documents to it is cheaper for this
+    // thread than building rows here (JSON.stringify) and cloning those.
+    if (this.#thread) return this.#thread.insert(events);
     const rows = events.map(toRow);
-    if (this.#thread) return this.#thread.insert(rows);
     const deadline = Date.now() + (this.opts.busyTimeoutMs ?? 5000);
     for (let attempt = 1; ; attempt++) {
       const tx = this.#insertTx;
@@ -189,22 +188,6 @@ export class SqliteStore implements EventStore {
     this.#db?.close();
     this.#db = undefined;
   }
-}
-
-/** The columns stored for one event; the document itself is kept as JSON. */
-function toRow(d: EventDoc): WriterRow {
-  const { stored_at, ...rest } = d;
-  return [
-    newId(),
-    d.experiment_id,
-    d.event_id ?? null,
-    d.timestamp,
-    d.event_type,
-    d.session_id ?? null,
-    d.video_id,
-    stored_at.toISOString(),
-    JSON.stringify(rest),
-  ];
 }
 
 export function rowToEvent(r: Row): StoredEvent {
