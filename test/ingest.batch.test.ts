@@ -184,6 +184,13 @@ for (const fixture of storeFixtures()) {
       const cut = await post('/api/submit/batch', truncated, { 'content-encoding': 'gzip' });
       assert.equal(cut.statusCode, 400);
       assert.equal(cut.json().code, 'INVALID_ENCODING');
+      for (const enc of ['br', 'deflate']) {
+        const bad = await post('/api/submit', Buffer.from('definitely not compressed'), {
+          'content-encoding': enc,
+        });
+        assert.equal(bad.statusCode, 400, `${enc}: ${bad.body}`);
+        assert.equal(bad.json().code, 'INVALID_ENCODING');
+      }
       const unknown = await post('/api/submit', JSON.stringify(dashEvent('b_enc', 1)), {
         'content-encoding': 'compress',
       });
