@@ -86,14 +86,19 @@ for (const fixture of storeFixtures()) {
       assert.equal(await count('b_mixed'), 2);
     });
 
-    test('an NDJSON line that is not JSON is rejected by index, the others stored', async () => {
-      const ndjson = `${JSON.stringify(dashEvent('b_ndbad', 1))}\n{"oops"\n${JSON.stringify(dashEvent('b_ndbad', 2))}`;
+    test('an NDJSON line that is not JSON (or poisons __proto__) is rejected by index, the others stored', async () => {
+      const poisoned = '{"__proto__": {"admin": true}, "experiment_id": "b_ndbad"}';
+      const ndjson = `${JSON.stringify(dashEvent('b_ndbad', 1))}\n{"oops"\n${JSON.stringify(dashEvent('b_ndbad', 2))}\n${poisoned}`;
       const res = await post('/api/submit/batch', ndjson, { 'content-type': 'application/x-ndjson' });
       const body = res.json();
       assert.equal(body.stored, 2);
-      assert.equal(body.rejected.length, 1);
-      assert.equal(body.rejected[0].index, 1);
-      assert.equal(body.rejected[0].code, 'INVALID_JSON');
+      assert.deepEqual(
+        body.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+        [
+          [1, 'INVALID_JSON'],
+          [3, 'INVALID_JSON'],
+        ],
+      );
     });
 
     test('a body that is not a batch is a 400 and stores nothing', async () => {

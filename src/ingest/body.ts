@@ -78,8 +78,8 @@ export function parseNdjson(text: string, parse: (line: string) => unknown): Ndj
     if (line === '') continue;
     try {
       items.push(parse(line));
-    } catch (err) {
-      items.push(new BadLine(`not valid JSON: ${(err as Error).message}`));
+    } catch {
+      items.push(new BadLine('This line is not valid JSON (or has a __proto__ or constructor key)'));
     }
   }
   return new NdjsonBody(items);
@@ -104,13 +104,15 @@ export function registerBodyParsers(app: FastifyInstance, opts: { ndjson: boolea
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, jsonParser);
 
   if (opts.ndjson) {
+    // Fastify's JSON parser (with its prototype-poisoning checks) is synchronous: call it
+    // per line and turn its callback back into a return value or a throw.
     const parseLine = (line: string) => {
-      let value: unknown;
-      json({} as FastifyRequest, Buffer.from(line), (err, v) => {
-        if (err) throw err;
-        value = v;
+      let result: { err: Error | null; value?: unknown } = { err: null };
+      json({} as FastifyRequest, Buffer.from(line), (err, value) => {
+        result = { err, value };
       });
-      return value;
+      if (result.err) throw result.err;
+      return result.value;
     };
     app.addContentTypeParser(
       ['application/x-ndjson', 'application/ndjson', 'application/jsonl'],
