@@ -47,7 +47,9 @@ interface Result {
 const results: Result[] = [];
 function record(r: Result) {
   results.push(r);
-  log(`${r.store} ${r.what}: ${r.events} events, ${r.seconds} s, ${r.eventsPerSec} events/s, peak RSS ${r.peakRssMb} MB`);
+  log(
+    `${r.store} ${r.what}: ${r.events} events, ${r.seconds} s, ${r.eventsPerSec} events/s, peak RSS ${r.peakRssMb} MB`,
+  );
 }
 
 function log(msg: string) {
