@@ -56,3 +56,26 @@ export function decodeCursor(raw: string): PageCursor {
   }
   return { timestamp: v[1], id: v[2], mark: v[3], filters: v[4] };
 }
+
+/**
+ * Where a read starts: from a cursor (checked against the request's filters), or at the
+ * beginning of a new snapshot, whose mark `readMark` takes.
+ */
+export async function startOfRead(
+  cursor: string | undefined,
+  filters: string,
+  readMark: () => Promise<string | null>,
+): Promise<{ mark: string | null; after?: { timestamp: number; id: string } }> {
+  if (cursor === undefined) return { mark: await readMark() };
+  const c = decodeCursor(cursor);
+  if (c.filters !== filters) {
+    throw apiError(
+      'INVALID_CURSOR',
+      "This cursor was made for other filters: repeat the first request's filters",
+      {
+        details: [{ path: 'querystring.cursor', message: 'filters differ from the first page' }],
+      },
+    );
+  }
+  return { mark: c.mark, after: { timestamp: c.timestamp, id: c.id } };
+}

@@ -7,11 +7,10 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import { apiError } from '../errors.ts';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
 import { CSV_HEADER, csvLines } from '../export/columns.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
-import { decodeCursor, encodeCursor, filterKey } from './cursor.ts';
+import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
 
 /** Largest page a client may ask for (NDJSON/CSV pages are held in memory to set X-Next-Cursor). */
@@ -145,6 +144,8 @@ export async function sendEvents<T extends Keyed>(
   const nextCursor = () => (st.more && st.last ? opts.cursorAfter(st.last) : undefined);
   const body = frame(framing, limited(it, first, limit, st), st, nextCursor);
   reply.type(CONTENT_TYPES[format]);
+  const vary = reply.getHeader('vary');
+  reply.header('vary', vary ? `${vary}, Accept` : 'Accept');
   if (limit !== undefined && format !== 'json') {
     // Headers go before the body, so a page's next cursor must be known first: hold the page
     // (at most MAX_LIMIT events) and send it whole.
@@ -186,24 +187,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         session: q.session_id,
       };
       const filters = filterKey(f);
-      let mark: string | null;
-      let after: ReadQuery['after'];
-      if (q.cursor !== undefined) {
-        const c = decodeCursor(q.cursor);
-        if (c.filters !== filters) {
-          throw apiError(
-            'INVALID_CURSOR',
-            "This cursor was made for other filters: repeat the first request's filters",
-            {
-              details: [{ path: 'querystring.cursor', message: 'filters differ from the first page' }],
-            },
-          );
-        }
-        mark = c.mark;
-        after = { timestamp: c.timestamp, id: c.id };
-      } else {
-        mark = await app.store.readMark(experiment_id);
-      }
+      const { mark, after } = await startOfRead(q.cursor, filters, () => app.store.readMark(experiment_id));
       const limit = q.limit;
       const read: ReadQuery = {
         experimentId: experiment_id,
