@@ -138,8 +138,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
   };
   const finish = (t: number, dropBufferStall: boolean) => {
     if (phase === 'stalled' && stall) {
-      // A buffer that ran dry just before the content ended is the end of the content.
-      if (dropBufferStall && stall.fromBuffer) stall = null;
+      // A buffer still dry when the content ended is the end of the content, not a stall.
+      if (dropBufferStall && stall.fromBuffer && stall.weakEnd === null) stall = null;
       else leaveStall(t);
     }
     stopPlaying(t);
