@@ -223,6 +223,21 @@ describe('CMCD v2 dialect', () => {
     assert.equal(quit.exit_before_start, true);
   });
 
+  test('msd alone says playback started; request data alone says nothing about exits', () => {
+    const msdOnly = computeSessionQoe([c(0, 't', { bl: [0] }), c(5, 't', { msd: 800, pt: 4000 })]);
+    assert.equal(msdOnly.exit_before_start, false);
+    near(msdOnly.startup_time_s, 0.8, 'startup from msd');
+    // CMCD request-mode data (object reports with ot): no life cycle, so no exit claimed, and
+    // the requested object's bitrate is not taken for the rendered one.
+    const requests = computeSessionQoe([
+      c(0, 'rr', { ot: 'v', br: [3000], bl: [1200], mtp: [9000] }),
+      c(2, 'rr', { ot: 'v', br: [3000], bl: [2400] }),
+    ]);
+    assert.equal(requests.exit_before_start, false);
+    assert.equal(requests.startup_time_s, null);
+    assert.equal(requests.avg_bitrate_bps, null);
+  });
+
   test('cumulative bsa/bsda stand in when no stall intervals are reported', () => {
     // Playing from 1; interval reports only: bsa 0 -> 2 and bsda 0 -> 3000 ms.
     const q = computeSessionQoe([

@@ -32,7 +32,25 @@ export interface PlaybackTimeline {
   /** Errors after deciding unflagged ones; `fatal` is final here. */
   errors: Array<{ t: number; fatal: boolean; code: string | null }>;
   fatalError: boolean;
+  /**
+   * Whether the session says anything about its life cycle (start, play, end, errors). A
+   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
+   */
+  hasLifecycle: boolean;
 }
+
+const LIFECYCLE: ReadonlySet<Signal['kind']> = new Set([
+  'play_request',
+  'init',
+  'playing',
+  'paused',
+  'seeking',
+  'stall_start',
+  'stall_end',
+  'end',
+  'error',
+  'startup_reported',
+]);
 
 interface OpenStall {
   start: number;
@@ -92,6 +110,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     stalls: [],
     errors: [],
     fatalError: false,
+    hasLifecycle: signals.some((s) => LIFECYCLE.has(s.kind)),
   };
   const fatalByIndex = resolveErrors(signals);
   // Widened on purpose: the helpers below mutate these, which TypeScript cannot see.
@@ -158,6 +177,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         break;
       case 'startup_reported':
         tl.startupReportedS ??= sig.s;
+        // A player that reports its startup time has started (CMCD msd without sta=p).
+        if (phase === 'pre') play(t);
         break;
       case 'playing':
         if (phase === 'stalled' && stall) {

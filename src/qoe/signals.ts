@@ -290,8 +290,9 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
   if (dfa !== null) out.push({ kind: 'dropped', t, frames: dfa });
   const mtp = cmcdVideoValue(p.mtp);
   if (mtp !== null && mtp > 0) out.push({ kind: 'throughput', t, bps: mtp * 1000 });
-  // rr (response received) describes a downloaded object, not what is on screen.
-  if (e !== 'rr') {
+  // rr (response received) and request data (with an object type) describe a downloaded
+  // object, not what is on screen.
+  if (e !== 'rr' && p.ot === undefined) {
     // pb (playhead bitrate) is what is rendered; br is the selected rendition.
     const kbps = cmcdVideoValue(p.pb) ?? cmcdVideoValue(p.br);
     if (kbps !== null && kbps > 0) {
