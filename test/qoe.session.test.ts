@@ -237,6 +237,22 @@ describe('per-session QoE', () => {
     assert.deepEqual(computeSessionQoe(shuffled), inOrder);
   });
 
+  test('a seek with no resume event ends when the playhead moves at wall-clock pace', () => {
+    // First frame 1; seek at 10; samples at 12 (playhead jumped to 50: the seek) and 17 (55:
+    // 5 s of media in 5 s, so playing again by 17); end 20. Played 1-10 (9) + 17-20 (3) = 12 s.
+    const q = computeSessionQoe([
+      ev('k', 0, 'play_requested'),
+      ev('k', 1, 'playback_started'),
+      ev('k', 6, 'periodic_metrics', { current_time: 5, playback_rate: 1 }),
+      ev('k', 10, 'playback_state_changed', { new_state: 'seeking' }),
+      ev('k', 12, 'periodic_metrics', { current_time: 50, playback_rate: 1 }),
+      ev('k', 17, 'periodic_metrics', { current_time: 55, playback_rate: 1 }),
+      ev('k', 20, 'session_ended', { reason: 'destroy' }),
+    ]);
+    near(q.played_time_s, 12, 'played');
+    assert.equal(q.stall_count, 0);
+  });
+
   test('missing fields give nulls, not made-up numbers', () => {
     const q = computeSessionQoe([
       ev('m', 0, 'playback_started'),

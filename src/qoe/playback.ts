@@ -120,6 +120,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
   let lastBuffer: { t: number; s: number } | null = null;
   let lastPlayhead: { t: number; s: number; rate: number | null } | null = null;
   let lastStallEnd = Number.NEGATIVE_INFINITY;
+  /** When the current pause or seek began. */
+  let haltedSince = 0;
 
   const play = (t: number) => {
     if (tl.firstFrame === null) tl.firstFrame = t;
@@ -193,6 +195,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         if (phase === 'pre' || phase === 'over') break;
         if (phase === 'stalled') leaveStall(t);
         else stopPlaying(t);
+        if (phase !== sig.kind) haltedSince = t;
         phase = sig.kind;
         break;
       case 'stall_start':
@@ -242,13 +245,17 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         if (phase === 'stalled' && stall && stall.weakEnd === null) {
           if (stall.refPlayhead === null) stall.refPlayhead = sig.s;
           else if (sig.s > stall.refPlayhead + PLAYHEAD_ADVANCE_S) stall.weakEnd = t;
-        } else if (phase === 'pre' && lastPlayhead) {
-          // No start signal at all, but the playhead moves at a plausible pace: it plays.
+        } else if (
+          lastPlayhead &&
+          (phase === 'pre' || ((phase === 'paused' || phase === 'seeking') && lastPlayhead.t >= haltedSince))
+        ) {
+          // No (re)start signal, but two samples since the halt show the playhead moving at a
+          // plausible pace (a seek jumps far further than the wall clock): it plays.
           const dt = t - lastPlayhead.t;
           const ds = sig.s - lastPlayhead.s;
           if (ds > PLAYHEAD_ADVANCE_S && ds <= 2 * dt + PLAYHEAD_ADVANCE_S) {
+            if (phase === 'pre') tl.firstFrameInferred = true;
             play(t);
-            tl.firstFrameInferred = true;
           }
         }
         lastPlayhead = { t, s: sig.s, rate: sig.rate };
