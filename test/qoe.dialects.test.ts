@@ -198,6 +198,25 @@ describe('CMCD v2 dialect', () => {
     assert.equal(computeSessionQoe(late).stall_count, 1);
   });
 
+  test('a late bsd for the previous stall does not end the one in progress', () => {
+    // Stall [8, 9.5] closed by sta=p; a new stall opens at 10 (sta=r); at 10.2 the player
+    // reports bsd=1500 (the first stall: it began at 8.7, long before 10), then sta=p at 11.
+    const q = computeSessionQoe([
+      ...cmcd.filter((e) => e.timestamp <= T0 + 9.5),
+      c(10, 'ps', { sta: 'r' }),
+      c(10.2, 't', { bsd: [1500] }),
+      c(11, 'ps', { sta: 'p' }),
+      c(20, 'ps', { sta: 'q' }),
+    ]);
+    assert.deepEqual(
+      q.stalls.map((s) => [s.start - T0, s.end - T0]),
+      [
+        [8, 9.5],
+        [10, 11],
+      ],
+    );
+  });
+
   test('a bsd with no rebuffering state still reports the stall', () => {
     // Without the sta=r / sta=p pair, bsd=1500 reported at 9.5 means a stall [8, 9.5].
     const onlyBsd = cmcd

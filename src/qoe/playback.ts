@@ -209,6 +209,16 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         }
         break;
       case 'stall_end':
+        if (
+          phase === 'stalled' &&
+          stall &&
+          !sig.current &&
+          sig.durationS !== null &&
+          t - sig.durationS < stall.start - SAME_STALL_TOLERANCE_S
+        ) {
+          // A late report about an earlier stall (it began well before the open one): not its end.
+          break;
+        }
         if (phase === 'stalled') {
           // An explicit end beats a weak sign seen earlier.
           if (stall) stall.weakEnd = null;

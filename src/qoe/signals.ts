@@ -171,7 +171,7 @@ const PLAYER_RULES: SignalRule[] = [
     eventType: 'rebuffer_ended',
     toSignals: (t, p) => {
       const ms = nonNeg(p.duration_ms);
-      return [{ kind: 'stall_end', t, durationS: ms === null ? null : ms / 1000 }];
+      return [{ kind: 'stall_end', t, durationS: ms === null ? null : ms / 1000, current: true }];
     },
   },
   {
@@ -308,7 +308,7 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
     }
   }
   for (const ms of cmcdNumbers(p.bsd)) {
-    if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000 });
+    if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000, current: false });
   }
   const bsa = p.bsa === undefined ? null : cmcdVideoValue(p.bsa);
   const bsda = p.bsda === undefined ? null : cmcdVideoValue(p.bsda);
