@@ -3,16 +3,22 @@
 // and their bounded downsampling. Pure functions: starts nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Value } from 'typebox/value';
 import {
+  AggregateSchema,
   computeExperimentQoe,
   computeExperimentQoeAsync,
   downsample,
   type Point,
+  parseWarmup,
   type QoeEvent,
   quantile,
+  SessionQoeSchema,
   sessionKey,
   summarize,
+  TimeseriesPointsSchema,
   timeseries,
+  WarmupSchema,
 } from '../src/qoe/index.ts';
 
 const T0 = 1_700_000_000;
@@ -73,6 +79,23 @@ describe('aggregates', () => {
     assert.deepEqual(aggregate.exit_before_start, { mean: 0.25, median: 0, p95: 0.85, n: 4 });
     assert.equal(aggregate.latency_avg_s.n, 0);
     assert.equal(aggregate.latency_avg_s.mean, null);
+  });
+
+  test('results match the published JSON schemas', () => {
+    const stalled = [
+      ...session('s', 1),
+      ev(4, 'rebuffer_event', {}, { session_id: 's' }),
+      ev(5, 'rebuffer_ended', {}, { session_id: 's' }),
+      ev(6, 'quality_change_rendered', { old_bitrate: 1e6, bitrate: 2e6 }, { session_id: 's' }),
+    ];
+    const { sessions, aggregate } = computeExperimentQoe([...stalled, ...session('never', 99)]);
+    for (const q of sessions) assert.ok(Value.Check(SessionQoeSchema, q), JSON.stringify(q));
+    const s = sessions.find((x) => x.session_id === 's')!;
+    assert.equal(s.stalls.length, 1);
+    assert.equal(s.switches.length, 1);
+    assert.ok(Value.Check(AggregateSchema, aggregate));
+    assert.ok(Value.Check(WarmupSchema, parseWarmup('0.2')));
+    assert.ok(Value.Check(TimeseriesPointsSchema, timeseries(stalled, 'bitrate').points));
   });
 
   test('the async form reads a cursor and can keep one session', async () => {
