@@ -265,8 +265,11 @@ describe('CMCD v2 dialect', () => {
       c(5, 't', { bsa: [0], bsda: [0] }),
       c(15, 't', { bsa: [2], bsda: [3000] }),
     ]);
+    // Session 0..15, playing from 1: 14 s on the timeline, of which 3 s were stalls.
     assert.equal(q.stall_count, 2);
     near(q.stall_time_s, 3, 'stall time from bsda');
+    near(q.played_time_s, 11, 'played time excludes them');
+    near(q.rebuffering_ratio, 3 / 14, 'ratio');
   });
 });
 

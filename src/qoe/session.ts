@@ -168,12 +168,16 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
   }));
   let stallCount: number | null = started ? stalls.length : null;
   let stallTime: number | null = started ? sum(stallIvs) : null;
+  let playedTime = sum(played);
   if (started && tl.stalls.length === 0) {
     const totals = stallTotals(signals, from);
     if (totals.count !== null) stallCount = totals.count;
-    if (totals.timeS !== null) stallTime = totals.timeS;
+    if (totals.timeS !== null) {
+      stallTime = totals.timeS;
+      // Those stalls have no place on the timeline, so it counted them as played.
+      playedTime = Math.max(0, playedTime - totals.timeS);
+    }
   }
-  const playedTime = sum(played);
   const ratio =
     stallTime !== null && stallTime + playedTime > 0 ? stallTime / (stallTime + playedTime) : null;
 
