@@ -3,6 +3,7 @@
 // out-of-order and duplicated events, warm-up trimming. Pure functions: starts nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { StoredEvent } from '../src/events/schema.ts';
 import { computeSessionQoe, parseWarmup, type QoeEvent, type SessionQoe } from '../src/qoe/index.ts';
 
 const T0 = 1_700_000_000;
@@ -253,6 +254,23 @@ describe('per-session QoE', () => {
     assert.equal(q.stall_count, 0);
   });
 
+  test('stored events (as the store returns them) are accepted as they are', () => {
+    const stored: StoredEvent[] = clean().map((e, i) => ({
+      _id: `id${i}`,
+      experiment_id: 'exp',
+      timestamp: e.timestamp,
+      event_type: e.event_type,
+      protocol: 'dash',
+      video_id: 'http://media.local/a.mpd',
+      payload: e.payload ?? {},
+      session_id: 'clean',
+      event_id: `ev${i}`,
+      stored_at: new Date(0).toISOString(),
+    }));
+    assert.deepEqual(computeSessionQoe(stored), computeSessionQoe(clean()));
+    assert.equal(computeSessionQoe([]).session_id, 'unknown');
+  });
+
   test('missing fields give nulls, not made-up numbers', () => {
     const q = computeSessionQoe([
       ev('m', 0, 'playback_started'),
@@ -308,6 +326,16 @@ describe('warm-up trimming', () => {
     // Counter 0 at 6.5, 3 at 11.5, 3 at 16.5. Trim at 10: baseline 0 -> 3. Trim at 12: baseline 3 -> 0.
     assert.equal(computeSessionQoe(clean(), { warmup: parseWarmup(10) }).dropped_frames, 3);
     assert.equal(computeSessionQoe(clean(), { warmup: parseWarmup(12) }).dropped_frames, 0);
+  });
+
+  test('a warm-up longer than the session leaves an empty window, not an error', () => {
+    const q = computeSessionQoe(switches(), { warmup: parseWarmup(60) });
+    assert.equal(q.played_time_s, 0);
+    assert.equal(q.stall_count, 0);
+    assert.equal(q.switch_count, 0);
+    assert.equal(q.rebuffering_ratio, null);
+    assert.equal(q.avg_bitrate_bps, null);
+    assert.equal(q.startup_time_s, 1, 'startup is not trimmed');
   });
 
   test('parseWarmup: seconds, fractions, none, and bad values', () => {
