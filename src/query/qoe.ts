@@ -8,14 +8,18 @@ import { Type } from 'typebox';
 import { apiError } from '../errors.ts';
 import type { StoredEvent } from '../events/schema.ts';
 import {
+  AggregateSchema,
   aggregate,
   computeSessionQoe,
   DEFAULT_MAX_POINTS,
   parseWarmup,
   type SessionQoe,
+  SessionQoeSchema,
   TIMESERIES_METRICS,
+  TimeseriesPointsSchema,
   timeseries,
   type Warmup,
+  WarmupSchema,
 } from '../qoe/index.ts';
 import type { EventStore } from '../store/types.ts';
 import { ExperimentParams } from './experiments.ts';
@@ -63,6 +67,14 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ),
           session: Type.Optional(SessionParam),
         }),
+        response: {
+          200: Type.Object({
+            experiment_id: Type.String(),
+            warmup: WarmupSchema,
+            sessions: Type.Array(SessionQoeSchema),
+            aggregate: AggregateSchema,
+          }),
+        },
       },
     },
     async (request) => {
@@ -115,7 +127,7 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
             session_id: Type.String(),
             metric: Type.String(),
             unit: Type.String(),
-            points: Type.Array(Type.Tuple([Type.Number(), Type.Number()])),
+            points: TimeseriesPointsSchema,
           }),
         },
       },
