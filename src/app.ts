@@ -13,6 +13,7 @@ import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
+import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
@@ -68,7 +69,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Next-Cursor'],
     maxAge: 86400,
   });
   await app.register(swagger, {
@@ -88,6 +89,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(healthRoutes);
       await api.register(submitRoutes);
       await api.register(metricsRoutes);
+      await api.register(experimentsRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

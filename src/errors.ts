@@ -19,6 +19,10 @@ const catalogue = {
     message: 'experiment_id must be 1-128 characters of letters, digits, "_", "-" or "."',
   },
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value' },
+  INVALID_CURSOR: {
+    status: 400,
+    message: 'The cursor is not valid here: pass next_cursor from a previous reply, with the same filters',
+  },
   INVALID_FIELD_NAME: { status: 400, message: 'A field name is not allowed' },
   INVALID_ENCODING: { status: 400, message: 'The request body could not be decoded' },
   UNAUTHORIZED: { status: 401, message: 'This endpoint needs the admin token (Authorization: Bearer ...)' },
