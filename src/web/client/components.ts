@@ -155,7 +155,7 @@ export function exportButtons(
       'span',
       {
         class: 'muted small',
-        title: 'Parquet files come from the command line: stats-server export (see README)',
+        title: 'Parquet: stats-server export <experiment_id> --format parquet --out FILE (see README)',
       },
       'Parquet: CLI',
     ),
