@@ -184,7 +184,8 @@ export function listSessions(db: Db, experimentId: string): SessionSummary[] {
       .prepare(
         `SELECT k AS session_id, MIN(src) AS source, COUNT(*) AS count, MIN(timestamp) AS first_timestamp,
                 video_id, protocol
-         FROM (SELECT ${SESSION_KEY} AS k, ${SESSION_SOURCE} AS src, timestamp, video_id, protocol
+         FROM (SELECT ${SESSION_KEY} AS k, ${SESSION_SOURCE} AS src, timestamp, video_id,
+                      json_extract(doc, '$.protocol') AS protocol
                FROM events WHERE experiment_id = ?)
          GROUP BY k`,
       )
