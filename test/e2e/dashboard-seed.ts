@@ -127,22 +127,25 @@ export function sessionEvents(p: SessionPlan): EventInput[] {
     if (reporter) ev(at + d, 'rebuffer_ended', { duration_ms: Math.round(d * 1000) });
     ev(at + d + 0.001, 'playback_state_changed', { old_state: 'waiting', new_state: 'playing' });
   });
-  // Buffer level every second: fills to ~10 s, empties before a stall.
+  // Buffer level every second: fills to ~10 s, runs dry before a stall, refills after.
+  const levels: Array<[number, number]> = [];
   let buffer = 0;
   for (let t = 0.5; t < p.duration; t += 1) {
     const nextStall = p.stalls.find(([at]) => at > t && at - t < 4);
     if (stalledAt(t)) buffer = 0;
     else if (nextStall) buffer = Math.max(0, (nextStall[0] - t) * 0.9);
     else buffer = Math.min(10 + rand(), buffer + 2.2);
+    levels.push([t, Number(buffer.toFixed(2))]);
     ev(t, 'buffer_level_updated', { buffer_level: Number(buffer.toFixed(2)), media_type: 'video' });
   }
+  const bufferAt = (t: number) => levels.filter(([at]) => at <= t).at(-1)?.[1] ?? 0;
   for (let t = 5; t < p.duration; t += 5) {
     ev(t, 'periodic_metrics', {
       current_time: Math.max(0, t - p.startup),
       duration: 0,
       playback_rate: stalledAt(t) ? 0 : 1,
       dropped_frames: Math.floor(t / 20),
-      buffer_level: Number(buffer.toFixed(2)),
+      buffer_level: bufferAt(t),
       current_bitrate: LADDER[qualityAt(t)],
       ...(reporter
         ? {

@@ -111,10 +111,19 @@ export class Chart {
 
 // ---- CDFs ----
 
-/** The empirical CDF of each group evaluated at every distinct value of all groups. */
+/**
+ * The empirical CDF of each group evaluated at every distinct value of all groups, with one
+ * point before the smallest value (all at 0) and one after the largest (all at 1), so every
+ * line visibly starts at 0 and reaches 1.
+ */
 export function cdfData(groups: number[][]): uPlot.AlignedData {
   const sorted = groups.map((g) => g.filter((v) => Number.isFinite(v)).sort((a, b) => a - b));
-  const xs = [...new Set(sorted.flat())].sort((a, b) => a - b);
+  const values = [...new Set(sorted.flat())].sort((a, b) => a - b);
+  if (values.length === 0) return [[], ...sorted.map(() => [])] as uPlot.AlignedData;
+  const lo = values[0] as number;
+  const hi = values[values.length - 1] as number;
+  const pad = (hi - lo) * 0.04 || Math.abs(lo) * 0.1 || 1;
+  const xs = [lo - pad, ...values, hi + pad];
   const ys = sorted.map((g) => {
     const out: Array<number | null> = [];
     let i = 0;
@@ -210,6 +219,8 @@ export interface TimeChartOptions {
   seriesLabel: string;
   yLabel: string;
   color: string;
+  /** Draw as steps (a value holds until the next point), e.g. the rendition bitrate. */
+  stepped?: boolean;
   syncKey: string;
   annotations: Annotations;
   /** Called when the user drags over a range (zoom) or double-clicks (reset): zooms every chart. */
@@ -242,6 +253,7 @@ export function timeChart(parent: HTMLElement, o: TimeChartOptions): Chart {
           width: 1.5,
           spanGaps: false,
           points: { show: false },
+          paths: o.stepped ? uPlot.paths.stepped?.({ align: 1 }) : undefined,
           value: (_u, v) => (v == null ? '—' : v.toFixed(2)),
         },
       ],

@@ -12,7 +12,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
   let warmup = initialWarmup;
   let signature = '';
   const cdfs = new CdfGrid();
-  const tableEl = h('div', { class: 'scroll' });
+  const tableEl = h('div', { class: 'scroll fit' });
   const linksEl = h('div');
 
   function renderTable(replies: QoeReply[]): void {
@@ -23,7 +23,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
       replies.map((q, i) =>
         h(
           'th',
-          { class: 'num', 'data-experiment': q.experiment_id },
+          { class: 'num cmp-col', 'data-experiment': q.experiment_id },
           h('span', { class: 'swatch', 'data-color': i }, ''),
           h('a', { href: href.experiment(q.experiment_id, warmup) }, q.experiment_id),
         ),
@@ -51,7 +51,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
           return h(
             'td',
             {
-              class: 'num',
+              class: 'num cmp-col',
               'data-experiment': q.experiment_id,
               'data-key': m.key,
               'data-value': a?.median ?? '',

@@ -68,6 +68,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
       seriesLabel: s.label,
       yLabel: '',
       color: PALETTE[i] ?? '#333',
+      stepped: s.metric === 'bitrate',
       syncKey: `session-${id}-${sessionId}`,
       annotations,
       onZoom,
@@ -99,8 +100,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     fill(
       qoeEl,
       METRICS.map((m) => stat(m.label, m.format(q[m.key]), m.key)),
-      stat('Fatal error', f.yesNo(q.fatal_error), 'fatal_error'),
-      stat('Exit before start', f.yesNo(q.exit_before_start), 'exit_before_start'),
+      stat('Outcome', q.fatal_error ? 'failed' : q.exit_before_start ? 'exit before start' : 'ok', 'outcome'),
     );
   }
 
