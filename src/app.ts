@@ -15,6 +15,7 @@ import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
+import qoeRoutes from './query/qoe.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -90,6 +91,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(submitRoutes);
       await api.register(metricsRoutes);
       await api.register(experimentsRoutes);
+      await api.register(qoeRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

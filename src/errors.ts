@@ -29,6 +29,7 @@ const catalogue = {
   FORBIDDEN: { status: 403, message: 'This operation is disabled on this server' },
   NOT_FOUND: { status: 404, message: 'No such route' },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
+  SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },

@@ -5,9 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
+import type { EventDoc } from '../src/events/schema.ts';
 import type { EventStore } from '../src/store/types.ts';
 import { dashEvent } from './helpers/events.ts';
 import { openStore, storeFixtures } from './helpers/stores.ts';
+
+/** Writes test events straight to a store (as the ingest path would, stored_at included). */
+const insert = (store: EventStore, events: object[]) => store.insertMany(events as EventDoc[]);
 
 for (const fixture of storeFixtures()) {
   describe(`experiments and sessions on ${fixture.name}`, { skip: fixture.skip }, () => {
@@ -33,7 +37,7 @@ for (const fixture of storeFixtures()) {
         ...extra,
         stored_at: new Date(),
       });
-      await store.insertMany([
+      await insert(store, [
         at(105, { session_id: 'sA', event_type: 'playback_started', protocol: 'dash' }),
         at(100, { session_id: 'sA', event_type: 'play_requested' }),
         at(120, { session_id: 'sA' }),
@@ -46,7 +50,7 @@ for (const fixture of storeFixtures()) {
 
     test('experiments list counts, time range, event types and sessions', async () => {
       await seed('exp_list_a');
-      await store.insertMany([{ ...dashEvent('exp_list_b', 7), stored_at: new Date() }]);
+      await insert(store, [{ ...dashEvent('exp_list_b', 7), stored_at: new Date() }]);
       const res = await app.inject({ method: 'GET', url: '/api/experiments' });
       assert.equal(res.statusCode, 200);
       const list = res.json().experiments;
@@ -116,7 +120,11 @@ for (const fixture of storeFixtures()) {
       await seed('exp_delete');
       const del = (headers: Record<string, string> = {}) =>
         app.inject({ method: 'DELETE', url: '/api/experiments/exp_delete', headers });
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret-token' }]) {
+      for (const headers of [
+        {},
+        { authorization: 'Bearer wrong' },
+        { authorization: 's3cret-token' },
+      ] as Record<string, string>[]) {
         const res = await del(headers);
         assert.equal(res.statusCode, 401, JSON.stringify(headers));
         assert.equal(res.json().code, 'UNAUTHORIZED');

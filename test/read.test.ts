@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
-import type { StoredEvent } from '../src/events/schema.ts';
+import type { EventDoc, StoredEvent } from '../src/events/schema.ts';
 import { COLUMNS, flatten } from '../src/export/columns.ts';
 import type { MongoStore } from '../src/store/mongo.ts';
 import type { EventStore } from '../src/store/types.ts';
@@ -45,6 +45,9 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
+/** Writes test events straight to a store (as the ingest path would, stored_at included). */
+const insert = (store: EventStore, events: object[]) => store.insertMany(events as EventDoc[]);
+
 for (const fixture of storeFixtures()) {
   describe(`streamed metrics reads on ${fixture.name}`, { skip: fixture.skip }, () => {
     let app: FastifyInstance;
@@ -67,7 +70,7 @@ for (const fixture of storeFixtures()) {
 
     test('JSON, NDJSON and CSV carry the same events; format= wins over Accept', async () => {
       const exp = 'fmt';
-      await store.insertMany([
+      await insert(store, [
         { ...dashEvent(exp, 3), stored_at: new Date() },
         {
           ...dashEvent(exp, 1, { payload: { note: 'comma, "quote"\nnewline', n: 1 } }),
@@ -140,7 +143,7 @@ for (const fixture of storeFixtures()) {
     test('session_id filters by session_id, then payload.session_id, then video_id', async () => {
       const exp = 'sess';
       const at = (t: number, extra: object) => ({ ...dashEvent(exp, t), ...extra, stored_at: new Date() });
-      await store.insertMany([
+      await insert(store, [
         at(1, { session_id: 'A' }),
         at(2, { payload: { session_id: 'A' } }),
         at(3, { video_id: 'A' }), // no session id: keyed by video_id "A"
@@ -168,7 +171,7 @@ for (const fixture of storeFixtures()) {
           stored_at: new Date(),
         });
       }
-      await store.insertMany(seeded as never);
+      await insert(store, seeded);
 
       const seen: StoredEvent[] = [];
       let cursor: string | undefined;
@@ -261,7 +264,7 @@ for (const fixture of storeFixtures()) {
               ...dashEvent(exp, b * 10_000 + i, { payload: { pad: big } }),
               stored_at: new Date(),
             });
-          await own.insertMany(batch);
+          await insert(own, batch);
         }
         await server.listen({ host: '127.0.0.1', port: 0 });
         const { port } = server.server.address() as AddressInfo;

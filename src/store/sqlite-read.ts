@@ -19,10 +19,10 @@ export const READ_BATCH = 1000;
 /** Rows removed per transaction when deleting an experiment. */
 const DELETE_CHUNK = 10_000;
 
-const PAYLOAD_SID_TEXT = `CASE WHEN json_type(doc, '$.payload.session_id') = 'text' THEN json_extract(doc, '$.payload.session_id') END`;
+const PAYLOAD_SID_TEXT = `CASE WHEN json_type(doc, '$.payload.session_id') = 'text' THEN NULLIF(json_extract(doc, '$.payload.session_id'), '') END`;
 /** The session key rule of src/events/session.ts, in SQL. COALESCE stops at the first non-null. */
 const SESSION_KEY = `COALESCE(session_id, ${PAYLOAD_SID_TEXT}, video_id)`;
-const SESSION_SOURCE = `CASE WHEN session_id IS NOT NULL OR json_type(doc, '$.payload.session_id') = 'text' THEN 'session_id' ELSE 'video_id' END`;
+const SESSION_SOURCE = `CASE WHEN session_id IS NOT NULL OR ${PAYLOAD_SID_TEXT} IS NOT NULL THEN 'session_id' ELSE 'video_id' END`;
 
 function wrap(err: unknown, what: string): never {
   if (err instanceof StoreUnavailableError) throw err;
