@@ -197,7 +197,8 @@ function annotationsPlugin(ann: Annotations): uPlot.Plugin {
           const { ctx, bbox } = u;
           ctx.save();
           ctx.strokeStyle = SWITCH_STROKE;
-          ctx.lineWidth = 1.5 * devicePixelRatio;
+          // 2 px wide on whole pixels, so the line keeps its colour instead of anti-aliasing away.
+          ctx.lineWidth = 2 * devicePixelRatio;
           ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
           for (const t of ann.switches) {
             const x = Math.round(u.valToPos(t, 'x', true));
