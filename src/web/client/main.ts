@@ -8,6 +8,7 @@ import { sessionView } from './views/session.ts';
 import type { View } from './views/types.ts';
 
 const POLL_MS = 2000;
+const MAX_POLL_MS = 30_000;
 
 let current: View | undefined;
 let generation = 0;
@@ -54,21 +55,29 @@ function showError(root: HTMLElement, err: unknown): void {
   root.append(h('p', { class: 'error', role: 'alert' }, `Could not load this view: ${message}`));
 }
 
+/**
+ * One live update, then the next one POLL_MS later, or later still when the update was slow
+ * (a big experiment): a dashboard left open must not keep the server busy.
+ */
 async function tick(): Promise<void> {
-  if (busy || document.hidden || !current) return;
-  const view = current;
-  busy = true;
-  try {
-    await view.tick();
-  } catch (err) {
-    setStatus(`Live update failed: ${err instanceof Error ? err.message : String(err)}`, true);
-  } finally {
-    busy = false;
+  const started = performance.now();
+  if (!busy && !document.hidden && current) {
+    const view = current;
+    busy = true;
+    try {
+      await view.tick();
+    } catch (err) {
+      setStatus(`Live update failed: ${err instanceof Error ? err.message : String(err)}`, true);
+    } finally {
+      busy = false;
+    }
+    document.body.dataset.ticks = String(Number(document.body.dataset.ticks ?? 0) + 1);
   }
-  document.body.dataset.ticks = String(Number(document.body.dataset.ticks ?? 0) + 1);
+  const took = performance.now() - started;
+  setTimeout(() => void tick(), Math.min(MAX_POLL_MS, Math.max(POLL_MS, took * 4)));
 }
 
 window.addEventListener('hashchange', () => void route());
-setInterval(() => void tick(), POLL_MS);
 fill(byId('view'));
 void route();
+setTimeout(() => void tick(), POLL_MS);

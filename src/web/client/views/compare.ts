@@ -4,13 +4,14 @@ import { PALETTE } from '../charts.ts';
 import { apiLinks, warmupControl } from '../components.ts';
 import { fill, h } from '../dom.ts';
 import * as f from '../format.ts';
+import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { CdfGrid, METRICS } from '../qoe.ts';
 import type { View } from './types.ts';
 
 export function compareView(ids: string[], initialWarmup: string): View {
   let warmup = initialWarmup;
-  let signature = '';
+  const probes = ids.map((id) => new ChangeProbe(id));
   const cdfs = new CdfGrid();
   const tableEl = h('div', { class: 'scroll fit' });
   const linksEl = h('div');
@@ -77,16 +78,11 @@ export function compareView(ids: string[], initialWarmup: string): View {
     fill(linksEl, apiLinks(ids.map((id) => [`QoE of ${id}`, paths.qoe(id, warmup)] as [string, string])));
   }
 
-  async function load(force: boolean): Promise<void> {
-    const all = await api.experiments();
-    const mine = ids.map((id) => all.find((e) => e.experiment_id === id));
-    setLive(Math.max(0, ...mine.map((e) => e?.last_timestamp ?? 0)));
-    const sig = `${mine.map((e) => `${e?.count}:${e?.last_timestamp}`).join('|')}:${warmup}`;
-    if (!force && sig === signature) return;
-    signature = sig;
+  async function load(): Promise<void> {
     const replies = await Promise.all(ids.map((id) => api.qoe(id, warmup)));
     renderTable(replies);
     cdfs.set(replies.map((q) => ({ label: q.experiment_id, sessions: q.sessions })));
+    setLive(Math.max(0, ...probes.map((p) => p.newest ?? 0)));
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   }
 
@@ -97,7 +93,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
         warmup = v;
         replaceHash(href.compare(ids, warmup));
         renderLinks();
-        void load(true).catch((err) => setStatus(String(err), true));
+        void load().catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
@@ -110,9 +106,17 @@ export function compareView(ids: string[], initialWarmup: string): View {
         cdfs.el,
         linksEl,
       );
-      await load(true);
+      const all = await api.experiments();
+      await Promise.all(
+        probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
+      );
+      await load();
     },
-    tick: () => load(false),
+    async tick() {
+      // Every probe runs (each moves its own window), then one reload if any changed.
+      const changed = await Promise.all(probes.map((p) => p.changed()));
+      if (changed.some(Boolean)) await load();
+    },
     destroy: () => cdfs.destroy(),
   };
 }

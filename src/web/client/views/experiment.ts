@@ -10,6 +10,7 @@ import {
 import { apiLinks, type Column, exportButtons, SortTable, warmupControl } from '../components.ts';
 import { fill, h } from '../dom.ts';
 import * as f from '../format.ts';
+import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
 import type { View } from './types.ts';
@@ -20,7 +21,7 @@ interface Row extends SessionQoe {
 
 export function experimentView(id: string, initialWarmup: string): View {
   let warmup = initialWarmup;
-  let signature = '';
+  const probe = new ChangeProbe(id);
   const cdfs = new CdfGrid();
   const summaryEl = h('p', { class: 'summary', id: 'summary' });
   const linksEl = h('div');
@@ -77,22 +78,25 @@ export function experimentView(id: string, initialWarmup: string): View {
     );
   }
 
-  function renderSummary(e: ExperimentSummary | undefined, q: QoeReply): void {
-    if (!e) {
+  function renderSummary(sessions: SessionSummary[], q: QoeReply): void {
+    if (!sessions.length) {
       fill(summaryEl, h('span', { class: 'error' }, 'No events stored for this experiment (yet).'));
       return;
     }
-    const spanS =
-      e.first_timestamp != null && e.last_timestamp != null ? e.last_timestamp - e.first_timestamp : null;
+    // From the per-session summaries: the experiments list scans every experiment, too slow to poll.
+    const events = sessions.reduce((n, s) => n + s.count, 0);
+    const first = Math.min(...sessions.map((s) => s.first_timestamp));
+    const last = Math.max(...sessions.map((s) => s.last_timestamp));
     fill(
       summaryEl,
-      stat('Events', f.count(e.count), 'events'),
-      stat('Sessions', f.count(e.sessions), 'sessions'),
-      stat('Span', f.span(spanS), 'span'),
-      stat('First event', f.dateTime(e.first_timestamp), 'first'),
-      stat('Last event', f.dateTime(e.last_timestamp), 'last'),
+      stat('Events', f.count(events), 'events'),
+      stat('Sessions', f.count(sessions.length), 'sessions'),
+      stat('Span', f.span(last - first), 'span'),
+      stat('First event', f.dateTime(first), 'first'),
+      stat('Last event', f.dateTime(last), 'last'),
       stat('Sessions with QoE', f.count(q.sessions.length), 'qoe-sessions'),
     );
+    setLive(last);
   }
 
   function renderCompare(all: ExperimentSummary[]): void {
@@ -113,13 +117,7 @@ export function experimentView(id: string, initialWarmup: string): View {
     fill(compareEl, select);
   }
 
-  async function load(force: boolean): Promise<void> {
-    const all = await api.experiments();
-    const e = all.find((x) => x.experiment_id === id);
-    setLive(e?.last_timestamp);
-    const sig = `${e?.count}:${e?.last_timestamp}:${warmup}`;
-    if (!force && sig === signature) return;
-    signature = sig;
+  async function load(): Promise<void> {
     const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
     const byId = new Map(sessions.map((s) => [s.session_id, s]));
     table.update(
@@ -127,8 +125,7 @@ export function experimentView(id: string, initialWarmup: string): View {
       aggregateRows(q),
     );
     cdfs.set([{ label: id, sessions: q.sessions }]);
-    renderSummary(e, q);
-    renderCompare(all);
+    renderSummary(sessions, q);
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   }
 
@@ -139,7 +136,7 @@ export function experimentView(id: string, initialWarmup: string): View {
         warmup = v;
         replaceHash(href.experiment(id, warmup));
         renderLinks();
-        void load(true).catch((err) => setStatus(String(err), true));
+        void load().catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
@@ -157,9 +154,14 @@ export function experimentView(id: string, initialWarmup: string): View {
         cdfs.el,
         linksEl,
       );
-      await load(true);
+      const all = await api.experiments();
+      renderCompare(all);
+      await probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp);
+      await load();
     },
-    tick: () => load(false),
+    async tick() {
+      if (await probe.changed()) await load();
+    },
     destroy: () => cdfs.destroy(),
   };
 }

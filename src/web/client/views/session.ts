@@ -14,6 +14,7 @@ import { type Annotations, type Chart, PALETTE, timeChart } from '../charts.ts';
 import { apiLinks, exportButtons, warmupControl } from '../components.ts';
 import { fill, h } from '../dom.ts';
 import * as f from '../format.ts';
+import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { METRICS } from '../qoe.ts';
 import { stat } from './experiment.ts';
@@ -39,7 +40,7 @@ function displayUnit(unit: string): { label: string; scale: number } {
 export function sessionView(id: string, sessionId: string, initialWarmup: string, initialType: string): View {
   let warmup = initialWarmup;
   let eventType = initialType;
-  let signature = '';
+  const probe = new ChangeProbe(id, sessionId);
   let t0: number | undefined;
   let full: [number, number] = [0, 1];
   let zoom: [number, number] | null = null;
@@ -154,20 +155,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     logInfo.textContent = `${shown} event${shown === 1 ? '' : 's'} shown${logCursor ? ' (more available)' : ''}`;
   }
 
-  async function load(force: boolean): Promise<void> {
-    const all = await api.experiments();
-    const e = all.find((x) => x.experiment_id === id);
-    setLive(e?.last_timestamp);
-    const sig = `${e?.count}:${e?.last_timestamp}:${warmup}`;
-    if (!force && sig === signature) return;
-    signature = sig;
-    if (e && typeSelect.options.length <= 1) {
-      fill(
-        typeSelect,
-        h('option', { value: '' }, 'All event types'),
-        e.event_types.map((t) => h('option', { value: t, selected: t === eventType }, t)),
-      );
-    }
+  async function load(): Promise<void> {
     const [qoe, sessions, ...series] = await Promise.all([
       api.qoe(id, warmup, sessionId),
       api.sessions(id),
@@ -185,6 +173,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     const first = summary?.first_timestamp ?? Number.POSITIVE_INFINITY;
     const last = summary?.last_timestamp ?? Number.NEGATIVE_INFINITY;
     drawSeries(series, q, first, last);
+    setLive(summary?.last_timestamp);
     // Live: keep the first page of the log fresh unless the user paged further.
     if (logPages === 1) await loadLog(false);
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
@@ -197,9 +186,8 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
         warmup = v;
         replaceHash(href.session(id, sessionId, warmup));
         renderLinks();
-        void load(true).catch((err) => setStatus(String(err), true));
+        void load().catch((err) => setStatus(String(err), true));
       });
-      typeSelect.append(h('option', { value: '' }, 'All event types'));
       typeSelect.addEventListener('change', () => {
         eventType = typeSelect.value;
         logPages = 1;
@@ -255,9 +243,19 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
         moreBtn,
         linksEl,
       );
-      await load(true);
+      const all = await api.experiments();
+      const e = all.find((x) => x.experiment_id === id);
+      fill(
+        typeSelect,
+        h('option', { value: '' }, 'All event types'),
+        (e?.event_types ?? []).map((t) => h('option', { value: t, selected: t === eventType }, t)),
+      );
+      await probe.start(e?.last_timestamp);
+      await load();
     },
-    tick: () => load(false),
+    async tick() {
+      if (await probe.changed()) await load();
+    },
     destroy() {
       for (const c of charts) c.destroy();
     },
