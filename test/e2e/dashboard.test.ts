@@ -392,7 +392,6 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.equal(await page.locator('#event-log tbody tr').count(), stalls.metrics.length);
     assert.equal(stalls.metrics.length, 2);
     assert.match((await page.locator('a[data-format="csv"]').getAttribute('href')) ?? '', /format=csv/);
-    await shot(page, 'session');
     // Warm-up trim goes to the QoE endpoint; the page shows what it answers.
     await page.fill('#warmup', '0.5');
     await page.press('#warmup', 'Enter');
@@ -403,6 +402,7 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       (want) => document.querySelector('#session-qoe [data-stat="stall_count"] .v')?.textContent === want,
       METRIC_FORMATS.stall_count!(ts.stall_count as number | null),
     );
+    await shot(page, 'session');
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -410,29 +410,29 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
   test('a live experiment updates by itself when events are posted', async () => {
     const id = 'live-run';
     const t = Date.now() / 1000;
-    const plan = (session: string, start: number): SessionPlan => ({
+    const plan = (session: string, start: number, seed: number): SessionPlan => ({
       experiment: id,
       dialect: 'reporter',
       session,
       start,
       duration: 20,
-      startup: 0.7,
+      startup: 0.5 + seed * 0.3,
       qualities: [
         [0, 1],
-        [8, 2],
+        [4 + seed, seed % 2 ? 3 : 2],
       ],
-      stalls: [[12, 1]],
-      latency: 2.5,
-      seed: 7,
+      stalls: [[12, seed * 0.8]],
+      latency: 1.5 + seed * 0.4,
+      seed,
     });
-    await submitAll(base, sessionEvents(plan('live-1', t - 25)));
+    await submitAll(base, sessionEvents(plan('live-1', t - 25, 1)));
     const { page, problems } = await open(`#/experiment/${id}`);
     await page.evaluate(() => {
       (window as unknown as { marker: number }).marker = 42;
     });
     assert.equal(await page.locator('table.qoe tbody tr').count(), 1);
     assert.equal(await page.isVisible('#live'), true, 'live badge shown for recent events');
-    await submitAll(base, sessionEvents(plan('live-2', t - 21)));
+    await submitAll(base, sessionEvents(plan('live-2', t - 21, 2)));
     await page.waitForSelector('table.qoe tr[data-row="live-2"]', { timeout: 20_000 });
     const e = (await getJson<{ experiments: ExperimentSummary[] }>('/api/experiments')).experiments.find(
       (x) => x.experiment_id === id,

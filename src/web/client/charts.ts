@@ -111,31 +111,6 @@ export class Chart {
 
 // ---- CDFs ----
 
-/**
- * The empirical CDF of each group evaluated at every distinct value of all groups, with one
- * point before the smallest value (all at 0) and one after the largest (all at 1), so every
- * line visibly starts at 0 and reaches 1.
- */
-export function cdfData(groups: number[][]): uPlot.AlignedData {
-  const sorted = groups.map((g) => g.filter((v) => Number.isFinite(v)).sort((a, b) => a - b));
-  const values = [...new Set(sorted.flat())].sort((a, b) => a - b);
-  if (values.length === 0) return [[], ...sorted.map(() => [])] as uPlot.AlignedData;
-  const lo = values[0] as number;
-  const hi = values[values.length - 1] as number;
-  const pad = (hi - lo) * 0.04 || Math.abs(lo) * 0.1 || 1;
-  const xs = [lo - pad, ...values, hi + pad];
-  const ys = sorted.map((g) => {
-    const out: Array<number | null> = [];
-    let i = 0;
-    for (const x of xs) {
-      while (i < g.length && (g[i] as number) <= x) i++;
-      out.push(g.length ? i / g.length : null);
-    }
-    return out;
-  });
-  return [xs, ...ys] as uPlot.AlignedData;
-}
-
 /** A CDF chart: x = metric value (in display units), y = fraction of sessions at or below. */
 export function cdfChart(parent: HTMLElement, title: string, xLabel: string): Chart {
   return new Chart(parent, title, (width, labels) => ({

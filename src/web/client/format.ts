@@ -44,8 +44,12 @@ export function dateTime(ts: number | null | undefined): string {
 export function span(s: number | null | undefined): string {
   if (!num(s)) return DASH;
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  if (s < 3600) {
+    const whole = Math.round(s);
+    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  }
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 /** The formatter for each QoE metric (by SessionQoe / aggregate key). */

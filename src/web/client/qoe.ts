@@ -1,6 +1,8 @@
 /** The QoE metrics the views show, with labels, formats and how the CDF charts scale them. */
+import type uPlot from 'uplot';
 import type { QoeReply, SessionQoe } from './api.ts';
-import { type Chart, cdfChart, cdfData } from './charts.ts';
+import { cdfData } from './cdf.ts';
+import { type Chart, cdfChart } from './charts.ts';
 import type { FooterRow } from './components.ts';
 import { h } from './dom.ts';
 import * as f from './format.ts';
@@ -86,7 +88,12 @@ export class CdfGrid {
           .flatMap((v) => (typeof v === 'number' && Number.isFinite(v) ? [c.scale(v)] : [])),
       );
       const labels = groups.map((g, j) => `${g.label} (n=${values[j]?.length ?? 0})`);
-      this.charts[i]?.set(labels, cdfData(values), undefined, 'No session has this metric yet.');
+      this.charts[i]?.set(
+        labels,
+        cdfData(values) as uPlot.AlignedData,
+        undefined,
+        'No session has this metric yet.',
+      );
     });
   }
 
