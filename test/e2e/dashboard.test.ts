@@ -78,7 +78,8 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
 
   async function shot(page: Page, name: string): Promise<void> {
     fs.mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    // The body, not the viewport: pages shorter than the window are not padded with blank space.
+    await page.locator('body').screenshot({ path: path.join(SHOTS, `${name}.png`) });
   }
 
   /** Pixels of each colour (±tol per channel) on the canvas of the chart with this title. */
@@ -293,6 +294,8 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     await page.check('input[aria-label="select bola-starlink"]');
     assert.equal(await page.isDisabled('#compare'), true);
     await page.check('input[aria-label="select l2a-starlink"]');
+    assert.equal(await page.textContent('#compare'), 'Compare 2 selected');
+    await shot(page, 'experiments-selected');
     await page.click('#compare');
     await page.waitForFunction(() => location.hash.startsWith('#/compare/'));
     await page.waitForFunction(() => document.querySelectorAll('table.compare td[data-key]').length > 0);

@@ -156,12 +156,16 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
   }
 
   async function load(): Promise<void> {
-    const [qoe, sessions, ...series] = await Promise.all([
+    // The charts mark every stall and switch, also those inside the trimmed warm-up (the band
+    // shows what the numbers leave out), so they come from the untrimmed QoE.
+    const [qoe, untrimmed, sessions, ...series] = await Promise.all([
       api.qoe(id, warmup, sessionId),
+      warmup ? api.qoe(id, '', sessionId) : null,
       api.sessions(id),
       ...SERIES.map((s) => api.timeseries(id, sessionId, s.metric)),
     ]);
     const q = qoe.sessions.find((s) => s.session_id === sessionId);
+    const marks = (untrimmed ?? qoe).sessions.find((s) => s.session_id === sessionId);
     const summary = sessions.find((s) => s.session_id === sessionId);
     fill(
       infoEl,
@@ -172,7 +176,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     renderQoe(q);
     const first = summary?.first_timestamp ?? Number.POSITIVE_INFINITY;
     const last = summary?.last_timestamp ?? Number.NEGATIVE_INFINITY;
-    drawSeries(series, q, first, last);
+    drawSeries(series, marks, first, last);
     setLive(summary?.last_timestamp);
     // Live: keep the first page of the log fresh unless the user paged further.
     if (logPages === 1) await loadLog(false);
