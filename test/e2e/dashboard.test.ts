@@ -285,6 +285,17 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       assert.ok(px && (px?.line ?? 0) > 30, `${c.title}: series line drawn (${JSON.stringify(px)})`);
     }
     await shot(page, 'experiment');
+    // Copyable API links are absolute URLs that answer; the CSV button downloads CSV.
+    await page.click('details.api-links summary');
+    const qoeUrl = await page.inputValue('details.api-links input[aria-label^="QoE"]');
+    assert.equal(qoeUrl, `${base}/api/experiments/${id}/qoe`);
+    assert.equal((await fetch(qoeUrl)).status, 200);
+    const csvHref = await page.getAttribute('a[data-format="csv"]', 'href');
+    const csv = await fetch(`${base}${csvHref}`);
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+    const lines = (await csv.text()).trim().split('\n');
+    assert.equal(lines.length, 1 + (await getJson<{ count: number }>(`/api/metrics/${id}`)).count);
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -406,6 +417,26 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       METRIC_FORMATS.stall_count!(ts.stall_count as number | null),
     );
     await shot(page, 'session');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a testbed session (no session_id, keyed by its video_id) opens from the experiment table', async () => {
+    const id = 'l2a-starlink';
+    const { page, problems } = await open(`#/experiment/${id}`);
+    const sessions = await getJson<{
+      sessions: Array<{ session_id: string; source: string; count: number }>;
+    }>(`/api/experiments/${id}/sessions`);
+    const testbed = sessions.sessions.find((s) => s.source === 'video_id')!;
+    assert.ok(testbed, 'seeded a testbed-style session');
+    await page.click(`table.qoe tr[data-row="${testbed.session_id}"] a`);
+    await page.waitForFunction(() => document.querySelectorAll('#event-log tbody tr').length > 0);
+    assert.equal(await page.locator('#event-log tbody tr').count(), Math.min(200, testbed.count));
+    const charts = await chartInfo(page);
+    const points = Object.fromEntries(charts.map((c) => [c.series, c.points]));
+    assert.ok((points.bitrate ?? 0) > 0 && (points.buffer ?? 0) > 0, JSON.stringify(points));
+    assert.equal(points.latency, 0, 'the testbed client sends no live latency');
+    assert.equal(await page.isVisible('figure.chart[data-title="Live latency"] .chart-note'), true);
     assert.deepEqual(problems, []);
     await page.close();
   });
