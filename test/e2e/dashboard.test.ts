@@ -459,7 +459,31 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       latency: 1.5 + seed * 0.4,
       seed,
     });
+    // The experiments list picks up a new experiment by itself, with its headline QoE.
+    const list = await open('#/');
+    assert.equal(await list.page.locator(`tr[data-row="${id}"]`).count(), 0);
     await submitAll(base, sessionEvents(plan('live-1', t - 25, 1)));
+    await list.page.waitForSelector(
+      `tr[data-row="${id}"] td[data-key="startup_time_s"]:not(:has-text("…"))`,
+      {
+        timeout: 20_000,
+      },
+    );
+    const listed = (await getJson<{ experiments: ExperimentSummary[] }>('/api/experiments')).experiments.find(
+      (x) => x.experiment_id === id,
+    )!;
+    // Submission may still have been under way at the first poll: the count catches up by itself.
+    await list.page.waitForFunction(
+      ([row, want]) =>
+        document.querySelector(`tr[data-row="${row}"] td[data-key="count"]`)?.getAttribute('data-value') ===
+        want,
+      [id, String(listed.count)],
+      { timeout: 20_000 },
+    );
+    assert.equal(await list.page.isVisible(`tr[data-row="${id}"] .live-badge`), true);
+    assert.deepEqual(list.problems, []);
+    await list.page.close();
+
     const { page, problems } = await open(`#/experiment/${id}`);
     await page.evaluate(() => {
       (window as unknown as { marker: number }).marker = 42;
