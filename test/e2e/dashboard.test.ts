@@ -259,6 +259,11 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
         );
       }
     }
+    const share = (k: string) => `${Math.round((q.aggregate[k]?.mean ?? 0) * 100)} %`;
+    assert.equal(
+      await page.textContent('tfoot tr[data-stat="mean"] td[data-key="outcome"]'),
+      `${share('fatal_error')} failed, ${share('exit_before_start')} no start`,
+    );
     // Sorting by startup time puts the sessions in the API's startup order (then reversed).
     const byStartup = [...q.sessions]
       .sort((a, b) => (a.startup_time_s as number) - (b.startup_time_s as number))

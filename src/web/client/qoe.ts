@@ -60,15 +60,25 @@ export const CDFS: Array<{ key: NumericMetric; title: string; axis: string; scal
 
 /** The aggregate rows (mean, median, p95) of a QoE reply, by metric key. */
 export function aggregateRows(q: QoeReply): FooterRow[] {
-  return (['mean', 'median', 'p95'] as const).map((stat) => ({
-    label: stat,
-    cells: Object.fromEntries(
+  return (['mean', 'median', 'p95'] as const).map((stat) => {
+    const cells: FooterRow['cells'] = Object.fromEntries(
       METRICS.map((m) => {
         const v = q.aggregate[m.key]?.[stat];
         return [m.key, { value: v ?? null, text: m.format(v) }];
       }),
-    ),
-  }));
+    );
+    if (stat === 'mean') cells.outcome = { value: null, text: outcomeShares(q) };
+    return { label: stat, cells };
+  });
+}
+
+/** Shares of failed and exited-before-start sessions (the aggregate means of those booleans). */
+export function outcomeShares(q: QoeReply): string {
+  const failed = q.aggregate.fatal_error?.mean;
+  const exited = q.aggregate.exit_before_start?.mean;
+  if (failed == null && exited == null) return '';
+  const pct = (v: number | null | undefined) => (v == null ? f.DASH : `${Math.round(v * 100)} %`);
+  return `${pct(failed)} failed, ${pct(exited)} no start`;
 }
 
 /** The 2x2 grid of CDF charts; `set` draws one line per labelled group of sessions. */

@@ -6,7 +6,7 @@ import { fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
-import { CdfGrid, METRICS } from '../qoe.ts';
+import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
 import type { View } from './types.ts';
 
 export function compareView(ids: string[], initialWarmup: string): View {
@@ -64,9 +64,22 @@ export function compareView(ids: string[], initialWarmup: string): View {
         }),
       ),
     );
+    const outcomeRow = h(
+      'tr',
+      { 'data-metric': 'outcome' },
+      h('th', { scope: 'row' }, 'Outcome'),
+      replies.map((q) =>
+        h('td', { class: 'num cmp-col small', 'data-experiment': q.experiment_id }, outcomeShares(q)),
+      ),
+    );
     fill(
       tableEl,
-      h('table', { class: 'data compare' }, h('thead', {}, head), h('tbody', {}, sessionsRow, rows)),
+      h(
+        'table',
+        { class: 'data compare' },
+        h('thead', {}, head),
+        h('tbody', {}, sessionsRow, rows, outcomeRow),
+      ),
     );
     // Colour the swatches like the chart lines (no inline style attributes: the page's CSP forbids them).
     tableEl.querySelectorAll<HTMLElement>('.swatch').forEach((el) => {
