@@ -142,7 +142,9 @@ export function experimentsView(): View {
     for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
     setLive(Math.max(0, ...list.map((e) => e.last_timestamp ?? 0)));
     render();
-    // Headline QoE for experiments that changed, a few at a time.
+    // Headline QoE for experiments that changed, a few at a time, most recently active first
+    // (each one reads all its events: with many large experiments the first screen fills first).
+    changed.sort((a, b) => (rows.get(b)?.last_timestamp ?? 0) - (rows.get(a)?.last_timestamp ?? 0));
     await pool(changed, 3, async (id) => {
       const q = await api.qoe(id);
       const row = rows.get(id);
