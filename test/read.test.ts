@@ -12,38 +12,9 @@ import type { EventDoc, StoredEvent } from '../src/events/schema.ts';
 import { COLUMNS, flatten } from '../src/export/columns.ts';
 import type { MongoStore } from '../src/store/mongo.ts';
 import type { EventStore } from '../src/store/types.ts';
+import { parseCsv } from './helpers/csv.ts';
 import { dashEvent } from './helpers/events.ts';
 import { openStore, storeFixtures } from './helpers/stores.ts';
-
-/** A minimal RFC 4180 parser (quoted fields, doubled quotes, CRLF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) rows.push([...row, field]);
-  return rows;
-}
 
 /** Writes test events straight to a store (as the ingest path would, stored_at included). */
 const insert = (store: EventStore, events: object[]) => store.insertMany(events as EventDoc[]);

@@ -15,7 +15,7 @@ export type ExportFormat = 'ndjson' | 'csv' | 'parquet';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['ndjson', 'csv', 'parquet'];
 
 /** Rows per Parquet row group: what the exporter holds in memory at once. */
-export const PARQUET_ROW_GROUP = 50_000;
+export const PARQUET_ROW_GROUP = 10_000;
 
 export interface ExportOptions {
   experimentId: string;
