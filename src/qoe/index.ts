@@ -9,6 +9,15 @@ export {
   type ExperimentQoe,
   QoeCollector,
 } from './experiment.ts';
+export {
+  AggregateSchema,
+  SessionQoeSchema,
+  StallSchema,
+  SummarySchema,
+  SwitchSchema,
+  TimeseriesPointsSchema,
+  WarmupSchema,
+} from './schema.ts';
 export { computeSessionQoe, SessionAccumulator, sessionKey, sessionKeySource } from './session.ts';
 export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
 export { quantile } from './stats.ts';

@@ -32,7 +32,25 @@ export interface PlaybackTimeline {
   /** Errors after deciding unflagged ones; `fatal` is final here. */
   errors: Array<{ t: number; fatal: boolean; code: string | null }>;
   fatalError: boolean;
+  /**
+   * Whether the session says anything about its life cycle (start, play, end, errors). A
+   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
+   */
+  hasLifecycle: boolean;
 }
+
+const LIFECYCLE: ReadonlySet<Signal['kind']> = new Set([
+  'play_request',
+  'init',
+  'playing',
+  'paused',
+  'seeking',
+  'stall_start',
+  'stall_end',
+  'end',
+  'error',
+  'startup_reported',
+]);
 
 interface OpenStall {
   start: number;
@@ -92,6 +110,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     stalls: [],
     errors: [],
     fatalError: false,
+    hasLifecycle: signals.some((s) => LIFECYCLE.has(s.kind)),
   };
   const fatalByIndex = resolveErrors(signals);
   // Widened on purpose: the helpers below mutate these, which TypeScript cannot see.
@@ -101,6 +120,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
   let lastBuffer: { t: number; s: number } | null = null;
   let lastPlayhead: { t: number; s: number; rate: number | null } | null = null;
   let lastStallEnd = Number.NEGATIVE_INFINITY;
+  /** When the current pause or seek began. */
+  let haltedSince = 0;
 
   const play = (t: number) => {
     if (tl.firstFrame === null) tl.firstFrame = t;
@@ -138,8 +159,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
   };
   const finish = (t: number, dropBufferStall: boolean) => {
     if (phase === 'stalled' && stall) {
-      // A buffer that ran dry just before the content ended is the end of the content.
-      if (dropBufferStall && stall.fromBuffer) stall = null;
+      // A buffer still dry when the content ended is the end of the content, not a stall.
+      if (dropBufferStall && stall.fromBuffer && stall.weakEnd === null) stall = null;
       else leaveStall(t);
     }
     stopPlaying(t);
@@ -158,6 +179,8 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         break;
       case 'startup_reported':
         tl.startupReportedS ??= sig.s;
+        // A player that reports its startup time has started (CMCD msd without sta=p).
+        if (phase === 'pre') play(t);
         break;
       case 'playing':
         if (phase === 'stalled' && stall) {
@@ -172,6 +195,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         if (phase === 'pre' || phase === 'over') break;
         if (phase === 'stalled') leaveStall(t);
         else stopPlaying(t);
+        if (phase !== sig.kind) haltedSince = t;
         phase = sig.kind;
         break;
       case 'stall_start':
@@ -185,6 +209,16 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         }
         break;
       case 'stall_end':
+        if (
+          phase === 'stalled' &&
+          stall &&
+          !sig.current &&
+          sig.durationS !== null &&
+          t - sig.durationS < stall.start - SAME_STALL_TOLERANCE_S
+        ) {
+          // A late report about an earlier stall (it began well before the open one): not its end.
+          break;
+        }
         if (phase === 'stalled') {
           // An explicit end beats a weak sign seen earlier.
           if (stall) stall.weakEnd = null;
@@ -221,13 +255,17 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         if (phase === 'stalled' && stall && stall.weakEnd === null) {
           if (stall.refPlayhead === null) stall.refPlayhead = sig.s;
           else if (sig.s > stall.refPlayhead + PLAYHEAD_ADVANCE_S) stall.weakEnd = t;
-        } else if (phase === 'pre' && lastPlayhead) {
-          // No start signal at all, but the playhead moves at a plausible pace: it plays.
+        } else if (
+          lastPlayhead &&
+          (phase === 'pre' || ((phase === 'paused' || phase === 'seeking') && lastPlayhead.t >= haltedSince))
+        ) {
+          // No (re)start signal, but two samples since the halt show the playhead moving at a
+          // plausible pace (a seek jumps far further than the wall clock): it plays.
           const dt = t - lastPlayhead.t;
           const ds = sig.s - lastPlayhead.s;
           if (ds > PLAYHEAD_ADVANCE_S && ds <= 2 * dt + PLAYHEAD_ADVANCE_S) {
+            if (phase === 'pre') tl.firstFrameInferred = true;
             play(t);
-            tl.firstFrameInferred = true;
           }
         }
         lastPlayhead = { t, s: sig.s, rate: sig.rate };

@@ -78,20 +78,25 @@ export function renditionHistory(signals: readonly Signal[], sessionStart: numbe
   return { steps, changes };
 }
 
-/** Time-weighted mean bitrate over the given intervals, counting only time with a known bitrate. */
+/**
+ * Time-weighted mean bitrate over the given intervals (sorted, non-overlapping), counting only
+ * time with a known bitrate. One merge pass over intervals and steps.
+ */
 export function timeWeightedBitrate(
   steps: readonly Step[],
   intervals: ReadonlyArray<{ start: number; end: number }>,
 ): number | null {
   let weighted = 0;
   let known = 0;
+  let j = 0;
   for (const iv of intervals) {
-    for (let i = 0; i < steps.length; i++) {
-      const step = steps[i]!;
-      if (step.bps === null) continue;
+    // The step in force at iv.start is the last one starting at or before it.
+    while (j + 1 < steps.length && steps[j + 1]!.t <= iv.start) j++;
+    for (let k = j; k < steps.length && steps[k]!.t < iv.end; k++) {
+      const step = steps[k]!;
       const from = Math.max(iv.start, step.t);
-      const to = Math.min(iv.end, steps[i + 1]?.t ?? Number.POSITIVE_INFINITY);
-      if (to > from) {
+      const to = Math.min(iv.end, steps[k + 1]?.t ?? Number.POSITIVE_INFINITY);
+      if (step.bps !== null && to > from) {
         weighted += step.bps * (to - from);
         known += to - from;
       }

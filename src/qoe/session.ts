@@ -24,11 +24,6 @@ export function sessionKeySource(event: QoeEvent): 'session_id' | 'video_id' {
   return typeof p === 'string' && p !== '' ? 'session_id' : 'video_id';
 }
 
-interface Indexed {
-  sig: Signal;
-  seq: number;
-}
-
 /**
  * One session's events reduced to what QoE needs: add events one by one (memory grows with
  * the signals, not the payloads), then `result()`.
@@ -39,9 +34,8 @@ export class SessionAccumulator {
   protocol: string | null = null;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
-  private readonly items: Indexed[] = [];
+  private readonly items: Signal[] = [];
   private readonly eventIds = new Set<string>();
-  private seq = 0;
 
   constructor(sessionId: string) {
     this.sessionId = sessionId;
@@ -58,24 +52,30 @@ export class SessionAccumulator {
     if (this.protocol === null && typeof event.protocol === 'string') this.protocol = event.protocol;
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
-    for (const sig of toSignals(event)) this.items.push({ sig, seq: this.seq++ });
+    for (const sig of toSignals(event)) this.items.push(sig);
   }
 
   /** Signals sorted by time (stable: arrival order breaks ties), exact duplicates dropped. */
   signals(): Signal[] {
-    const sorted = [...this.items].sort((a, b) => a.sig.t - b.sig.t || a.seq - b.seq);
+    // Array.prototype.sort is stable, so equal timestamps keep their arrival order.
+    const sorted = [...this.items].sort((a, b) => a.t - b.t);
     const out: Signal[] = [];
-    const seenAtT = new Set<string>();
-    let currentT = Number.NaN;
-    for (const { sig } of sorted) {
-      if (sig.t !== currentT) {
-        seenAtT.clear();
-        currentT = sig.t;
+    for (let i = 0; i < sorted.length; ) {
+      let j = i + 1;
+      while (j < sorted.length && sorted[j]!.t === sorted[i]!.t) j++;
+      if (j === i + 1) out.push(sorted[i]!);
+      else {
+        // Several signals at one instant: drop exact copies (resent events without event_id).
+        const seen = new Set<string>();
+        for (let k = i; k < j; k++) {
+          const key = JSON.stringify(sorted[k]);
+          if (!seen.has(key)) {
+            seen.add(key);
+            out.push(sorted[k]!);
+          }
+        }
       }
-      const key = JSON.stringify(sig);
-      if (seenAtT.has(key)) continue;
-      seenAtT.add(key);
-      out.push(sig);
+      i = j;
     }
     return out;
   }
@@ -168,12 +168,16 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
   }));
   let stallCount: number | null = started ? stalls.length : null;
   let stallTime: number | null = started ? sum(stallIvs) : null;
+  let playedTime = sum(played);
   if (started && tl.stalls.length === 0) {
     const totals = stallTotals(signals, from);
     if (totals.count !== null) stallCount = totals.count;
-    if (totals.timeS !== null) stallTime = totals.timeS;
+    if (totals.timeS !== null) {
+      stallTime = totals.timeS;
+      // Those stalls have no place on the timeline, so it counted them as played.
+      playedTime = Math.max(0, playedTime - totals.timeS);
+    }
   }
-  const playedTime = sum(played);
   const ratio =
     stallTime !== null && stallTime + playedTime > 0 ? stallTime / (stallTime + playedTime) : null;
 
@@ -204,7 +208,7 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
     dropped_frames: droppedFrames(signals, from),
     played_time_s: round(playedTime),
     fatal_error: tl.fatalError,
-    exit_before_start: !started && !tl.fatalError,
+    exit_before_start: !started && !tl.fatalError && tl.hasLifecycle,
     stalls,
     switches,
   };

@@ -171,7 +171,7 @@ const PLAYER_RULES: SignalRule[] = [
     eventType: 'rebuffer_ended',
     toSignals: (t, p) => {
       const ms = nonNeg(p.duration_ms);
-      return [{ kind: 'stall_end', t, durationS: ms === null ? null : ms / 1000 }];
+      return [{ kind: 'stall_end', t, durationS: ms === null ? null : ms / 1000, current: true }];
     },
   },
   {
@@ -290,8 +290,9 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
   if (dfa !== null) out.push({ kind: 'dropped', t, frames: dfa });
   const mtp = cmcdVideoValue(p.mtp);
   if (mtp !== null && mtp > 0) out.push({ kind: 'throughput', t, bps: mtp * 1000 });
-  // rr (response received) describes a downloaded object, not what is on screen.
-  if (e !== 'rr') {
+  // rr (response received) and request data (with an object type) describe a downloaded
+  // object, not what is on screen.
+  if (e !== 'rr' && p.ot === undefined) {
     // pb (playhead bitrate) is what is rendered; br is the selected rendition.
     const kbps = cmcdVideoValue(p.pb) ?? cmcdVideoValue(p.br);
     if (kbps !== null && kbps > 0) {
@@ -307,7 +308,7 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
     }
   }
   for (const ms of cmcdNumbers(p.bsd)) {
-    if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000 });
+    if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000, current: false });
   }
   const bsa = p.bsa === undefined ? null : cmcdVideoValue(p.bsa);
   const bsda = p.bsda === undefined ? null : cmcdVideoValue(p.bsda);

@@ -30,8 +30,12 @@ export type Signal =
   | { kind: 'seeking'; t: number }
   /** A stall (rebuffering) started; ignored before the first frame and while seeking or paused. */
   | { kind: 'stall_start'; t: number }
-  /** A stall ended; `durationS` when the player measured it (reporter duration_ms, CMCD bsd). */
-  | { kind: 'stall_end'; t: number; durationS: number | null }
+  /**
+   * A stall ended; `durationS` when the player measured it. `current` when the event is the end
+   * of the stall in progress (reporter rebuffer_ended); false for reports about some finished
+   * stall that may arrive late (CMCD bsd).
+   */
+  | { kind: 'stall_end'; t: number; durationS: number | null; current: boolean }
   /** Cumulative stall counters (CMCD bsa, bsda): used only when no stall intervals are known. */
   | { kind: 'stall_totals'; t: number; count: number | null; timeS: number | null }
   /** Playback is over: content ended, viewer quit, or the session was closed. */
