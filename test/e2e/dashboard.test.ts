@@ -416,7 +416,9 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     await page.press('#warmup', 'Enter');
     const trimmed = await getJson<QoeReply>(`/api/experiments/${id}/qoe?session=${sid}&warmup=0.5`);
     const ts = trimmed.sessions.find((x) => x.session_id === sid)!;
-    await page.waitForFunction(() => location.hash.includes('warmup=0.5'));
+    await page.waitForFunction(
+      () => location.hash.includes('warmup=0.5') && location.hash.includes('type=rebuffer_event'),
+    );
     await page.waitForFunction(
       (want) => document.querySelector('#session-qoe [data-stat="stall_count"] .v')?.textContent === want,
       METRIC_FORMATS.stall_count!(ts.stall_count as number | null),

@@ -32,8 +32,8 @@ export const href = {
   experiments: () => '#/',
   experiment: (id: string, warmup?: string) => withQuery(`#/experiment/${enc(id)}`, { warmup }),
   compare: (ids: string[], warmup?: string) => withQuery(`#/compare/${ids.map(enc).join(',')}`, { warmup }),
-  session: (id: string, session: string, warmup?: string) =>
-    withQuery(`#/session/${enc(id)}/${enc(session)}`, { warmup }),
+  session: (id: string, session: string, warmup?: string, type?: string) =>
+    withQuery(`#/session/${enc(id)}/${enc(session)}`, { warmup, type }),
 };
 
 /** Replaces the current hash without adding a history entry or re-routing (for view state). */

@@ -188,12 +188,13 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
       setCrumbs([['Experiments', href.experiments()], [id, href.experiment(id, warmup)], [sessionId]]);
       const control = warmupControl(warmup, (v) => {
         warmup = v;
-        replaceHash(href.session(id, sessionId, warmup));
+        replaceHash(href.session(id, sessionId, warmup, eventType));
         renderLinks();
         void load().catch((err) => setStatus(String(err), true));
       });
       typeSelect.addEventListener('change', () => {
         eventType = typeSelect.value;
+        replaceHash(href.session(id, sessionId, warmup, eventType));
         logPages = 1;
         renderLinks();
         void loadLog(false).catch((err) => setStatus(String(err), true));
