@@ -295,6 +295,9 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     const qoeUrl = await page.inputValue('details.api-links input[aria-label^="QoE"]');
     assert.equal(qoeUrl, `${base}/api/experiments/${id}/qoe`);
     assert.equal((await fetch(qoeUrl)).status, 200);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await page.click('details.api-links li:has(input[aria-label^="QoE"]) button.copy');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), qoeUrl);
     const csvHref = await page.getAttribute('a[data-format="csv"]', 'href');
     const csv = await fetch(`${base}${csvHref}`);
     assert.equal(csv.status, 200);
