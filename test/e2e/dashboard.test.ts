@@ -397,6 +397,21 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       assert.ok((px?.stall ?? 0) > 100, `${c.title}: stall shaded ${JSON.stringify(px)}`);
       assert.ok((px?.switchLine ?? 0) > 20, `${c.title}: switches marked ${JSON.stringify(px)}`);
     }
+    // Dragging across one chart zooms all four to the same range; double-click resets them.
+    const ranges = () => page.$$eval('figure.chart', (fs) => fs.map((f) => (f as HTMLElement).dataset.x));
+    const full = await ranges();
+    assert.equal(new Set(full).size, 1, `one shared time axis: ${full}`);
+    const over = await page.locator('figure.chart[data-title="Buffer level"] .u-over').boundingBox();
+    assert.ok(over);
+    await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const zoomed = await ranges();
+    assert.equal(new Set(zoomed).size, 1, `zoomed together: ${zoomed}`);
+    assert.notEqual(zoomed[0], full[0]);
+    await page.dblclick('figure.chart[data-title="Throughput"] .u-over');
+    assert.deepEqual(await ranges(), full);
     // Event log: first page equals the API's, then filtered by type.
     const all = await getJson<{ count: number; metrics: Array<{ event_type: string }> }>(
       `/api/metrics/${id}?session_id=${sid}&limit=200`,

@@ -89,7 +89,9 @@ export class Chart {
   }
 
   setX([min, max]: [number, number]): void {
-    if (this.plot && max > min) this.plot.setScale('x', { min, max });
+    if (!this.plot || !(max > min)) return;
+    this.plot.setScale('x', { min, max });
+    this.box.dataset.x = `${min.toFixed(2)},${max.toFixed(2)}`;
   }
 
   /** Redraws without new data (after annotations changed). */
