@@ -45,6 +45,12 @@ interface Result {
   note?: string;
 }
 const results: Result[] = [];
+function record(r: Result) {
+  results.push(r);
+  log(
+    `${r.store} ${r.what}: ${r.events} events, ${r.seconds} s, ${r.eventsPerSec} events/s, peak RSS ${r.peakRssMb} MB`,
+  );
+}
 
 function log(msg: string) {
   process.stderr.write(`# ${msg}\n`);
@@ -210,7 +216,7 @@ async function benchHttp(storeName: string, env: Record<string, string>, format:
     const started = process.hrtime.bigint();
     const n = await httpRead(port, format);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    results.push({
+    record({
       store: storeName,
       what: `GET /api/metrics (${format}, full read)`,
       events: n,
@@ -246,7 +252,7 @@ async function benchExport(storeName: string, env: Record<string, string>, forma
     const m = /exported (\d+) events .* in ([\d.]+) s/.exec(stderr);
     const n = m ? Number(m[1]) : N;
     const seconds = m ? Number(m[2]) : wall;
-    results.push({
+    record({
       store: storeName,
       what: `export --format ${format}`,
       events: n,

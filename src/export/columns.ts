@@ -86,10 +86,3 @@ export function csvLines(events: readonly StoredEvent[]): string {
   }
   return out;
 }
-
-/** NDJSON lines for a batch of events: one JSON object per line, LF-terminated. */
-export function ndjsonLines(events: readonly StoredEvent[]): string {
-  let out = '';
-  for (const e of events) out += `${JSON.stringify(e)}\n`;
-  return out;
-}

@@ -8,8 +8,8 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { fileWriter, parquetWriteRows } from 'hyparquet-writer';
 import type { StoredEvent } from '../events/schema.ts';
-import type { EventStore } from '../store/types.ts';
-import { CSV_HEADER, csvLines, flatten, ndjsonLines } from './columns.ts';
+import type { EventStore, ReadQuery } from '../store/types.ts';
+import { CSV_HEADER, csvLines, flatten } from './columns.ts';
 
 export type ExportFormat = 'ndjson' | 'csv' | 'parquet';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['ndjson', 'csv', 'parquet'];
@@ -26,27 +26,44 @@ export interface ExportOptions {
 }
 
 /** The experiment's events as of now (a snapshot: events stored during the export are not in it). */
-async function* snapshot(store: EventStore, experimentId: string): AsyncGenerator<StoredEvent[]> {
+async function* snapshot<T>(
+  store: EventStore,
+  experimentId: string,
+  read: (q: ReadQuery) => AsyncIterable<T[]>,
+): AsyncGenerator<T[]> {
   const mark = await store.readMark(experimentId);
   if (mark === null) return;
-  yield* store.readEvents({ experimentId, mark });
+  yield* read({ experimentId, mark });
 }
 
-async function writeText(
-  stream: NodeJS.WritableStream,
-  batches: AsyncIterable<StoredEvent[]>,
-  format: 'ndjson' | 'csv',
-): Promise<number> {
-  let count = 0;
-  const write = async (s: string) => {
+/** Writes text chunks to a stream, waiting for it to drain (backpressure). */
+async function writeText(stream: NodeJS.WritableStream, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const s of chunks) {
     if (!stream.write(s)) await once(stream, 'drain');
-  };
-  if (format === 'csv') await write(CSV_HEADER);
-  for await (const batch of batches) {
-    count += batch.length;
-    await write(format === 'csv' ? csvLines(batch) : ndjsonLines(batch));
   }
-  return count;
+}
+
+/** The text chunks of an NDJSON or CSV export; counts events into counter.n. */
+async function* textChunks(
+  store: EventStore,
+  experimentId: string,
+  format: 'ndjson' | 'csv',
+  counter: { n: number },
+): AsyncGenerator<string> {
+  if (format === 'csv') {
+    yield CSV_HEADER;
+    for await (const batch of snapshot(store, experimentId, (q) => store.readEvents(q))) {
+      counter.n += batch.length;
+      yield csvLines(batch);
+    }
+    return;
+  }
+  for await (const batch of snapshot(store, experimentId, (q) => store.readEventsJson(q))) {
+    counter.n += batch.length;
+    let s = '';
+    for (const e of batch) s += `${e.json}\n`;
+    yield s;
+  }
 }
 
 const PARQUET_COLUMNS = [
@@ -75,17 +92,17 @@ async function* parquetRows(batches: AsyncIterable<StoredEvent[]>, counter: { n:
 
 /** Writes the export; resolves with the number of events written. A failed export leaves no file. */
 export async function exportExperiment(store: EventStore, opts: ExportOptions): Promise<number> {
-  const batches = snapshot(store, opts.experimentId);
+  const counter = { n: 0 };
   if (opts.out === '-') {
     if (opts.format === 'parquet') throw new Error('Parquet cannot be written to stdout; pass --out FILE');
-    return writeText(process.stdout, batches, opts.format);
+    await writeText(process.stdout, textChunks(store, opts.experimentId, opts.format, counter));
+    return counter.n;
   }
   // Write beside the target and rename at the end: a reader never sees half a file.
   const tmp = `${opts.out}.partial-${process.pid}`;
   try {
-    let count: number;
     if (opts.format === 'parquet') {
-      const counter = { n: 0 };
+      const batches = snapshot(store, opts.experimentId, (q) => store.readEvents(q));
       await parquetWriteRows({
         writer: fileWriter(tmp),
         rows: parquetRows(batches, counter),
@@ -94,16 +111,19 @@ export async function exportExperiment(store: EventStore, opts: ExportOptions): 
         kvMetadata: [{ key: 'stats-server.experiment_id', value: opts.experimentId }],
         createdBy: 'stats-server',
       });
-      count = counter.n;
     } else {
       const stream = fs.createWriteStream(tmp);
       const failed = new Promise<never>((_, reject) => stream.once('error', reject));
-      count = await Promise.race([writeText(stream, batches, opts.format), failed]);
+      failed.catch(() => {});
+      await Promise.race([
+        writeText(stream, textChunks(store, opts.experimentId, opts.format, counter)),
+        failed,
+      ]);
       stream.end();
       await Promise.race([once(stream, 'finish'), failed]);
     }
     fs.renameSync(tmp, opts.out);
-    return count;
+    return counter.n;
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;

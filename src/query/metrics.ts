@@ -9,8 +9,8 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { apiError } from '../errors.ts';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
-import { CSV_HEADER, csvLines, ndjsonLines } from '../export/columns.ts';
-import type { ReadQuery } from '../store/types.ts';
+import { CSV_HEADER, csvLines } from '../export/columns.ts';
+import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { decodeCursor, encodeCursor, filterKey } from './cursor.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
 
@@ -38,9 +38,12 @@ export const MetricsQuerystring = Type.Object({
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('ndjson'), Type.Literal('csv')])),
 });
 
+/** What paging needs of an event: its sort key. */
+type Keyed = { _id: string; timestamp: number };
+
 interface PageState {
   count: number;
-  last?: StoredEvent;
+  last?: Keyed;
   /** More events exist after this page (only when a limit was given). */
   more: boolean;
 }
@@ -49,12 +52,12 @@ interface PageState {
  * Batches from the store, cut to `limit` events; the store was asked for limit + 1 so that
  * one extra event tells whether a next page exists. Closes the store cursor when done or abandoned.
  */
-async function* limited(
-  it: AsyncIterator<StoredEvent[]>,
-  first: IteratorResult<StoredEvent[]>,
+async function* limited<T extends Keyed>(
+  it: AsyncIterator<T[]>,
+  first: IteratorResult<T[]>,
   limit: number | undefined,
   st: PageState,
-): AsyncGenerator<StoredEvent[]> {
+): AsyncGenerator<T[]> {
   try {
     for (let r = first; !r.done; r = await it.next()) {
       let batch = r.value;
@@ -74,30 +77,52 @@ async function* limited(
   }
 }
 
-async function* serialise(
-  format: ReadFormat,
-  experimentId: string,
-  batches: AsyncIterable<StoredEvent[]>,
+/** How one format frames a read: what comes first, each batch, and what comes last. */
+interface Framing<T> {
+  head: string;
+  batch: (events: T[], first: boolean) => string;
+  tail: (count: number, next: string | undefined) => string;
+}
+
+function jsonFraming(experimentId: string): Framing<JsonEvent> {
+  return {
+    head: `{"experiment_id":${JSON.stringify(experimentId)},"metrics":[`,
+    batch: (events, first) => (first ? '' : ',') + events.map((e) => e.json).join(','),
+    // count and next_cursor come last: they are known only once the stream has ended.
+    tail: (count, next) => `],"count":${count}${next ? `,"next_cursor":${JSON.stringify(next)}` : ''}}`,
+  };
+}
+
+const ndjsonFraming: Framing<JsonEvent> = {
+  head: '',
+  batch: (events) => {
+    let s = '';
+    for (const e of events) s += `${e.json}\n`;
+    return s;
+  },
+  tail: () => '',
+};
+
+const csvFraming: Framing<StoredEvent> = {
+  head: CSV_HEADER,
+  batch: (events) => csvLines(events),
+  tail: () => '',
+};
+
+async function* frame<T>(
+  f: Framing<T>,
+  batches: AsyncIterable<T[]>,
   st: PageState,
   nextCursor: () => string | undefined,
 ): AsyncGenerator<string> {
-  if (format === 'csv') yield CSV_HEADER;
-  if (format === 'json') yield `{"experiment_id":${JSON.stringify(experimentId)},"metrics":[`;
-  let sep = '';
+  if (f.head) yield f.head;
+  let first = true;
   for await (const batch of batches) {
-    if (format === 'json') {
-      let s = sep;
-      for (let i = 0; i < batch.length; i++) s += (i === 0 ? '' : ',') + JSON.stringify(batch[i]);
-      sep = ',';
-      yield s;
-    } else {
-      yield format === 'csv' ? csvLines(batch) : ndjsonLines(batch);
-    }
+    yield f.batch(batch, first);
+    first = false;
   }
-  if (format === 'json') {
-    const next = nextCursor();
-    yield `],"count":${st.count}${next ? `,"next_cursor":${JSON.stringify(next)}` : ''}}`;
-  }
+  const tail = f.tail(st.count, nextCursor());
+  if (tail) yield tail;
 }
 
 /**
@@ -105,37 +130,36 @@ async function* serialise(
  * up to limit + 1 events when a limit is given (the extra one says a next page exists).
  * Errors before the first byte are ordinary error replies.
  */
-export async function sendEvents(
+export async function sendEvents<T extends Keyed>(
   reply: FastifyReply,
   format: ReadFormat,
-  source: AsyncIterable<StoredEvent[]>,
-  opts: { experimentId: string; limit?: number; cursorAfter: (last: StoredEvent) => string },
+  framing: Framing<T>,
+  source: AsyncIterable<T[]>,
+  opts: { limit?: number; cursorAfter: (last: Keyed) => string },
 ): Promise<FastifyReply> {
-  const { experimentId, limit } = opts;
+  const { limit } = opts;
   const it = source[Symbol.asyncIterator]();
   // Read the first batch before any byte is sent, so a store that is down is a clean 503.
   const first = await it.next();
   const st: PageState = { count: 0, more: false };
   const nextCursor = () => (st.more && st.last ? opts.cursorAfter(st.last) : undefined);
-  const batches = limited(it, first, limit, st);
+  const body = frame(framing, limited(it, first, limit, st), st, nextCursor);
   reply.type(CONTENT_TYPES[format]);
   if (limit !== undefined && format !== 'json') {
     // Headers go before the body, so a page's next cursor must be known first: hold the page
     // (at most MAX_LIMIT events) and send it whole.
-    let body = '';
-    for await (const chunk of serialise(format, experimentId, batches, st, nextCursor)) body += chunk;
+    let text = '';
+    for await (const chunk of body) text += chunk;
     const next = nextCursor();
     if (next) reply.header('x-next-cursor', next);
-    return reply.send(body);
+    return reply.send(text);
   }
   // A mid-stream error makes Fastify destroy the socket: the client sees a broken response,
   // never a 200 with a short but valid-looking body.
-  return reply.send(
-    Readable.from(serialise(format, experimentId, batches, st, nextCursor), { highWaterMark: 2 }),
-  );
+  return reply.send(Readable.from(body, { highWaterMark: 2 }));
 }
 
-async function* nothing(): AsyncGenerator<StoredEvent[]> {}
+async function* nothing<T>(): AsyncGenerator<T[]> {}
 
 const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -181,22 +205,26 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         mark = await app.store.readMark(experiment_id);
       }
       const limit = q.limit;
-      // No mark: nothing was stored when the read began, so the snapshot is empty.
-      const source =
-        mark === null
-          ? nothing()
-          : app.store.readEvents({
-              experimentId: experiment_id,
-              ...f,
-              after,
-              mark,
-              limit: limit === undefined ? undefined : limit + 1,
-            });
-      return sendEvents(reply, format, source, {
+      const read: ReadQuery = {
         experimentId: experiment_id,
+        ...f,
+        after,
+        mark: mark ?? undefined,
+        limit: limit === undefined ? undefined : limit + 1,
+      };
+      const opts = {
         limit,
-        cursorAfter: (last) => encodeCursor({ timestamp: last.timestamp, id: last._id, mark, filters }),
-      });
+        cursorAfter: (last: Keyed) =>
+          encodeCursor({ timestamp: last.timestamp, id: last._id, mark, filters }),
+      };
+      // No mark: nothing was stored when the read began, so the snapshot is empty.
+      if (format === 'csv') {
+        const source = mark === null ? nothing<StoredEvent>() : app.store.readEvents(read);
+        return sendEvents(reply, format, csvFraming, source, opts);
+      }
+      const source = mark === null ? nothing<JsonEvent>() : app.store.readEventsJson(read);
+      const framing = format === 'json' ? jsonFraming(experiment_id) : ndjsonFraming;
+      return sendEvents(reply, format, framing, source, opts);
     },
   );
 };

@@ -11,6 +11,7 @@ import type {
   EventStore,
   ExperimentSummary,
   InsertResult,
+  JsonEvent,
   MetricsQuery,
   ReadQuery,
   SessionSummary,
@@ -179,6 +180,12 @@ export class MongoStore implements EventStore {
 
   readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
     return read.readEvents(this, query);
+  }
+
+  async *readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    for await (const batch of read.readEvents(this, query)) {
+      yield batch.map((e) => ({ _id: e._id, timestamp: e.timestamp, json: JSON.stringify(e) }));
+    }
   }
 
   readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {

@@ -9,13 +9,13 @@
 import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { StoredEvent } from '../events/schema.ts';
-import type { ExperimentSummary, ReadQuery, SessionSummary } from './types.ts';
+import type { ExperimentSummary, JsonEvent, ReadQuery, SessionSummary } from './types.ts';
 
 type Db = InstanceType<typeof Database>;
 type Row = { id: string; timestamp: number; stored_at: string; doc: string };
 
 /** Rows per query page / yielded batch: small enough to keep the event loop responsive. */
-export const READ_BATCH = 1000;
+export const READ_BATCH = 2000;
 /** Rows removed per transaction when deleting an experiment. */
 const DELETE_CHUNK = 10_000;
 
@@ -33,6 +33,19 @@ function toEvent(r: Row): StoredEvent {
   return { _id: r.id, ...JSON.parse(r.doc), stored_at: r.stored_at } as StoredEvent;
 }
 
+/**
+ * The row as JSON text without parsing the stored document: `doc` is JSON.stringify output of
+ * the event minus _id and stored_at (which ingest refuses from clients), so splicing them in
+ * gives exactly JSON.stringify(toEvent(r)), at a fraction of the cost.
+ */
+function toJsonEvent(r: Row): JsonEvent {
+  return {
+    _id: r.id,
+    timestamp: r.timestamp,
+    json: `{"_id":${JSON.stringify(r.id)},${r.doc.slice(1, -1)},"stored_at":${JSON.stringify(r.stored_at)}}`,
+  };
+}
+
 /** The newest seq in the table (a global mark; per-experiment marks would cost an index scan). */
 export function readMark(db: Db): string | null {
   try {
@@ -43,8 +56,18 @@ export function readMark(db: Db): string | null {
   }
 }
 
-/** Events in (timestamp, id) order, as keyset pages of READ_BATCH rows; each page an index range scan. */
+/** Events in (timestamp, id) order, as keyset pages of READ_BATCH rows. */
 export async function* readEvents(getDb: () => Db, q: ReadQuery): AsyncIterable<StoredEvent[]> {
+  for await (const rows of readRows(getDb, q)) yield rows.map(toEvent);
+}
+
+/** The same, as JSON text. */
+export async function* readEventsJson(getDb: () => Db, q: ReadQuery): AsyncIterable<JsonEvent[]> {
+  for await (const rows of readRows(getDb, q)) yield rows.map(toJsonEvent);
+}
+
+/** Rows in (timestamp, id) order, as keyset pages: each page an index range scan. */
+async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
   const where = ['experiment_id = ?'];
   const args: unknown[] = [q.experimentId];
   if (q.eventType !== undefined) {
@@ -85,7 +108,7 @@ export async function* readEvents(getDb: () => Db, q: ReadQuery): AsyncIterable<
     } catch (err) {
       wrap(err, 'read');
     }
-    if (rows.length > 0) yield rows.map(toEvent);
+    if (rows.length > 0) yield rows;
     if (rows.length < n) return;
     remaining -= rows.length;
     const last = rows[rows.length - 1] as Row;

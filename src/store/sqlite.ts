@@ -14,6 +14,7 @@ import type {
   EventStore,
   ExperimentSummary,
   InsertResult,
+  JsonEvent,
   MetricsQuery,
   ReadQuery,
   SessionSummary,
@@ -166,6 +167,10 @@ export class SqliteStore implements EventStore {
 
   readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
     return read.readEvents(() => this.db, query);
+  }
+
+  readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    return read.readEventsJson(() => this.db, query);
   }
 
   readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {

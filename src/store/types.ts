@@ -36,6 +36,13 @@ export interface ReadQuery {
   limit?: number;
 }
 
+/** An event already serialised as JSON (the same text JSON.stringify of the StoredEvent gives). */
+export interface JsonEvent {
+  _id: string;
+  timestamp: number;
+  json: string;
+}
+
 export interface InsertResult {
   /** Events newly written. */
   inserted: number;
@@ -89,6 +96,8 @@ export interface EventStore {
   readMark(experimentId: string): Promise<string | null>;
   /** Events sorted by (timestamp, _id), streamed in batches (arrays of a few thousand at most). */
   readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]>;
+  /** The same read as readEvents, each event as JSON text (lets a store skip parse + stringify). */
+  readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]>;
   /** An experiment's events one session at a time: each yielded array is one whole session. */
   readSessions(experimentId: string): AsyncIterable<StoredEvent[]>;
   listExperiments(): Promise<ExperimentSummary[]>;
