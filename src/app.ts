@@ -19,12 +19,15 @@ import qoeRoutes from './query/qoe.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
+import webRoutes from './web/route.ts';
 
 export interface BuildOptions {
   /** Use this store instead of the one config names; the caller then closes it. */
   store?: EventStore;
   /** Extra pino options (tests pass a stream to read logs). */
   logger?: Record<string, unknown>;
+  /** Directory of the built dashboard (default dist/ui; tests build their own). */
+  webDir?: string;
 }
 
 export const VERSION = '0.1.0';
@@ -93,6 +96,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     },
     { prefix: '/api' },
   );
+  await app.register(webRoutes, { dir: opts.webDir });
 
   return app;
 }

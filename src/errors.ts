@@ -36,6 +36,10 @@ const catalogue = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
   OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
   STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  DASHBOARD_NOT_BUILT: {
+    status: 503,
+    message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
