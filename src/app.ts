@@ -8,6 +8,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import cmcdRoutes from './cmcd/routes.ts';
 import type { Config } from './config.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
@@ -64,7 +65,17 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
+    allowedHeaders: [
+      'Content-Type',
+      'Content-Encoding',
+      'Authorization',
+      'X-Request-Id',
+      // CMCD request-mode data (CTA-5004) sent cross-origin by players.
+      'CMCD-Request',
+      'CMCD-Object',
+      'CMCD-Status',
+      'CMCD-Session',
+    ],
     exposedHeaders: ['Retry-After', 'X-Request-Id'],
     maxAge: 86400,
   });
@@ -85,6 +96,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(healthRoutes);
       await api.register(submitRoutes);
       await api.register(metricsRoutes);
+      await api.register(cmcdRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

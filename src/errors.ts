@@ -21,6 +21,14 @@ const catalogue = {
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value' },
   INVALID_FIELD_NAME: { status: 400, message: 'A field name is not allowed' },
   INVALID_ENCODING: { status: 400, message: 'The request body could not be decoded' },
+  CMCD_SYNTAX: { status: 400, message: 'Not a valid CMCD dictionary (RFC 8941 structured-field syntax)' },
+  CMCD_INVALID_REPORT: { status: 400, message: 'The CMCD report has a missing or invalid key' },
+  CMCD_MISSING_EXPERIMENT: {
+    status: 400,
+    message:
+      'No experiment for this CMCD report: POST to /api/cmcd/<experiment_id> or set the experiment key',
+  },
+  CMCD_NO_REPORTS: { status: 400, message: 'No CMCD report in the request could be stored' },
   UNAUTHORIZED: { status: 401, message: 'This endpoint needs the admin token (Authorization: Bearer ...)' },
   FORBIDDEN: { status: 403, message: 'This operation is disabled on this server' },
   NOT_FOUND: { status: 404, message: 'No such route' },
