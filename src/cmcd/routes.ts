@@ -82,10 +82,15 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
     }
     if (result.events.length === 0) {
-      if (result.rejected.every((r) => r.code === 'EXPERIMENT_CLOSED')) throw apiError('EXPERIMENT_CLOSED');
-      throw apiError('CMCD_NO_REPORTS', undefined, {
-        details: result.rejected.slice(0, MAX_LISTED).map((r) => ({ path: where(r), message: r.message })),
-      });
+      // One reason for all (every report closed, or none names its experiment): say that one.
+      const codes = new Set(result.rejected.map((r) => r.code));
+      const only = codes.size === 1 ? [...codes][0] : undefined;
+      const details = result.rejected
+        .slice(0, MAX_LISTED)
+        .map((r) => ({ path: where(r), message: r.message }));
+      if (only === 'EXPERIMENT_CLOSED') throw apiError(only);
+      if (only === 'CMCD_MISSING_EXPERIMENT') throw apiError(only, undefined, { details });
+      throw apiError('CMCD_NO_REPORTS', undefined, { details });
     }
     const docs = result.events.map((e) => prepareEvent(e, now));
     const stored = await app.ingest.submit(docs);
