@@ -14,7 +14,9 @@ import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
+import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
+import qoeRoutes from './query/qoe.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -76,7 +78,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       'CMCD-Status',
       'CMCD-Session',
     ],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Next-Cursor'],
     maxAge: 86400,
   });
   await app.register(swagger, {
@@ -96,6 +98,8 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(healthRoutes);
       await api.register(submitRoutes);
       await api.register(metricsRoutes);
+      await api.register(experimentsRoutes);
+      await api.register(qoeRoutes);
       await api.register(cmcdRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -19,6 +19,10 @@ const catalogue = {
     message: 'experiment_id must be 1-128 characters of letters, digits, "_", "-" or "."',
   },
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value' },
+  INVALID_CURSOR: {
+    status: 400,
+    message: 'The cursor is not valid here: pass next_cursor from a previous reply, with the same filters',
+  },
   INVALID_FIELD_NAME: { status: 400, message: 'A field name is not allowed' },
   INVALID_ENCODING: { status: 400, message: 'The request body could not be decoded' },
   CMCD_SYNTAX: { status: 400, message: 'Not a valid CMCD dictionary (RFC 8941 structured-field syntax)' },
@@ -33,6 +37,7 @@ const catalogue = {
   FORBIDDEN: { status: 403, message: 'This operation is disabled on this server' },
   NOT_FOUND: { status: 404, message: 'No such route' },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
+  SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
