@@ -65,6 +65,36 @@ for (const fixture of storeFixtures()) {
       assert.equal(resumed.payload.bsd, 1500);
     });
 
+    test('the QoE summary of a collected CMCD session shows its startup, switches and stall', async () => {
+      const lines = [
+        'cid="movie-1",e=ps,sf=d,sid="q",sn=0,sta=s,ts=1764752400000,v=2',
+        'br=(800;v 64;a),e=bc,sid="q",sn=1,ts=1764752400500,v=2',
+        'e=ps,msd=812,sid="q",sn=2,sta=p,ts=1764752400812,v=2',
+        'br=(2500;v 64;a),e=bc,sid="q",sn=3,ts=1764752405000,v=2',
+        'bl=(0),bs,e=ps,sid="q",sn=4,sta=r,ts=1764752410000,v=2',
+        'bsd=(1500;v),e=ps,sid="q",sn=5,sta=p,ts=1764752411500,v=2',
+        'br=(800;v 64;a),e=bc,sid="q",sn=6,ts=1764752412000,v=2',
+        'e=ps,sid="q",sn=7,sta=e,ts=1764752420000,v=2',
+      ];
+      assert.equal((await post('/api/cmcd/cmcd-qoe', lines.join('\n'))).json().stored, 8);
+      const res = await app.inject({ method: 'GET', url: '/api/experiments/cmcd-qoe/qoe' });
+      assert.equal(res.statusCode, 200, res.body);
+      const [s] = res.json().sessions;
+      assert.equal(s.session_id, 'q');
+      assert.equal(s.protocol, 'dash');
+      assert.equal(s.startup_time_s, 0.812, 'msd');
+      assert.equal(s.stall_count, 1);
+      assert.equal(s.stall_time_s, 1.5, 'bsd');
+      assert.deepEqual(
+        s.switches.map((w: { from_bps: number; to_bps: number }) => [w.from_bps, w.to_bps]),
+        [
+          [800_000, 2_500_000],
+          [2_500_000, 800_000],
+        ],
+        'br in kbps, video entry',
+      );
+    });
+
     test('a retried report (same sid, sn, ts) is stored once', async () => {
       const first = await post('/api/cmcd/cmcd-retry', SESSION);
       assert.equal(first.json().stored, 5);
