@@ -14,6 +14,7 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
 import metricsRoutes from './query/metrics.ts';
+import sdkRoutes from './sdk/route.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -89,6 +90,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     },
     { prefix: '/api' },
   );
+  await app.register(sdkRoutes, { prefix: '/sdk' });
 
   return app;
 }

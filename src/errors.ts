@@ -24,6 +24,10 @@ const catalogue = {
   UNAUTHORIZED: { status: 401, message: 'This endpoint needs the admin token (Authorization: Bearer ...)' },
   FORBIDDEN: { status: 403, message: 'This operation is disabled on this server' },
   NOT_FOUND: { status: 404, message: 'No such route' },
+  SDK_NOT_BUILT: {
+    status: 404,
+    message: 'The reporter bundle is not built on this server: run `npm run build` (or `npm run build:sdk`)',
+  },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
