@@ -30,7 +30,8 @@ export interface PlayerSample {
 export interface TrackerConfig {
   player: string;
   playerVersion?: string;
-  manifestUrl?: string;
+  /** The manifest URL, or a getter when the player only knows it after loading. */
+  manifestUrl?: string | (() => string | null | undefined);
   /** Count the element's `waiting` (after the first frame) as a stall start (default true). */
   stallOnWaiting?: boolean;
   /** End a stall on the element's `playing` (default true). */
@@ -38,6 +39,8 @@ export interface TrackerConfig {
   /** Report the element's own `error` (off when the player reports errors itself). */
   videoErrors?: boolean;
   sample?: () => PlayerSample;
+  /** Called at the first frame (e.g. to record the starting rendition). */
+  onStart?: () => void;
 }
 
 export type PlaybackState = 'idle' | 'playing' | 'paused' | 'waiting' | 'seeking' | 'ended';
@@ -82,6 +85,7 @@ export function createTracker(
   let started = false;
   let ended = false;
   let stallSince: number | undefined;
+  let stallAt = 0;
   let stalls = 0;
   const renditions = new Map<string, Rendition>();
   const sample = (): PlayerSample => {
@@ -91,7 +95,17 @@ export function createTracker(
       return {};
     }
   };
-  const bitrate = () => sample().current_bitrate ?? renditions.get('video')?.bitrate ?? null;
+  // The rendition on screen, not the one being downloaded (players' "current" is often the latter).
+  const manifestUrl = () => {
+    try {
+      return (
+        (typeof config.manifestUrl === 'function' ? config.manifestUrl() : config.manifestUrl) ?? undefined
+      );
+    } catch {
+      return undefined;
+    }
+  };
+  const bitrate = () => renditions.get('video')?.bitrate ?? sample().current_bitrate ?? null;
 
   const setState = (next: PlaybackState) => {
     if (next === state) return;
@@ -110,11 +124,12 @@ export function createTracker(
   const firstFrame = () => {
     if (started) return;
     started = true;
+    config.onStart?.();
     requestPlay(true);
     const v = renditions.get('video');
     reporter.report('playback_started', {
       startup_time_ms: Math.round(now() - (playRequestedAt ?? now())),
-      ...(config.manifestUrl ? { mpd_url: config.manifestUrl } : {}),
+      ...(manifestUrl() ? { mpd_url: manifestUrl() } : {}),
       ...(v?.bitrate ? { bitrate: v.bitrate } : {}),
     });
   };
@@ -122,6 +137,7 @@ export function createTracker(
   const stallStart = () => {
     if (!started || ended || stallSince !== undefined || video.seeking || video.paused || nearEnd()) return;
     stallSince = now();
+    stallAt = video.currentTime;
     stalls += 1;
     const s = sample();
     reporter.report('rebuffer_event', {
@@ -133,11 +149,13 @@ export function createTracker(
     setState('waiting');
   };
 
-  const stallEnd = () => {
+  /** Ends a stall; `resumed` when playback goes on (not a pause, seek, end or error). */
+  const stallEnd = (resumed = true) => {
     if (stallSince === undefined) return;
     const duration = now() - stallSince;
     stallSince = undefined;
     reporter.report('rebuffer_ended', { duration_ms: Math.round(duration), rebuffer_count: stalls });
+    if (resumed && !video.paused && !video.ended) setState('playing');
   };
 
   const periodic = () => {
@@ -162,24 +180,29 @@ export function createTracker(
 
   const listeners: Record<string, () => void> = {
     play: () => {
-      const ua = (navigator as Navigator & { userActivation?: { isActive: boolean } }).userActivation;
-      requestPlay(!(ua?.isActive ?? false));
+      // Without any user interaction on the page so far, the play can only be an autoplay.
+      const ua = (navigator as Navigator & { userActivation?: { hasBeenActive: boolean } }).userActivation;
+      requestPlay(video.autoplay || !(ua?.hasBeenActive ?? true));
     },
     playing: () => {
       firstFrame();
       if (config.endStallOnPlaying !== false) stallEnd();
       if (stallSince === undefined) setState('playing');
     },
+    // Some players resume without a `playing` event: the playhead moving ends a stall too.
+    timeupdate: () => {
+      if (stallSince !== undefined && video.currentTime > stallAt + 0.2 && !video.paused) stallEnd();
+    },
     waiting: () => {
       if (config.stallOnWaiting !== false) stallStart();
     },
     pause: () => {
       if (video.ended) return;
-      stallEnd();
+      stallEnd(false);
       setState('paused');
     },
     seeking: () => {
-      stallEnd();
+      stallEnd(false);
       if (started) setState('seeking');
     },
     seeked: () => {
@@ -187,7 +210,7 @@ export function createTracker(
     },
     ended: () => {
       if (ended) return;
-      stallEnd();
+      stallEnd(false);
       periodic();
       ended = true;
       setState('ended');
@@ -205,7 +228,7 @@ export function createTracker(
   reporter.report('stream_initialized', {
     player: config.player,
     player_version: config.playerVersion ?? null,
-    manifest_url: config.manifestUrl ?? null,
+    manifest_url: manifestUrl() ?? null,
   });
   // Attached after play() was called: start the startup clock now, as well as we can.
   if (!video.paused) requestPlay(true);
@@ -213,7 +236,7 @@ export function createTracker(
 
   const tracker: Tracker = {
     stallStart,
-    stallEnd,
+    stallEnd: () => stallEnd(),
     rendered(mediaType, to) {
       const prev = renditions.get(mediaType);
       renditions.set(mediaType, to);
@@ -230,7 +253,7 @@ export function createTracker(
     },
     current: (mediaType) => renditions.get(mediaType),
     error(code, message, data, fatal) {
-      if (fatal) stallEnd();
+      if (fatal) stallEnd(false);
       reporter.report('playback_error', {
         error_code: code ?? null,
         error_message: message,

@@ -20,6 +20,14 @@ export interface ShakaPlayer {
   getStats?(): ShakaStats;
   getAssetUri?(): string | null;
   isLive?(): boolean;
+  configure?(config: object): boolean;
+  getVariantTracks?(): {
+    active?: boolean;
+    bandwidth?: number;
+    videoBandwidth?: number | null;
+    width?: number | null;
+    height?: number | null;
+  }[];
 }
 
 interface ShakaStream {
@@ -36,7 +44,11 @@ const INIT_SEGMENT = 0;
 /** shaka.util.Error.Severity.CRITICAL */
 const CRITICAL = 2;
 
-/** Attaches after player.attach(video). Returns detach(). */
+/**
+ * Attaches after player.attach(video) and before player.load(): it turns on Shaka's
+ * streaming.observeQualityChanges, which is read at load, so rendered switches are reported.
+ * Returns detach().
+ */
 export function attachShaka(
   player: ShakaPlayer,
   reporter: Reporter,
@@ -44,6 +56,21 @@ export function attachShaka(
 ): () => void {
   const video = player.getMediaElement();
   if (!video) throw new TypeError('attachShaka: call player.attach(video) before attaching');
+  player.configure?.({ streaming: { observeQualityChanges: true } });
+  /**
+   * A video rendition. HLS streams carry no bitrate of their own in Shaka (only variants do),
+   * so fall back to the variant of that resolution; the id is the resolution.
+   */
+  const rendition = (width?: number, height?: number, bandwidth?: number | null) => {
+    let bitrate = bandwidth || undefined;
+    if (!bitrate && height) {
+      const tracks = player.getVariantTracks?.() ?? [];
+      const t =
+        tracks.find((v) => v.height === height && v.active) ?? tracks.find((v) => v.height === height);
+      bitrate = t?.videoBandwidth || t?.bandwidth || undefined;
+    }
+    return { id: height ? `${width}x${height}` : bitrate, bitrate, width, height };
+  };
   const version = (player.constructor as { version?: string }).version;
   const tracker = createTracker(
     video,
@@ -51,7 +78,14 @@ export function attachShaka(
     {
       player: 'shaka-player',
       playerVersion: version,
-      manifestUrl: player.getAssetUri?.() ?? undefined,
+      manifestUrl: () => player.getAssetUri?.(),
+      // mediaqualitychanged may not fire for the first rendition: record it from the active track.
+      onStart: () => {
+        const t = player.getVariantTracks?.().find((v) => v.active);
+        if (t && !tracker.current('video')) {
+          tracker.rendered('video', rendition(t.width ?? undefined, t.height ?? undefined, t.videoBandwidth));
+        }
+      },
       stallOnWaiting: false,
       endStallOnPlaying: false,
       videoErrors: false,
@@ -73,12 +107,10 @@ export function attachShaka(
     mediaqualitychanged: (e: { mediaQuality?: ShakaStream & { contentType?: string } }) => {
       const q = e.mediaQuality;
       if (!q) return;
-      tracker.rendered(q.contentType ?? 'video', {
-        id: q.bandwidth,
-        bitrate: q.bandwidth,
-        width: q.width ?? undefined,
-        height: q.height ?? undefined,
-      });
+      const type = q.contentType ?? 'video';
+      if (type === 'video')
+        tracker.rendered(type, rendition(q.width ?? undefined, q.height ?? undefined, q.bandwidth));
+      else tracker.rendered(type, { id: q.bandwidth, bitrate: q.bandwidth });
     },
     downloadcompleted: (e: {
       requestType?: number;
