@@ -17,6 +17,7 @@ import submitRoutes from './ingest/routes.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
+import sdkRoutes from './sdk/route.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -105,6 +106,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     },
     { prefix: '/api' },
   );
+  await app.register(sdkRoutes, { prefix: '/sdk' });
 
   return app;
 }

@@ -35,6 +35,10 @@ export interface Config {
     maxDelayMs: number;
     /** Events accepted but not yet committed; beyond this, 503 + Retry-After. */
     maxQueuedEvents: number;
+    /** Most events one POST /api/submit/batch may hold (more: 413). */
+    batchMaxEvents: number;
+    /** Body limit of POST /api/submit/batch in bytes, after decompression. */
+    batchBodyLimit: number;
   };
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
@@ -189,6 +193,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxBatchEvents: int(env, 'GROUP_COMMIT_MAX_EVENTS', 1000, 1, 100_000),
       maxDelayMs: int(env, 'GROUP_COMMIT_MAX_DELAY_MS', 2, 0, 1000),
       maxQueuedEvents: int(env, 'INGEST_MAX_QUEUED_EVENTS', 100_000, 1, 10_000_000),
+      batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
+      batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
     cmcd: cmcdConfig(env),
   };
