@@ -3,6 +3,7 @@
 // dedupe of retried reports, CORS preflights, 410/503. Reads back through GET /api/metrics.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { configFrom } from '../src/config.ts';
@@ -128,6 +129,17 @@ for (const fixture of storeFixtures()) {
         'd',
         'e',
       ]);
+    });
+
+    test('a gzip-compressed body is accepted', async () => {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/cmcd/cmcd-gzip',
+        payload: gzipSync(SESSION),
+        headers: { 'content-type': 'application/cmcd', 'content-encoding': 'gzip' },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().stored, 5);
     });
 
     test('partial garbage: good lines stored, bad ones listed with line number and reason', async () => {

@@ -12,6 +12,7 @@ import { Type } from 'typebox';
 import { apiError, type ErrorDetail } from '../errors.ts';
 import { prepareEvent } from '../events/normalize.ts';
 import { ExperimentId, experimentIdRe } from '../events/schema.ts';
+import { decodeBody } from '../ingest/body.ts';
 import { type CollectResult, collectReports } from './collect.ts';
 import { SessionMemory } from './map.ts';
 
@@ -53,7 +54,13 @@ const MAX_LISTED = 50;
 const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Own parsers in this scope: CMCD bodies are text whatever other routes do with text/plain.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(TEXT_TYPES, { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    const limit = req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024;
+    decodeBody(req.headers['content-encoding'], body, limit).then(
+      (decoded) => done(null, decoded.toString('utf8')),
+      (err: Error) => done(err),
+    );
+  });
 
   const memory = new SessionMemory();
   const { cmcd } = app.config;
