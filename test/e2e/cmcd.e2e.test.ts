@@ -117,8 +117,9 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     const slow = `cmcd-e2e-${run}-throttled`;
     const [a, b] = await Promise.all([open(player, clean, 10), open(player, slow, 4)]);
     try {
-      // Let the throttled one climb to a high rendition, then starve its media (not its reports).
-      await b.waitFor('e2e.video.currentTime > 3', 40_000);
+      // Let the throttled one climb above the lowest rendition (180p), then starve its media
+      // (not its reports): it must stall and switch down.
+      await b.waitFor('e2e.video.currentTime > 3 && e2e.video.videoHeight > 180', 40_000);
       await e2e.throttle(b.page, { downloadBytesPerS: 40_000 });
       const stalled = await eventually(() => e2e.stats.events(slow), hasStall, 45_000);
       await e2e.throttle(b.page);
