@@ -313,7 +313,7 @@ describe('CMCD collector under pressure', () => {
 
   test('over the ingest queue bound: 503 with Retry-After, nothing claimed stored', async () => {
     assert.ok(fixture);
-    app = await buildApp(fixture.config({ INGEST_MAX_QUEUED_EVENTS: '2' }));
+    app = await buildApp(fixture.config({ INGEST_MAX_QUEUED_EVENTS: '2', INGEST_BATCH_MAX_EVENTS: '2' }));
     const res = await app.inject({
       method: 'POST',
       url: '/api/cmcd/cmcd-busy',
