@@ -8,6 +8,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import cmcdRoutes from './cmcd/routes.ts';
 import type { Config } from './config.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
@@ -16,6 +17,7 @@ import submitRoutes from './ingest/routes.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
+import sdkRoutes from './sdk/route.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -69,7 +71,17 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
+    allowedHeaders: [
+      'Content-Type',
+      'Content-Encoding',
+      'Authorization',
+      'X-Request-Id',
+      // CMCD request-mode data (CTA-5004) sent cross-origin by players.
+      'CMCD-Request',
+      'CMCD-Object',
+      'CMCD-Status',
+      'CMCD-Session',
+    ],
     exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Next-Cursor'],
     maxAge: 86400,
   });
@@ -92,10 +104,12 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(metricsRoutes);
       await api.register(experimentsRoutes);
       await api.register(qoeRoutes);
+      await api.register(cmcdRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },
   );
+  await app.register(sdkRoutes, { prefix: '/sdk' });
   await app.register(webRoutes, { dir: opts.webDir });
 
   return app;

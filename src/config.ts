@@ -35,6 +35,18 @@ export interface Config {
     maxDelayMs: number;
     /** Events accepted but not yet committed; beyond this, 503 + Retry-After. */
     maxQueuedEvents: number;
+    /** Most events one POST /api/submit/batch may hold (more: 413). */
+    batchMaxEvents: number;
+    /** Body limit of POST /api/submit/batch in bytes, after decompression. */
+    batchBodyLimit: number;
+  };
+  cmcd: {
+    /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
+    experimentKey: string;
+    /** Experiment for `/api/cmcd` reports without that key; unset: such reports are rejected. */
+    defaultExperiment: string | undefined;
+    /** Experiments whose CMCD reports get 410 Gone (CTA-5004: stop sending for this session). */
+    closedExperiments: readonly string[];
   };
 }
 
@@ -129,6 +141,34 @@ function corsOrigins(env: Env): '*' | string[] {
   return list;
 }
 
+const EXPERIMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+/** An RFC 8941 key as CMCD uses them: lower case, digits, "_", "-", ".", "*". */
+const CMCD_KEY = /^[a-z*][a-z0-9_\-.*]{0,63}$/;
+
+function cmcdConfig(env: Env): Config['cmcd'] {
+  const experimentKey = str(env, 'CMCD_EXPERIMENT_KEY', 'stats-experiment').trim();
+  if (!CMCD_KEY.test(experimentKey)) {
+    throw new ConfigError(
+      'CMCD_EXPERIMENT_KEY',
+      `"${experimentKey}" is not a CMCD key (e.g. com.example-experiment)`,
+    );
+  }
+  const defaultExperiment = env.CMCD_DEFAULT_EXPERIMENT?.trim() || undefined;
+  if (defaultExperiment !== undefined && !EXPERIMENT_ID.test(defaultExperiment)) {
+    throw new ConfigError('CMCD_DEFAULT_EXPERIMENT', `"${defaultExperiment}" is not a valid experiment id`);
+  }
+  const closedExperiments = str(env, 'CMCD_CLOSED_EXPERIMENTS', '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const id of closedExperiments) {
+    if (!EXPERIMENT_ID.test(id)) {
+      throw new ConfigError('CMCD_CLOSED_EXPERIMENTS', `"${id}" is not a valid experiment id`);
+    }
+  }
+  return { experimentKey, defaultExperiment, closedExperiments };
+}
+
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const url = mongoUrl(env);
@@ -153,7 +193,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxBatchEvents: int(env, 'GROUP_COMMIT_MAX_EVENTS', 1000, 1, 100_000),
       maxDelayMs: int(env, 'GROUP_COMMIT_MAX_DELAY_MS', 2, 0, 1000),
       maxQueuedEvents: int(env, 'INGEST_MAX_QUEUED_EVENTS', 100_000, 1, 10_000_000),
+      batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
+      batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
+    cmcd: cmcdConfig(env),
   };
   return deepFreeze(config);
 }

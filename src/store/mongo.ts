@@ -85,17 +85,13 @@ export class MongoStore implements EventStore {
    * Indexes for time-range reads and (event_type, time) filters, with _id as the tie-breaker
    * so keyset paging is an index scan; and a unique sparse index on event_id so retries are
    * stored once (sparse rather than partial: FerretDB has no partialFilterExpression).
+   * Only missing indexes are created: FerretDB drops the connection when createIndexes names
+   * indexes that already exist (seen after a restart), so an existing collection is listed first.
    */
   #ensureIndexes(name: string, col: Collection<Document>): Promise<void> {
     let p = this.#indexed.get(name);
     if (!p) {
-      p = col
-        .createIndexes([
-          { key: { timestamp: 1, _id: 1 }, name: 'timestamp_1__id_1' },
-          { key: { event_type: 1, timestamp: 1, _id: 1 }, name: 'event_type_1_timestamp_1__id_1' },
-          { key: { event_id: 1 }, name: 'event_id_1', unique: true, sparse: true },
-        ])
-        .then(() => undefined);
+      p = createMissingIndexes(col).catch(() => createMissingIndexes(col)); // a racing process
       p.catch(() => this.#indexed.delete(name));
       this.#indexed.set(name, p);
     }
@@ -209,6 +205,25 @@ export class MongoStore implements EventStore {
     this.#client = undefined;
     await client?.close();
   }
+}
+
+const INDEXES = [
+  { key: { timestamp: 1, _id: 1 }, name: 'timestamp_1__id_1' },
+  { key: { event_type: 1, timestamp: 1, _id: 1 }, name: 'event_type_1_timestamp_1__id_1' },
+  { key: { event_id: 1 }, name: 'event_id_1', unique: true, sparse: true },
+] as const;
+
+const NAMESPACE_NOT_FOUND = 26;
+
+async function createMissingIndexes(col: Collection<Document>): Promise<void> {
+  let existing: string[] = [];
+  try {
+    existing = (await col.listIndexes().toArray()).map((i) => String(i.name));
+  } catch (err) {
+    if ((err as { code?: number }).code !== NAMESPACE_NOT_FOUND) throw err;
+  }
+  const missing = INDEXES.filter((i) => !existing.includes(i.name));
+  if (missing.length > 0) await col.createIndexes(missing.map((i) => ({ ...i, key: { ...i.key } })));
 }
 
 /** A stored MongoDB document as the API returns it: _id as hex, stored_at as ISO 8601. */
