@@ -51,6 +51,14 @@ export interface Config {
     /** Body limit of POST /api/submit/batch in bytes, after decompression. */
     batchBodyLimit: number;
   };
+  cmcd: {
+    /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
+    experimentKey: string;
+    /** Experiment for `/api/cmcd` reports without that key; unset: such reports are rejected. */
+    defaultExperiment: string | undefined;
+    /** Experiments whose CMCD reports get 410 Gone (CTA-5004: stop sending for this session). */
+    closedExperiments: readonly string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -150,6 +158,34 @@ function workers(env: Env): number {
   return int(env, 'WORKERS', 1, 1, 256);
 }
 
+const EXPERIMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+/** An RFC 8941 key as CMCD uses them: lower case, digits, "_", "-", ".", "*". */
+const CMCD_KEY = /^[a-z*][a-z0-9_\-.*]{0,63}$/;
+
+function cmcdConfig(env: Env): Config['cmcd'] {
+  const experimentKey = str(env, 'CMCD_EXPERIMENT_KEY', 'stats-experiment').trim();
+  if (!CMCD_KEY.test(experimentKey)) {
+    throw new ConfigError(
+      'CMCD_EXPERIMENT_KEY',
+      `"${experimentKey}" is not a CMCD key (e.g. com.example-experiment)`,
+    );
+  }
+  const defaultExperiment = env.CMCD_DEFAULT_EXPERIMENT?.trim() || undefined;
+  if (defaultExperiment !== undefined && !EXPERIMENT_ID.test(defaultExperiment)) {
+    throw new ConfigError('CMCD_DEFAULT_EXPERIMENT', `"${defaultExperiment}" is not a valid experiment id`);
+  }
+  const closedExperiments = str(env, 'CMCD_CLOSED_EXPERIMENTS', '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const id of closedExperiments) {
+    if (!EXPERIMENT_ID.test(id)) {
+      throw new ConfigError('CMCD_CLOSED_EXPERIMENTS', `"${id}" is not a valid experiment id`);
+    }
+  }
+  return { experimentKey, defaultExperiment, closedExperiments };
+}
+
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const url = mongoUrl(env);
@@ -185,6 +221,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
+    cmcd: cmcdConfig(env),
   };
   if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
     throw new ConfigError(

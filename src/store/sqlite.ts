@@ -8,9 +8,19 @@ import path from 'node:path';
 import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
+import * as read from './sqlite-read.ts';
 import { INSERT_SQL, toRow, type WriterRow } from './sqlite-rows.ts';
 import { SqliteWriter } from './sqlite-writer.ts';
-import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
+import type {
+  EventStore,
+  ExperimentSummary,
+  InsertResult,
+  JsonEvent,
+  MetricsQuery,
+  ReadQuery,
+  SessionSummary,
+  StoreHealth,
+} from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
@@ -176,6 +186,36 @@ export class SqliteStore implements EventStore {
       // Let other requests run between pages.
       await new Promise((r) => setImmediate(r));
     }
+  }
+
+  // Read side: implemented in sqlite-read.ts.
+  async readMark(_experimentId: string): Promise<string | null> {
+    return read.readMark(this.db);
+  }
+
+  readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
+    return read.readEvents(() => this.db, query);
+  }
+
+  readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    return read.readEventsJson(() => this.db, query);
+  }
+
+  readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {
+    if (!this.#db) throw new StoreUnavailableError('the SQLite store is not open');
+    return read.readSessions(this.opts.file, experimentId);
+  }
+
+  async listExperiments(): Promise<ExperimentSummary[]> {
+    return read.listExperiments(this.db);
+  }
+
+  async listSessions(experimentId: string): Promise<SessionSummary[]> {
+    return read.listSessions(this.db, experimentId);
+  }
+
+  deleteExperiment(experimentId: string): Promise<number> {
+    return read.deleteExperiment(() => this.db, experimentId);
   }
 
   async close(): Promise<void> {
