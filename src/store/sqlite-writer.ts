@@ -55,6 +55,9 @@ export class SqliteWriter {
     this.#ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (reply: WriterReply) => {
         if (reply.id === 0) {
+          // Idle, the thread must not keep the process alive (a store opened and never closed,
+          // a script that is done); it is referenced again while writes are pending.
+          worker.unref();
           if (reply.ok) resolve();
           else reject(new StoreUnavailableError(`SQLite writer failed to open: ${reply.message}`));
           return;
@@ -62,6 +65,7 @@ export class SqliteWriter {
         const p = this.#pending.get(reply.id);
         if (!p) return;
         this.#pending.delete(reply.id);
+        if (this.#pending.size === 0) worker.unref();
         if (reply.ok) p.resolve({ inserted: reply.inserted, duplicates: reply.duplicates });
         else p.reject(new StoreUnavailableError(`SQLite write failed: ${reply.message}`));
       });
@@ -88,6 +92,7 @@ export class SqliteWriter {
     if (!worker) throw new StoreUnavailableError('SQLite writer thread is not running');
     const id = ++this.#seq;
     return new Promise<InsertResult>((resolve, reject) => {
+      if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve, reject });
       worker.postMessage({ type: 'insert', id, docs } satisfies WriterMessage);
     });
@@ -98,6 +103,7 @@ export class SqliteWriter {
     const worker = this.#worker;
     if (!worker) return;
     const exited = new Promise((r) => worker.once('exit', r));
+    worker.ref(); // until its connection is closed
     worker.postMessage({ type: 'close' } satisfies WriterMessage);
     await exited;
   }
