@@ -3,10 +3,11 @@
  * into BENCHMARKS.md). MongoDB is MONGO_URL when set, else a FerretDB started for the run
  * (scripts/ferretdb.mjs, as the tests do).
  *
- *   npm run bench -- [--only=ingest,...] [--stores=sqlite,mongodb] [--seconds=10]
- *                    [--profile[=dir]] [--json=file]
+ *   npm run bench -- [--only=ingest,read] [--stores=sqlite,mongodb] [--seconds=10]
+ *                    [--read-events=N] [--profile[=dir]] [--json=file]
  *
- * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES.
+ * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES. `read` runs the read
+ * side's bench/read.ts (1,000,000 events per store unless --read-events says otherwise).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,10 +15,10 @@ import path from 'node:path';
 import { type Ferret, ferretBinary, startFerret } from '../scripts/ferretdb.mjs';
 import { benchIngest } from './ingest.ts';
 import { type Bench, type BenchContext, machine, type StoreTarget } from './lib.ts';
+import { benchRead } from './read-suite.ts';
 
-const SUITES: Record<string, Bench> = {
-  ingest: benchIngest,
-};
+// Filled in once MongoDB is known (the read suite reuses the same server).
+const SUITES: Record<string, Bench> = {};
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -25,7 +26,8 @@ const args = new Map(
     return [k as string, v ?? 'true'];
   }),
 );
-const only = (args.get('only') ?? Object.keys(SUITES).join(',')).split(',');
+const only = (args.get('only') ?? 'ingest,read').split(',');
+const readEvents = args.has('read-events') ? Number(args.get('read-events')) : undefined;
 const storeNames = (args.get('stores') ?? 'sqlite,mongodb').split(',');
 const seconds = Number(args.get('seconds') ?? 10);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-bench-'));
@@ -64,6 +66,12 @@ if (storeNames.includes('mongodb')) {
     console.log('# MongoDB skipped: set MONGO_URL, or install Go so FerretDB can be built');
   }
 }
+
+SUITES.ingest = benchIngest;
+SUITES.read = benchRead({
+  events: readEvents,
+  mongoUrl: stores.some((s) => s.name === 'mongodb') ? (process.env.MONGO_URL ?? ferret?.url) : undefined,
+});
 
 const ctx: BenchContext = { stores, seconds, profileDir, print: (l = '') => console.log(l), results: {} };
 ctx.print(`## Benchmark run ${new Date().toISOString()}\n`);
