@@ -24,6 +24,11 @@ export interface PlaybackTimeline {
   firstFrame: number | null;
   /** True when the first frame was only inferred from an advancing playhead. */
   firstFrameInferred: boolean;
+  /**
+   * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
+   * session with no playing signal at all.
+   */
+  firstFrameFromReport: boolean;
   playRequest: number | null;
   init: number | null;
   startupReportedS: number | null;
@@ -103,6 +108,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
   const tl: PlaybackTimeline = {
     firstFrame: null,
     firstFrameInferred: false,
+    firstFrameFromReport: false,
     playRequest: null,
     init: null,
     startupReportedS: null,
@@ -113,6 +119,9 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     hasLifecycle: signals.some((s) => LIFECYCLE.has(s.kind)),
   };
   const fatalByIndex = resolveErrors(signals);
+  // dash.js sends its msd before the first frame (with a few ms in it): where the session has
+  // a playing signal, that signal is the first frame and msd is only a figure.
+  const hasPlaying = signals.some((s) => s.kind === 'playing');
   // Widened on purpose: the helpers below mutate these, which TypeScript cannot see.
   let phase = 'pre' as Phase;
   let playingSince = 0;
@@ -180,7 +189,10 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
       case 'startup_reported':
         tl.startupReportedS ??= sig.s;
         // A player that reports its startup time has started (CMCD msd without sta=p).
-        if (phase === 'pre') play(t);
+        if (phase === 'pre' && !hasPlaying) {
+          tl.firstFrameFromReport = true;
+          play(t);
+        }
         break;
       case 'playing':
         if (phase === 'stalled' && stall) {
@@ -200,7 +212,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         break;
       case 'stall_start':
         if (phase === 'playing') openStall(t, false);
-        else if (phase === 'stalled' && stall?.weakEnd != null) {
+        else if (phase === 'stalled' && stall?.weakEnd != null && !sig.level) {
           // The previous stall ended at its weak sign; this is a new one.
           const end = closeStall(t);
           phase = 'playing';

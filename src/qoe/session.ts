@@ -2,7 +2,7 @@
  * Per-session QoE: collects a session's events as signals (in any order, duplicates allowed),
  * then computes the SessionQoe figures over the session minus its warm-up.
  */
-import { buildTimeline, type Interval } from './playback.ts';
+import { buildTimeline, type Interval, type PlaybackTimeline } from './playback.ts';
 import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
 import { toSignals } from './signals.ts';
 import { mean, quantile } from './stats.ts';
@@ -24,6 +24,12 @@ export function sessionKeySource(event: QoeEvent): 'session_id' | 'video_id' {
   return typeof p === 'string' && p !== '' ? 'session_id' : 'video_id';
 }
 
+/** The protocol of CMCD events whose format is unknown (src/cmcd/map.ts). */
+export const CMCD_PROTOCOL = 'cmcd';
+
+/** A player-reported startup below this share of (first frame − play request) is not believed. */
+export const MIN_REPORTED_STARTUP_SHARE = 0.5;
+
 /**
  * One session's events reduced to what QoE needs: add events one by one (memory grows with
  * the signals, not the payloads), then `result()`.
@@ -32,6 +38,8 @@ export class SessionAccumulator {
   readonly sessionId: string;
   videoId: string | null = null;
   protocol: string | null = null;
+  /** Timestamp of the event that gave `protocol` (see `add`). */
+  private protocolAt = Number.POSITIVE_INFINITY;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
   private readonly items: Signal[] = [];
@@ -49,10 +57,25 @@ export class SessionAccumulator {
       this.eventIds.add(event.event_id);
     }
     if (this.videoId === null && typeof event.video_id === 'string') this.videoId = event.video_id;
-    if (this.protocol === null && typeof event.protocol === 'string') this.protocol = event.protocol;
+    this.noteProtocol(event.protocol, t);
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
     for (const sig of toSignals(event)) this.items.push(sig);
+  }
+
+  /**
+   * The session's protocol: the earliest one that is not `cmcd`, else the first one. CMCD
+   * reports sent before the player knows the streaming format (`sf`) say `cmcd`.
+   */
+  private noteProtocol(protocol: unknown, t: number): void {
+    if (typeof protocol !== 'string') return;
+    if (this.protocol === null) {
+      this.protocol = protocol;
+      this.protocolAt = protocol === CMCD_PROTOCOL ? Number.POSITIVE_INFINITY : t;
+    } else if (protocol !== CMCD_PROTOCOL && t < this.protocolAt) {
+      this.protocol = protocol;
+      this.protocolAt = t;
+    }
   }
 
   /** Signals sorted by time (stable: arrival order breaks ties), exact duplicates dropped. */
@@ -142,6 +165,20 @@ function round(v: number | null, digits = 6): number | null {
   return Math.round(v * f) / f;
 }
 
+/**
+ * The player-reported startup, unless the session's own timestamps contradict it: with a play
+ * request and a first-frame signal (both stamped by the player's clock), a figure under half
+ * of their distance is not that startup (dash.js sends an msd of 1-2 ms taken right after
+ * the play request). Larger figures are believed: players may measure from an earlier origin.
+ */
+function believedReport(tl: PlaybackTimeline): number | null {
+  const reported = tl.startupReportedS;
+  if (reported === null || tl.firstFrameFromReport) return reported;
+  if (tl.playRequest === null || tl.firstFrame === null || tl.playRequest > tl.firstFrame) return reported;
+  const measured = tl.firstFrame - tl.playRequest;
+  return reported < MIN_REPORTED_STARTUP_SHARE * measured ? null : reported;
+}
+
 function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: QoeOptions): SessionQoe {
   const start = Number.isFinite(acc.first) ? acc.first : 0;
   const end = Number.isFinite(acc.last) ? acc.last : start;
@@ -154,7 +191,7 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
     const origin = [tl.playRequest, tl.init, start].find(
       (t): t is number => t !== null && t <= tl.firstFrame!,
     );
-    startup = tl.startupReportedS ?? (origin === undefined ? null : tl.firstFrame! - origin);
+    startup = believedReport(tl) ?? (origin === undefined ? null : tl.firstFrame! - origin);
   }
 
   const played = tl.played

@@ -224,6 +224,27 @@ export function cmcdVideoValue(v: unknown): number | null {
   return untagged;
 }
 
+/** Object-type suffixes the collector's flattening writes (`bl_v`, `bl_a`, ...), video ones excluded. */
+const NON_VIDEO_TYPES = ['a', 'i', 'c', 'tt', 'k', 'o', 'm'];
+
+/**
+ * The video value of CMCD key `key` in a stored payload. The collector flattens
+ * `bl=(6000;v 3000;a)` to `bl: 6000, bl_v: 6000, bl_a: 3000`, and `bl=(3000;a)` to
+ * `bl: 3000, bl_a: 3000`: the headline `bl` is then the audio entry. So `K_v`, else `K_av`,
+ * else `K` unless it is only a copy of a non-video entry; raw inner lists (older events) as
+ * `cmcdVideoValue`.
+ */
+export function cmcdKeyValue(p: Payload, key: string): number | null {
+  const tagged = num(p[`${key}_v`]) ?? num(p[`${key}_av`]);
+  if (tagged !== null) return tagged;
+  const v = p[key];
+  if (Array.isArray(v)) return cmcdVideoValue(v);
+  const n = num(v);
+  if (n === null) return null;
+  for (const t of NON_VIDEO_TYPES) if (num(p[`${key}_${t}`]) === n) return null;
+  return n;
+}
+
 /** Every number in a CMCD list (bsd lists one duration per finished stall). */
 function cmcdNumbers(v: unknown): number[] {
   const items = Array.isArray(v) ? v : [v];
@@ -233,6 +254,16 @@ function cmcdNumbers(v: unknown): number[] {
     if (n !== null) out.push(n);
   }
   return out;
+}
+
+/** The video stall durations (ms) of a CMCD `bsd`, flattened or as a raw list. */
+function stallDurations(p: Payload): number[] {
+  const tagged = p.bsd_v ?? p.bsd_av;
+  if (tagged !== undefined) return cmcdNumbers(tagged);
+  if (Array.isArray(p.bsd_list)) return cmcdNumbers(p.bsd_list);
+  if (Array.isArray(p.bsd)) return cmcdNumbers(p.bsd);
+  const one = cmcdKeyValue(p, 'bsd');
+  return one === null ? [] : [one];
 }
 
 /** The first error code of a CMCD `ec` list (strings, or `{value}` items). */
@@ -245,7 +276,11 @@ function firstCode(ec: unknown): string | null {
   return null;
 }
 
-function cmcdState(t: number, sta: unknown): Signal[] {
+/**
+ * Play-state signals of `sta`. `transition` for `ps` reports (the state just changed); on other
+ * reports `sta` is the current state, so a rebuffering there never begins a second stall.
+ */
+function cmcdState(t: number, sta: unknown, transition: boolean): Signal[] {
   switch (sta) {
     case 's':
       return [{ kind: 'play_request', t }];
@@ -256,7 +291,7 @@ function cmcdState(t: number, sta: unknown): Signal[] {
     case 'k':
       return [{ kind: 'seeking', t }];
     case 'r':
-      return [{ kind: 'stall_start', t }];
+      return [transition ? { kind: 'stall_start', t } : { kind: 'stall_start', t, level: true }];
     // 'w' is CMCD's "waiting for a user action", not the HTML waiting: not a stall.
     case 'a':
     case 'w':
@@ -275,26 +310,46 @@ function cmcdState(t: number, sta: unknown): Signal[] {
   }
 }
 
+/**
+ * A report about one media object rather than about playback: `rr` (response received),
+ * request-mode data (`cmcd_request`), anything naming an object type `ot` or a `url`. Its
+ * `ts` is the request's start while its values may be taken at request or response time.
+ */
+function isObjectReport(p: Payload, e: string): boolean {
+  return e === 'rr' || e === 'request' || p.ot !== undefined || p.url !== undefined;
+}
+
+/** Object types whose request-time buffer level is the video buffer (plots only). */
+const VIDEO_OBJECTS = new Set([undefined, 'v', 'av']);
+
 /** Keys any CMCD report may carry, whatever its `e`. */
 function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
   const out: Signal[] = [];
+  const objectReport = isObjectReport(p, e);
   const msd = nonNeg(p.msd);
   if (msd !== null) out.push({ kind: 'startup_reported', t, s: msd / 1000 });
-  const bl = cmcdVideoValue(p.bl);
-  if (bl !== null && bl >= 0) out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: true });
+  const bl = cmcdKeyValue(p, 'bl');
+  if (bl !== null && bl >= 0) {
+    // A buffer level on an object report was taken at request (or response) time and is
+    // stamped with the request's start: it feeds the plot (video objects only), never stalls.
+    if (!objectReport) out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: true });
+    else if (VIDEO_OBJECTS.has(p.ot as string | undefined)) {
+      out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: false });
+    }
+  }
   const pt = num(p.pt);
   if (pt !== null) out.push({ kind: 'playhead', t, s: pt / 1000, rate: num(p.pr) });
   const ltc = nonNeg(p.ltc);
   if (ltc !== null) out.push({ kind: 'latency', t, s: ltc / 1000 });
   const dfa = nonNeg(p.dfa);
   if (dfa !== null) out.push({ kind: 'dropped', t, frames: dfa });
-  const mtp = cmcdVideoValue(p.mtp);
+  const mtp = cmcdKeyValue(p, 'mtp');
   if (mtp !== null && mtp > 0) out.push({ kind: 'throughput', t, bps: mtp * 1000 });
   // rr (response received) and request data (with an object type) describe a downloaded
   // object, not what is on screen.
-  if (e !== 'rr' && p.ot === undefined) {
+  if (!objectReport) {
     // pb (playhead bitrate) is what is rendered; br is the selected rendition.
-    const kbps = cmcdVideoValue(p.pb) ?? cmcdVideoValue(p.br);
+    const kbps = cmcdKeyValue(p, 'pb') ?? cmcdKeyValue(p, 'br');
     if (kbps !== null && kbps > 0) {
       out.push({
         kind: 'rendition',
@@ -306,12 +361,14 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
         explicit: e === 'bc',
       });
     }
+    // bsd on an object report (dash.js puts it on the next media request) is stamped with
+    // that request's start, not with the stall's end: it would place a phantom stall.
+    for (const ms of stallDurations(p)) {
+      if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000, current: false });
+    }
   }
-  for (const ms of cmcdNumbers(p.bsd)) {
-    if (ms >= 0) out.push({ kind: 'stall_end', t, durationS: ms / 1000, current: false });
-  }
-  const bsa = p.bsa === undefined ? null : cmcdVideoValue(p.bsa);
-  const bsda = p.bsda === undefined ? null : cmcdVideoValue(p.bsda);
+  const bsa = p.bsa === undefined ? null : cmcdKeyValue(p, 'bsa');
+  const bsda = p.bsda === undefined ? null : cmcdKeyValue(p, 'bsda');
   if (bsa !== null || bsda !== null) {
     out.push({ kind: 'stall_totals', t, count: bsa, timeS: bsda === null ? null : bsda / 1000 });
   }
@@ -324,7 +381,9 @@ const CMCD_RULES: SignalRule[] = [
     eventType: 'cmcd_*',
     toSignals: (t, p) => {
       const e = typeof p.e === 'string' ? p.e : '';
-      const out = e === 'ps' || p.sta !== undefined ? cmcdState(t, p.sta) : [];
+      // Object reports carry the state at response time stamped with the request's start
+      // (hls.js rr), so their `sta` is not read.
+      const out = isObjectReport(p, e) ? [] : cmcdState(t, p.sta, e === 'ps');
       if (e === 'e' || (p.ec !== undefined && p.sta !== 'f')) {
         out.push({ kind: 'error', t, fatal: null, code: firstCode(p.ec) });
       }

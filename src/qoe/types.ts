@@ -28,8 +28,12 @@ export type Signal =
   | { kind: 'playing'; t: number }
   | { kind: 'paused'; t: number }
   | { kind: 'seeking'; t: number }
-  /** A stall (rebuffering) started; ignored before the first frame and while seeking or paused. */
-  | { kind: 'stall_start'; t: number }
+  /**
+   * A stall (rebuffering) started; ignored before the first frame and while seeking or paused.
+   * `level` when the sender only says "rebuffering now" (CMCD `sta=r` outside a `ps` report):
+   * it opens a stall when none is open but never begins a second one.
+   */
+  | { kind: 'stall_start'; t: number; level?: boolean }
   /**
    * A stall ended; `durationS` when the player measured it. `current` when the event is the end
    * of the stall in progress (reporter rebuffer_ended); false for reports about some finished

@@ -201,10 +201,20 @@ export async function listSessions(store: MongoStore, experimentId: string): Pro
     )
     .batchSize(5000);
   const sessions = new Map<string, SessionSummary>();
+  /**
+   * The earliest protocol other than "cmcd" per session: CMCD reports sent before the player
+   * knows its streaming format say "cmcd", and the session's protocol is the one it learns.
+   */
+  const known = new Map<string, { at: number; protocol: string }>();
   try {
     for await (const doc of cursor) {
       const { key, source } = sessionKeyOf(doc as unknown as StoredEvent);
       const ts = Number(doc.timestamp);
+      const protocol = String(doc.protocol ?? '');
+      if (protocol !== '' && protocol !== 'cmcd') {
+        const k = known.get(key);
+        if (!k || ts < k.at) known.set(key, { at: ts, protocol });
+      }
       const s = sessions.get(key);
       if (!s) {
         sessions.set(key, {
@@ -231,6 +241,10 @@ export async function listSessions(store: MongoStore, experimentId: string): Pro
     wrap(err, 'read');
   } finally {
     await cursor.close().catch(() => {});
+  }
+  for (const [key, k] of known) {
+    const s = sessions.get(key);
+    if (s) s.protocol = k.protocol;
   }
   return [...sessions.values()].sort(
     (a, b) =>
