@@ -239,15 +239,18 @@ export function listSessions(db: Db, experimentId: string): SessionSummary[] {
     const lastByKey = new Map(last.map((r) => [r.k, r.last_timestamp]));
     // CMCD reports sent before the player knows its streaming format say protocol "cmcd": the
     // session's protocol is its earliest other one (MIN() again picks the bare column's row).
-    const known = db
-      .prepare(
-        `SELECT k, protocol, MIN(timestamp) AS at
-         FROM (SELECT ${SESSION_KEY} AS k, timestamp, json_extract(doc, '$.protocol') AS protocol
-               FROM events WHERE experiment_id = ?)
-         WHERE protocol IS NOT NULL AND protocol NOT IN ('', 'cmcd')
-         GROUP BY k`,
-      )
-      .all(experimentId) as { k: string; protocol: string }[];
+    // One more pass over the experiment, so only when some session starts with "cmcd".
+    const known = !first.some((s) => s.protocol === 'cmcd')
+      ? []
+      : (db
+          .prepare(
+            `SELECT k, protocol, MIN(timestamp) AS at
+             FROM (SELECT ${SESSION_KEY} AS k, timestamp, json_extract(doc, '$.protocol') AS protocol
+                   FROM events WHERE experiment_id = ?)
+             WHERE protocol IS NOT NULL AND protocol NOT IN ('', 'cmcd')
+             GROUP BY k`,
+          )
+          .all(experimentId) as { k: string; protocol: string }[]);
     const protocolByKey = new Map(known.map((r) => [r.k, r.protocol]));
     return first
       .map((s) => ({
