@@ -141,7 +141,7 @@ describe('hls.js', () => {
     near(q.stall_time_s, 4, 'stall time');
   });
 
-  test('object reports give no play states and no stall-starting buffer signals', () => {
+  test('object reports give no stall-starting buffer signals; rr gives no play state', () => {
     const [rr] = stored([`bl=(0),e=rr,sid="h3",sf=h,v=2,sn=1,rc=200,sta=r,ts=${ts(1)},url="${HLS}/v0/1.ts"`]);
     assert.deepEqual(toSignals(rr!), [{ kind: 'buffer', t: T0 + 1, s: 0, forStalls: false }]);
     const [bc] = stored([`bl=(0),br=(800),e=bc,ot=v,sid="h3",sf=h,v=2,sn=2,sta=p,ts=${ts(2)}`]);
@@ -150,6 +150,17 @@ describe('hls.js', () => {
       `bl=(0),e=rr,ot=a,sid="h3",sf=h,v=2,sn=3,rc=200,ts=${ts(3)},url="${HLS}/a/1.aac"`,
     ]);
     assert.deepEqual(toSignals(audio!), [], 'an audio object buffer is not even plotted');
+    // Request-mode data is sent with the request: its sta is the state then (a level, no
+    // transition), its bl and bsd are not stall signals.
+    const request = toEvent(
+      { bl: [0], bsd: [700], ot: 'v', sid: 'h3', sta: 'r', su: true, v: 2 },
+      { experimentId: 'exp', mode: 'request', now: new Date(T0 * 1000 + 4000) },
+    ) as QoeEvent;
+    assert.equal(request.event_type, 'cmcd_request');
+    assert.deepEqual(toSignals(request), [
+      { kind: 'stall_start', t: T0 + 4, level: true },
+      { kind: 'buffer', t: T0 + 4, s: 0, forStalls: false },
+    ]);
   });
 });
 

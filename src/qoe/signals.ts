@@ -381,9 +381,9 @@ const CMCD_RULES: SignalRule[] = [
     eventType: 'cmcd_*',
     toSignals: (t, p) => {
       const e = typeof p.e === 'string' ? p.e : '';
-      // Object reports carry the state at response time stamped with the request's start
-      // (hls.js rr), so their `sta` is not read.
-      const out = isObjectReport(p, e) ? [] : cmcdState(t, p.sta, e === 'ps');
+      // An rr carries the state at response time stamped with the request's start (hls.js),
+      // so its `sta` is not read. Other reports' `sta` is the state at their `ts`.
+      const out = e === 'rr' ? [] : cmcdState(t, p.sta, e === 'ps');
       if (e === 'e' || (p.ec !== undefined && p.sta !== 'f')) {
         out.push({ kind: 'error', t, fatal: null, code: firstCode(p.ec) });
       }
