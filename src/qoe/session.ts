@@ -38,7 +38,7 @@ export class SessionAccumulator {
   readonly sessionId: string;
   videoId: string | null = null;
   protocol: string | null = null;
-  /** Timestamp of the event that gave `protocol` (see `add`). */
+  /** Timestamp of the event that gave `protocol` (see `noteProtocol`). */
   private protocolAt = Number.POSITIVE_INFINITY;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
