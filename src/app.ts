@@ -52,10 +52,12 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // `?start_time=` (an empty form field) means "no bound", not 0: drop empty values.
-    querystringParser: (str) => {
-      const parsed = querystring.parse(str);
-      for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k];
-      return parsed;
+    routerOptions: {
+      querystringParser: (str) => {
+        const parsed = querystring.parse(str);
+        for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k];
+        return parsed;
+      },
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
