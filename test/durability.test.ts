@@ -107,7 +107,9 @@ for (const fixture of storeFixtures()) {
       await store.open();
       const stored: string[] = [];
       try {
-        for await (const e of store.find({ experimentId: EXP })) stored.push(e.event_id as string);
+        for await (const page of store.readEvents({ experimentId: EXP })) {
+          for (const e of page) stored.push(e.event_id as string);
+        }
       } finally {
         await store.close();
       }

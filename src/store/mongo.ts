@@ -12,7 +12,6 @@ import type {
   ExperimentSummary,
   InsertResult,
   JsonEvent,
-  MetricsQuery,
   ReadQuery,
   SessionSummary,
   StoreHealth,
@@ -143,33 +142,6 @@ export class MongoStore implements EventStore {
     }
     duplicates.sort((a, b) => a - b);
     return { inserted, duplicates };
-  }
-
-  async *find(q: MetricsQuery): AsyncIterable<StoredEvent> {
-    const filter: Document = {};
-    if (q.eventType !== undefined) filter.event_type = q.eventType;
-    if (q.startTime !== undefined || q.endTime !== undefined) {
-      filter.timestamp = {
-        ...(q.startTime !== undefined ? { $gte: q.startTime } : {}),
-        ...(q.endTime !== undefined ? { $lte: q.endTime } : {}),
-      };
-    }
-    if (q.after) {
-      const id = ObjectId.isValid(q.after.id) ? new ObjectId(q.after.id) : q.after.id;
-      filter.$or = [
-        { timestamp: { $gt: q.after.timestamp } },
-        { timestamp: q.after.timestamp, _id: { $gt: id } },
-      ];
-    }
-    let cursor = this.collection(q.experimentId).find(filter).sort({ timestamp: 1, _id: 1 });
-    if (q.limit !== undefined) cursor = cursor.limit(q.limit);
-    try {
-      for await (const doc of cursor) yield docToEvent(doc);
-    } catch (err) {
-      throw new StoreUnavailableError(`MongoDB read failed: ${describe(err)}`, { cause: err });
-    } finally {
-      await cursor.close().catch(() => {});
-    }
   }
 
   // Read side: implemented in mongo-read.ts.

@@ -16,7 +16,6 @@ import type {
   ExperimentSummary,
   InsertResult,
   JsonEvent,
-  MetricsQuery,
   ReadQuery,
   SessionSummary,
   StoreHealth,
@@ -60,10 +59,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_exp_event_id ON events(experiment_id, e
 `;
 
 type Db = InstanceType<typeof Database>;
-type Row = { id: string; timestamp: number; stored_at: string; doc: string };
-
-/** Rows are read in pages so a long read never holds the event loop for long. */
-const READ_PAGE = 1000;
 
 export class SqliteStore implements EventStore {
   readonly kind = 'sqlite' as const;
@@ -147,47 +142,6 @@ export class SqliteStore implements EventStore {
     }
   }
 
-  async *find(q: MetricsQuery): AsyncIterable<StoredEvent> {
-    const where = ['experiment_id = ?'];
-    const args: unknown[] = [q.experimentId];
-    if (q.eventType !== undefined) {
-      where.push('event_type = ?');
-      args.push(q.eventType);
-    }
-    if (q.startTime !== undefined) {
-      where.push('timestamp >= ?');
-      args.push(q.startTime);
-    }
-    if (q.endTime !== undefined) {
-      where.push('timestamp <= ?');
-      args.push(q.endTime);
-    }
-    let after = q.after;
-    let remaining = q.limit ?? Number.POSITIVE_INFINITY;
-    const base = `SELECT id, timestamp, stored_at, doc FROM events WHERE ${where.join(' AND ')}`;
-    // Keyset paging over (timestamp, id): each page is an index range scan, so memory and
-    // per-page cost stay flat however large the experiment.
-    const firstPage = this.db.prepare(`${base} ORDER BY timestamp, id LIMIT ?`);
-    const nextPage = this.db.prepare(
-      `${base} AND (timestamp > ? OR (timestamp = ? AND id > ?)) ORDER BY timestamp, id LIMIT ?`,
-    );
-    while (remaining > 0) {
-      const n = Math.min(READ_PAGE, remaining);
-      const rows = (
-        after
-          ? nextPage.all(...args, after.timestamp, after.timestamp, after.id, n)
-          : firstPage.all(...args, n)
-      ) as Row[];
-      for (const r of rows) yield rowToEvent(r);
-      if (rows.length < n) return;
-      remaining -= rows.length;
-      const last = rows[rows.length - 1] as Row;
-      after = { timestamp: last.timestamp, id: last.id };
-      // Let other requests run between pages.
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
   // Read side: implemented in sqlite-read.ts.
   async readMark(_experimentId: string): Promise<string | null> {
     return read.readMark(this.db);
@@ -228,8 +182,4 @@ export class SqliteStore implements EventStore {
     this.#db?.close();
     this.#db = undefined;
   }
-}
-
-export function rowToEvent(r: Row): StoredEvent {
-  return { _id: r.id, ...JSON.parse(r.doc), stored_at: r.stored_at } as StoredEvent;
 }

@@ -1,20 +1,9 @@
 /**
  * The storage interface. Every store (MongoDB, embedded SQLite) implements it and passes the
- * same contract suite (test/store.contract.test.ts).
+ * same contract suites (test/api.contract.test.ts, test/read.test.ts, test/experiments.test.ts,
+ * test/ingest.*.test.ts run every test against both).
  */
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
-
-export interface MetricsQuery {
-  experimentId: string;
-  eventType?: string;
-  /** Inclusive lower bound on timestamp (0 is a valid bound). */
-  startTime?: number;
-  /** Inclusive upper bound on timestamp. */
-  endTime?: number;
-  /** Resume after this position (from a previous page); opaque to callers. */
-  after?: { timestamp: number; id: string };
-  limit?: number;
-}
 
 /** A read of one experiment's events in (timestamp, _id) order (the read side). */
 export interface ReadQuery {
@@ -87,8 +76,6 @@ export interface EventStore {
    * Duplicates of an (experiment_id, event_id) already stored are skipped, not errors.
    */
   insertMany(events: readonly EventDoc[]): Promise<InsertResult>;
-  /** Events of one experiment, sorted by (timestamp, _id), streamed. */
-  find(query: MetricsQuery): AsyncIterable<StoredEvent>;
   /**
    * An opaque mark of the newest event stored for this experiment (insertion order), or null
    * when it has none. Every event acknowledged before the call is at or before the mark.
