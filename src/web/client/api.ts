@@ -1,62 +1,13 @@
 /** The read API as the dashboard sees it (shapes from BRIEF's contract), and URL builders. */
 
-export interface ExperimentSummary {
-  experiment_id: string;
-  count: number;
-  first_timestamp: number | null;
-  last_timestamp: number | null;
-  event_types: string[];
-  sessions: number;
-}
+export type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
+export type { SessionQoe, Stall, Summary as AggregateStat, Switch } from '../../qoe/types.ts';
+// The server's own types (type-only imports: nothing of the server is bundled).
+export type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
-export interface SessionSummary {
-  session_id: string;
-  source: 'session_id' | 'video_id';
-  count: number;
-  first_timestamp: number;
-  last_timestamp: number;
-  video_id: string;
-  protocol: string;
-}
-
-export interface Stall {
-  start: number;
-  end: number | null;
-  duration_s: number | null;
-}
-
-export interface Switch {
-  timestamp: number;
-  from_bps: number | null;
-  to_bps: number | null;
-}
-
-export interface SessionQoe {
-  session_id: string;
-  video_id: string;
-  protocol: string;
-  startup_time_s: number | null;
-  stall_count: number | null;
-  stall_time_s: number | null;
-  rebuffering_ratio: number | null;
-  avg_bitrate_bps: number | null;
-  switch_count: number | null;
-  latency_avg_s: number | null;
-  latency_p95_s: number | null;
-  dropped_frames: number | null;
-  played_time_s: number | null;
-  fatal_error: boolean | null;
-  exit_before_start: boolean | null;
-  stalls: Stall[];
-  switches: Switch[];
-}
-
-export interface AggregateStat {
-  mean: number | null;
-  median: number | null;
-  p95: number | null;
-  n: number;
-}
+import type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
+import type { Summary as AggregateStat, SessionQoe } from '../../qoe/types.ts';
+import type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
 export interface QoeReply {
   experiment_id: string;
@@ -64,8 +15,6 @@ export interface QoeReply {
   sessions: SessionQoe[];
   aggregate: Record<string, AggregateStat | undefined>;
 }
-
-export type SeriesMetric = 'bitrate' | 'buffer' | 'latency' | 'throughput';
 
 export interface TimeseriesReply {
   experiment_id: string;

@@ -34,7 +34,7 @@ export function experimentView(id: string, initialWarmup: string): View {
       value: (r) => r.session_id,
       show: (r) => h('a', { href: href.session(id, r.session_id, warmup) }, r.session_id),
     },
-    { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol },
+    { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol ?? '–' },
     {
       key: 'events',
       label: 'Events',
