@@ -14,16 +14,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ferretBinary, freePort, root, startFerret } from '../scripts/ferretdb.mjs';
 import { configFrom } from '../src/config.ts';
 import type { EventDoc } from '../src/events/schema.ts';
 import { createStore } from '../src/store/index.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
@@ -54,17 +52,6 @@ function record(r: Result) {
 
 function log(msg: string) {
   process.stderr.write(`# ${msg}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Peak resident set (VmHWM) of a live process, in MB; polled because it vanishes at exit. */
@@ -270,44 +257,6 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-async function startFerret(): Promise<{ url: string; stop(): void } | undefined> {
-  const bin = process.env.FERRETDB_BIN || path.join(root, '.cache/bin/ferretdb');
-  if (!fs.existsSync(bin)) return undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-bench-ferret-'));
-  const port = await freePort();
-  const child = spawn(
-    bin,
-    [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      `--state-dir=${dir}`,
-      '--log-level=ERROR',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  for (let i = 0; i < 150; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.once('error', () => r(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url: `mongodb://127.0.0.1:${port}/`,
-    stop() {
-      child.kill('SIGTERM');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function main() {
   if (!opts.tsx) {
     log('building dist/ (npm run build)');
@@ -331,13 +280,14 @@ async function main() {
     } else if (name === 'mongodb') {
       let url = process.env.MONGO_URL;
       if (!url) {
-        const ferret = await startFerret();
-        if (!ferret) {
-          log('MongoDB skipped: set MONGO_URL or FERRETDB_BIN');
+        const bin = ferretBinary();
+        if (!bin) {
+          log('MongoDB skipped: set MONGO_URL, or install Go so FerretDB can be built');
           continue;
         }
+        const ferret = await startFerret(bin);
         url = ferret.url;
-        cleanup = () => ferret.stop();
+        cleanup = () => void ferret.stop();
         log(`MongoDB: FerretDB at ${url}`);
       }
       env = {
