@@ -52,6 +52,8 @@ export interface Tracker {
   stallEnd(): void;
   /** The rendition shown for a media type changed (the first one is recorded, not reported). */
   rendered(mediaType: string, to: Rendition): void;
+  /** Playback reached the end (the element's `ended`, or a player that stalls at the end of VOD). */
+  ended(): void;
   /** A media-type's last rendered rendition. */
   current(mediaType: string): Rendition | undefined;
   error(code: unknown, message: string, data: unknown, fatal: boolean): void;
@@ -158,6 +160,15 @@ export function createTracker(
     if (resumed && !video.paused && !video.ended) setState('playing');
   };
 
+  const end = () => {
+    if (ended || !started) return;
+    stallEnd(false);
+    periodic();
+    ended = true;
+    setState('ended');
+    reporter.report('playback_ended', { total_rebuffers: stalls });
+  };
+
   const periodic = () => {
     if (!started || ended) return;
     const s = sample();
@@ -208,14 +219,7 @@ export function createTracker(
     seeked: () => {
       if (started) setState(video.paused ? 'paused' : 'playing');
     },
-    ended: () => {
-      if (ended) return;
-      stallEnd(false);
-      periodic();
-      ended = true;
-      setState('ended');
-      reporter.report('playback_ended', { total_rebuffers: stalls });
-    },
+    ended: () => end(),
     error: () => {
       if (config.videoErrors === false) return;
       const e = video.error;
@@ -237,6 +241,7 @@ export function createTracker(
   const tracker: Tracker = {
     stallStart,
     stallEnd: () => stallEnd(),
+    ended: end,
     rendered(mediaType, to) {
       const prev = renditions.get(mediaType);
       renditions.set(mediaType, to);
