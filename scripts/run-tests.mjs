@@ -3,14 +3,11 @@
 // It provides the test database: MONGO_URL when given (a real MongoDB), otherwise a FerretDB
 // (SQLite backend) built once into .cache/bin and started on a free loopback port for this run.
 // Under CI=true a missing database or browser fails the run instead of skipping tests.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ferretBinary, root, startFerret } from './ferretdb.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 const args = process.argv.slice(2);
 
@@ -23,63 +20,6 @@ function findTests(dir, out = []) {
     else if (/\.test\.ts$/.test(e.name)) out.push(path.relative(root, p));
   }
   return out;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.once('error', () => r(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
-function ferretBinary() {
-  const bin = process.env.FERRETDB_BIN || path.join(root, '.cache/bin/ferretdb');
-  if (fs.existsSync(bin)) return bin;
-  const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
-  if (!hasGo) return undefined;
-  console.log('# building FerretDB (test database) once into .cache/bin ...');
-  const r = spawnSync('bash', [path.join(root, 'scripts/install-ferretdb.sh')], { stdio: 'inherit' });
-  return r.status === 0 && fs.existsSync(bin) ? bin : undefined;
-}
-
-async function startFerret(bin) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-ferret-'));
-  const port = await freePort();
-  const child = spawn(
-    bin,
-    [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      `--state-dir=${dir}`,
-      '--log-level=ERROR',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  if (!(await waitForPort(port, 15000))) throw new Error('FerretDB did not start within 15 s');
-  return { url: `mongodb://127.0.0.1:${port}/`, stop: () => child.kill('SIGTERM'), dir };
 }
 
 const env = { ...process.env };
@@ -113,6 +53,5 @@ const child = spawn(
   { cwd: root, env, stdio: 'inherit' },
 );
 const code = await new Promise((r) => child.on('exit', (c, sig) => r(c ?? (sig ? 1 : 0))));
-ferret?.stop();
-if (ferret) fs.rmSync(ferret.dir, { recursive: true, force: true });
+await ferret?.stop();
 process.exit(code);

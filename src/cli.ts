@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Command line: `stats-server serve` (default). */
 import { ConfigError, loadConfig } from './config.ts';
-import { startServer } from './server.ts';
+import { startProcess } from './server.ts';
 
 const USAGE = `Usage: stats-server <command>
 
@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
   const [command = 'serve'] = argv;
   switch (command) {
     case 'serve': {
-      await startServer(loadConfig());
+      await startProcess(loadConfig());
       return -1; // keep running
     }
     case 'help':

@@ -2,6 +2,7 @@
  * Configuration: the only module that reads process.env. Parsed once into a frozen, typed
  * object; a bad value stops start-up with a message naming the variable.
  */
+import os from 'node:os';
 import path from 'node:path';
 
 export type StorageKind = 'sqlite' | 'mongodb';
@@ -12,6 +13,8 @@ export interface MongoConfig {
   database: string;
   /** How long an operation waits for a reachable server before the request gets a 503. */
   serverSelectionTimeoutMs: number;
+  /** A connection silent this long is dropped and its operation fails (503), e.g. a partition. */
+  socketTimeoutMs: number;
 }
 
 export interface Config {
@@ -20,12 +23,18 @@ export interface Config {
   storage: StorageKind;
   dataDir: string;
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** How long an SQLite write waits for another process's lock before a 503. */
+  sqliteBusyTimeoutMs: number;
+  /** SQLite writes (and their fsync) on a worker thread, off the event loop. */
+  sqliteWriteThread: boolean;
   mongo: MongoConfig;
   bodyLimit: number;
   corsOrigins: '*' | string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   adminToken: string | undefined;
   allowUnauthenticatedAdmin: boolean;
+  /** HTTP worker processes (node:cluster) sharing the port; 1 = no cluster. */
+  workers: number;
   ingest: {
     /** Coalesce concurrent requests into one bulk write (group commit). */
     enabled: boolean;
@@ -133,6 +142,12 @@ function corsOrigins(env: Env): '*' | string[] {
   return list;
 }
 
+/** WORKERS: a count, or "auto" for one per available core. */
+function workers(env: Env): number {
+  if (env.WORKERS?.trim().toLowerCase() === 'auto') return os.availableParallelism();
+  return int(env, 'WORKERS', 1, 1, 256);
+}
+
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const url = mongoUrl(env);
@@ -142,16 +157,20 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     storage: storageKind(env),
     dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
+    sqliteBusyTimeoutMs: int(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000),
+    sqliteWriteThread: bool(env, 'SQLITE_WRITE_THREAD', true),
     mongo: {
       url,
       database: env.MONGO_DATABASE || databaseFromUrl(url) || 'testbed',
       serverSelectionTimeoutMs: int(env, 'MONGO_TIMEOUT_MS', 3000, 100, 600_000),
+      socketTimeoutMs: int(env, 'MONGO_SOCKET_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     bodyLimit: int(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     corsOrigins: corsOrigins(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     adminToken: env.ADMIN_TOKEN || undefined,
     allowUnauthenticatedAdmin: bool(env, 'ALLOW_UNAUTHENTICATED_ADMIN', false),
+    workers: workers(env),
     ingest: {
       enabled: bool(env, 'GROUP_COMMIT', true),
       maxBatchEvents: int(env, 'GROUP_COMMIT_MAX_EVENTS', 1000, 1, 100_000),
@@ -161,6 +180,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
   };
+  if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
+    throw new ConfigError(
+      'INGEST_BATCH_MAX_EVENTS',
+      `must not exceed INGEST_MAX_QUEUED_EVENTS (${config.ingest.maxQueuedEvents}), or such a batch could never be accepted`,
+    );
+  }
   return deepFreeze(config);
 }
 

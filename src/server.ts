@@ -1,7 +1,55 @@
-/** The process: parse config, build the app, listen, and shut down cleanly on signals. */
+/**
+ * The process: parse config, build the app, listen, and shut down cleanly on signals. With
+ * WORKERS=n the primary forks n node:cluster workers that share the port, each with its own
+ * store connection and group committer; every guarantee (answer after commit, unique index
+ * dedupe, bounded queue) holds per worker, so it holds for the whole.
+ */
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { createStore } from './store/index.ts';
+
+/** Runs the server: one process, or a cluster primary that forks config.workers workers. */
+export async function startProcess(config: Readonly<Config>): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) await startPrimary(config);
+  else await startServer(config);
+}
+
+function log(level: number, msg: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...extra, msg })}\n`);
+}
+
+async function startPrimary(config: Readonly<Config>): Promise<void> {
+  // Create the SQLite schema once, before workers race to do it.
+  if (config.storage === 'sqlite') {
+    const store = createStore(config);
+    await store.open();
+    await store.close();
+  }
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log(50, 'worker died; starting another in 1 s', { worker: worker.process.pid, code, signal });
+    setTimeout(fork, 1000).unref();
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  log(30, `started ${config.workers} workers`, { workers: config.workers });
+
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(30, 'shutting down workers', { signal });
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 15_000).unref();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
 
 /** Starts listening; resolves with the app once the port is bound. */
 export async function startServer(config: Readonly<Config>): Promise<FastifyInstance> {

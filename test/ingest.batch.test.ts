@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
+import { ConfigError, configFrom } from '../src/config.ts';
 import { dashEvent } from './helpers/events.ts';
 import { storeFixtures } from './helpers/stores.ts';
 
@@ -194,3 +195,14 @@ for (const fixture of storeFixtures()) {
     });
   });
 }
+
+test('a batch limit above the queue bound is refused at start-up, naming the variable', () => {
+  assert.throws(
+    () => configFrom({ INGEST_MAX_QUEUED_EVENTS: '100', INGEST_BATCH_MAX_EVENTS: '101' }),
+    (err: unknown) => err instanceof ConfigError && err.variable === 'INGEST_BATCH_MAX_EVENTS',
+  );
+  assert.equal(
+    configFrom({ INGEST_MAX_QUEUED_EVENTS: '100', INGEST_BATCH_MAX_EVENTS: '100' }).ingest.batchMaxEvents,
+    100,
+  );
+});

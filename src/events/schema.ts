@@ -41,8 +41,8 @@ export type SubmitEvent = Static<typeof SubmitEvent>;
 /** Fields the server sets itself; a client may not send them. */
 export const RESERVED_FIELDS = ['_id', 'stored_at'] as const;
 
-/** An event as stored: the submitted fields plus stored_at (and _id once stored). */
-export interface EventDoc {
+/** The fields every event has, however it is held. */
+interface EventFields {
   experiment_id: string;
   timestamp: number;
   event_type: string;
@@ -51,23 +51,18 @@ export interface EventDoc {
   payload: Record<string, unknown>;
   session_id?: string;
   event_id?: string;
-  stored_at: Date;
   [extra: string]: unknown;
 }
 
+/** An event as written to a store: the submitted fields plus stored_at. */
+export interface EventDoc extends EventFields {
+  stored_at: Date;
+}
+
 /** An event read back: _id as a string, stored_at as an ISO 8601 string. */
-export interface StoredEvent {
+export interface StoredEvent extends EventFields {
   _id: string;
-  experiment_id: string;
-  timestamp: number;
-  event_type: string;
-  protocol: string;
-  video_id: string;
-  payload: Record<string, unknown>;
-  session_id?: string;
-  event_id?: string;
   stored_at: string;
-  [extra: string]: unknown;
 }
 
 export const StoredEventSchema = Type.Object(

@@ -12,5 +12,7 @@ export function createStore(config: Readonly<Config>): EventStore {
   return new SqliteStore({
     file: path.join(config.dataDir, SQLITE_FILE),
     synchronous: config.sqliteSynchronous,
+    busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    writeThread: config.sqliteWriteThread,
   });
 }

@@ -14,23 +14,41 @@ export interface MongoStoreOptions {
   url: string;
   database: string;
   serverSelectionTimeoutMs: number;
+  /** Drop a connection that has been silent this long (a write to a partitioned server fails). */
+  socketTimeoutMs?: number;
 }
 
 const DUPLICATE_KEY = 11000;
 
 export class MongoStore implements EventStore {
   readonly kind = 'mongodb' as const;
-  readonly client: MongoClient;
+  #client: MongoClient | undefined;
   /** Collections whose indexes are ensured (or being ensured) by this process. */
   #indexed = new Map<string, Promise<void>>();
 
-  constructor(private readonly opts: MongoStoreOptions) {
-    this.client = new MongoClient(opts.url, {
-      serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs,
-      appName: 'stats-server',
-      // Acknowledged by a majority and journaled: a 200 means the event survives a crash.
-      writeConcern: { w: 'majority', journal: true },
-    });
+  constructor(private readonly opts: MongoStoreOptions) {}
+
+  /**
+   * The driver's client. A MongoClient whose first connection attempt fails is closed for
+   * good ("Topology is closed"), so until one has connected we replace a failed client with a
+   * fresh one on next use; once connected, the driver rides out later outages by itself.
+   */
+  get client(): MongoClient {
+    if (!this.#client) {
+      const client = new MongoClient(this.opts.url, {
+        serverSelectionTimeoutMS: this.opts.serverSelectionTimeoutMs,
+        socketTimeoutMS: this.opts.socketTimeoutMs ?? 30_000,
+        appName: 'stats-server',
+        // Acknowledged by a majority and journaled: a 200 means the event survives a crash.
+        writeConcern: { w: 'majority', journal: true },
+      });
+      this.#client = client;
+      client.connect().catch(() => {
+        if (this.#client === client) this.#client = undefined;
+        client.close().catch(() => {});
+      });
+    }
+    return this.#client;
   }
 
   get db() {
@@ -42,9 +60,9 @@ export class MongoStore implements EventStore {
   }
 
   async open(): Promise<void> {
-    // Connect in the background: the server must start (and report 503) while MongoDB is down.
-    // The driver reconnects by itself on later operations.
-    this.client.connect().catch(() => {});
+    // Start connecting in the background: the server must start (and report 503) while
+    // MongoDB is down.
+    void this.client;
   }
 
   async health(): Promise<StoreHealth> {
@@ -92,10 +110,19 @@ export class MongoStore implements EventStore {
             const r = await col.insertMany(docs, { ordered: false });
             inserted += r.insertedCount;
           } catch (err) {
+            // Only "some were duplicates, all others inserted" counts as success. A network
+            // failure also arrives as a MongoBulkWriteError (with no write errors): that is a
+            // failure, never a success with nothing inserted.
             if (!(err instanceof MongoBulkWriteError)) throw err;
             const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-            const other = errors.filter((w) => w.code !== DUPLICATE_KEY);
-            if (other.length > 0 || err.writeConcernError) throw err;
+            const allDuplicates = errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY);
+            if (
+              !allDuplicates ||
+              err.writeConcernError ||
+              err.insertedCount + errors.length !== docs.length
+            ) {
+              throw err;
+            }
             inserted += err.insertedCount;
             for (const w of errors) duplicates.push(indexes[w.index] as number);
           }
@@ -136,7 +163,9 @@ export class MongoStore implements EventStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close();
   }
 }
 

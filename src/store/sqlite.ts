@@ -9,13 +9,26 @@ import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
 import { newId } from './object-id.ts';
+import { SqliteWriter, type WriterRow } from './sqlite-writer.ts';
 import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
   file: string;
   synchronous: 'FULL' | 'NORMAL';
+  /** How long a write waits for another process's lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Write on a worker thread (default) rather than on the calling thread. */
+  writeThread?: boolean;
 }
+
+/**
+ * Writes use their own connection, by default on a worker thread (sqlite-writer.ts) so that
+ * fsync and lock waits never block the event loop. Inline (writeThread: false), lock waits are
+ * short and synchronous and longer ones are retried asynchronously; either way a long wait
+ * fills the group committer's bounded queue and turns into 503s.
+ */
+const WRITE_BUSY_SLICE_MS = 20;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -45,7 +58,9 @@ const READ_PAGE = 1000;
 export class SqliteStore implements EventStore {
   readonly kind = 'sqlite' as const;
   #db: Db | undefined;
-  #insertTx: ((docs: readonly EventDoc[]) => InsertResult) | undefined;
+  #writer: Db | undefined;
+  #insertTx: { immediate: (rows: readonly WriterRow[]) => InsertResult } | undefined;
+  #thread: SqliteWriter | undefined;
 
   constructor(private readonly opts: SqliteStoreOptions) {}
 
@@ -58,32 +73,35 @@ export class SqliteStore implements EventStore {
   async open(): Promise<void> {
     fs.mkdirSync(path.dirname(this.opts.file), { recursive: true });
     const db = new Database(this.opts.file);
+    // busy_timeout first: another process (a cluster worker) may be creating the schema.
+    db.exec(`PRAGMA busy_timeout = ${this.opts.busyTimeoutMs ?? 5000}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
-    db.exec('PRAGMA busy_timeout = 5000');
     db.exec(SCHEMA);
     this.#db = db;
-    const insert = db.prepare(
+    if (this.opts.writeThread ?? true) {
+      const thread = new SqliteWriter({
+        file: this.opts.file,
+        synchronous: this.opts.synchronous,
+        busyTimeoutMs: this.opts.busyTimeoutMs ?? 5000,
+      });
+      await thread.start();
+      this.#thread = thread;
+      return;
+    }
+    const writer = new Database(this.opts.file);
+    writer.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
+    writer.exec(`PRAGMA busy_timeout = ${WRITE_BUSY_SLICE_MS}`);
+    this.#writer = writer;
+    const insert = writer.prepare(
       `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    this.#insertTx = db.transaction((docs: readonly EventDoc[]) => {
+    this.#insertTx = writer.transaction((rows: readonly WriterRow[]) => {
       const duplicates: number[] = [];
       let inserted = 0;
-      docs.forEach((d, i) => {
-        const { stored_at, ...rest } = d;
-        const info = insert.run(
-          newId(),
-          d.experiment_id,
-          d.event_id ?? null,
-          d.timestamp,
-          d.event_type,
-          d.session_id ?? null,
-          d.video_id,
-          stored_at.toISOString(),
-          JSON.stringify(rest),
-        );
-        if (info.changes === 0) duplicates.push(i);
+      rows.forEach((row, i) => {
+        if (insert.run(...row).changes === 0) duplicates.push(i);
         else inserted++;
       });
       return { inserted, duplicates };
@@ -101,11 +119,22 @@ export class SqliteStore implements EventStore {
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: [] };
-    if (!this.#insertTx) throw new StoreUnavailableError('the SQLite store is not open');
-    try {
-      return this.#insertTx(events);
-    } catch (err) {
-      throw new StoreUnavailableError(`SQLite write failed: ${(err as Error).message}`, { cause: err });
+    const rows = events.map(toRow);
+    if (this.#thread) return this.#thread.insert(rows);
+    const deadline = Date.now() + (this.opts.busyTimeoutMs ?? 5000);
+    for (let attempt = 1; ; attempt++) {
+      const tx = this.#insertTx;
+      if (!tx) throw new StoreUnavailableError('the SQLite store is not open');
+      try {
+        // BEGIN IMMEDIATE takes the write lock first: a busy database fails before any work.
+        return tx.immediate(rows);
+      } catch (err) {
+        const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+        if (!busy || Date.now() >= deadline) {
+          throw new StoreUnavailableError(`SQLite write failed: ${(err as Error).message}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5 * attempt, 50)));
+      }
     }
   }
 
@@ -151,10 +180,31 @@ export class SqliteStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = undefined;
+    await thread?.close();
+    this.#insertTx = undefined;
+    this.#writer?.close();
+    this.#writer = undefined;
     this.#db?.close();
     this.#db = undefined;
-    this.#insertTx = undefined;
   }
+}
+
+/** The columns stored for one event; the document itself is kept as JSON. */
+function toRow(d: EventDoc): WriterRow {
+  const { stored_at, ...rest } = d;
+  return [
+    newId(),
+    d.experiment_id,
+    d.event_id ?? null,
+    d.timestamp,
+    d.event_type,
+    d.session_id ?? null,
+    d.video_id,
+    stored_at.toISOString(),
+    JSON.stringify(rest),
+  ];
 }
 
 export function rowToEvent(r: Row): StoredEvent {

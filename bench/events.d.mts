@@ -1,0 +1,2 @@
+import type { SubmitEvent } from '../src/events/schema.ts';
+export declare function benchEvent(run: string, i: number): SubmitEvent;

@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: runs the benchmark suites against each store and prints Markdown (paste it
+ * into BENCHMARKS.md). MongoDB is MONGO_URL when set, else a FerretDB started for the run
+ * (scripts/ferretdb.mjs, as the tests do).
+ *
+ *   npm run bench -- [--only=ingest,...] [--stores=sqlite,mongodb] [--seconds=10]
+ *                    [--profile[=dir]] [--json=file]
+ *
+ * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Ferret, ferretBinary, startFerret } from '../scripts/ferretdb.mjs';
+import { benchIngest } from './ingest.ts';
+import { type Bench, type BenchContext, machine, type StoreTarget } from './lib.ts';
+
+const SUITES: Record<string, Bench> = {
+  ingest: benchIngest,
+};
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k as string, v ?? 'true'];
+  }),
+);
+const only = (args.get('only') ?? Object.keys(SUITES).join(',')).split(',');
+const storeNames = (args.get('stores') ?? 'sqlite,mongodb').split(',');
+const seconds = Number(args.get('seconds') ?? 10);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-bench-'));
+const profileArg = args.get('profile');
+const profileDir = profileArg
+  ? path.resolve(profileArg === 'true' ? 'bench-profiles' : profileArg)
+  : undefined;
+if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+
+let ferret: Ferret | undefined;
+const stores: StoreTarget[] = [];
+let n = 0;
+if (storeNames.includes('sqlite')) {
+  stores.push({
+    name: 'sqlite',
+    env: () => ({ STORAGE: 'sqlite', DATA_DIR: fs.mkdtempSync(path.join(tmp, 'sqlite-')) }),
+  });
+}
+if (storeNames.includes('mongodb')) {
+  let url = process.env.MONGO_URL;
+  if (!url) {
+    const bin = ferretBinary();
+    if (bin) {
+      ferret = await startFerret(bin);
+      url = ferret.url;
+    }
+  }
+  if (url) {
+    const mongoUrl = url;
+    stores.push({
+      name: 'mongodb',
+      env: () => ({ STORAGE: 'mongodb', MONGO_URL: mongoUrl, MONGO_DATABASE: `bench_${process.pid}_${n++}` }),
+    });
+  } else {
+    console.log('# MongoDB skipped: set MONGO_URL, or install Go so FerretDB can be built');
+  }
+}
+
+const ctx: BenchContext = { stores, seconds, profileDir, print: (l = '') => console.log(l), results: {} };
+ctx.print(`## Benchmark run ${new Date().toISOString()}\n`);
+ctx.print(`- machine: ${machine()}`);
+ctx.print(`- command: npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+ctx.print(
+  `- MongoDB: ${process.env.MONGO_URL ? 'MONGO_URL' : ferret ? 'FerretDB (SQLite backend) started by the bench' : 'none'}`,
+);
+ctx.print(`- ${seconds} s per case after 1 s warm-up; every case on a fresh store`);
+try {
+  for (const name of only) {
+    const suite = SUITES[name];
+    if (!suite) throw new Error(`unknown suite "${name}" (have: ${Object.keys(SUITES).join(', ')})`);
+    await suite(ctx);
+  }
+  const json = args.get('json');
+  if (json)
+    fs.writeFileSync(json, JSON.stringify({ machine: machine(), seconds, results: ctx.results }, null, 2));
+  if (profileDir)
+    ctx.print(
+      `\nCPU profiles in ${profileDir} (one per process and thread; summarise: node --import tsx bench/profile.ts <file>)`,
+    );
+} finally {
+  await ferret?.stop();
+  if (ferret === undefined && process.env.MONGO_URL) {
+    // Databases created on a user's MongoDB are dropped.
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(process.env.MONGO_URL);
+    try {
+      for (let i = 0; i < n; i++) await client.db(`bench_${process.pid}_${i}`).dropDatabase();
+    } finally {
+      await client.close();
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
