@@ -36,6 +36,8 @@ export interface TrackerConfig {
   stallOnWaiting?: boolean;
   /** End a stall on the element's `playing` (default true). */
   endStallOnPlaying?: boolean;
+  /** End a stall when the playhead moves again (default true; some players resume without `playing`). */
+  endStallOnProgress?: boolean;
   /** Report the element's own `error` (off when the player reports errors itself). */
   videoErrors?: boolean;
   sample?: () => PlayerSample;
@@ -202,7 +204,8 @@ export function createTracker(
     },
     // Some players resume without a `playing` event: the playhead moving ends a stall too.
     timeupdate: () => {
-      if (stallSince !== undefined && video.currentTime > stallAt + 0.2 && !video.paused) stallEnd();
+      if (config.endStallOnProgress === false || stallSince === undefined) return;
+      if (video.currentTime > stallAt + 0.2 && !video.paused) stallEnd();
     },
     waiting: () => {
       if (config.stallOnWaiting !== false) stallStart();
