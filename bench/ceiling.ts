@@ -1,7 +1,7 @@
 /**
  * The store's own ceiling, run as its own process by bench/ingest.ts: the benchmark's events
  * bulk-inserted straight through EventStore.insertMany (no HTTP, no validation), in groups of
- * GROUP_COMMIT_MAX_EVENTS with as many writes in flight as the group committer allows.
+ * GROUP_COMMIT_MAX_EVENTS with GROUP_COMMIT_MAX_INFLIGHT writes in flight, as the group committer.
  * Configured by the same environment as the server; argument: seconds. Prints one JSON line.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,7 +18,7 @@ const store = createStore(config);
 await store.open();
 const run = randomBytes(4).toString('hex');
 const group = config.ingest.maxBatchEvents;
-const inflight = store.kind === 'sqlite' ? 1 : 4; // as GroupCommitter does
+const inflight = config.ingest.maxInflight; // as GroupCommitter does
 let n = 0;
 let events = 0;
 const latencies: number[] = [];

@@ -34,6 +34,8 @@ interface CaseResult {
   peakRssMb: number;
   /** Server CPU time per 1000 events stored (user + system, all threads and workers). */
   cpuMsPer1k: number;
+  /** CPU time of the database server process (FerretDB) per 1000 events, when it runs here. */
+  dbCpuMsPer1k?: number;
   failed: number;
 }
 
@@ -67,14 +69,17 @@ async function serverCase(
     // Warm up (JIT, connections, first index pages), then measure.
     await runNodeJson<LoadResult>(['bench/load.mjs', spec(1)]);
     const cpu0 = cpuMs(server.pid);
+    const db0 = store.serverPid ? cpuMs(store.serverPid) : 0;
     const r = await runNodeJson<LoadResult>(['bench/load.mjs', spec(ctx.seconds)]);
     const cpu = cpuMs(server.pid) - cpu0;
+    const db = store.serverPid ? cpuMs(store.serverPid) - db0 : undefined;
     return {
       eventsPerSec: r.events / r.seconds,
       p50: r.p50,
       p99: r.p99,
       peakRssMb: peakRssMb(server.pid),
       cpuMsPer1k: r.events > 0 ? (1000 * cpu) / r.events : 0,
+      dbCpuMsPer1k: db !== undefined && r.events > 0 ? (1000 * db) / r.events : undefined,
       failed: r.non2xx + r.errors + r.timeouts,
     };
   } finally {
@@ -85,12 +90,14 @@ async function serverCase(
 export const benchIngest: Bench = async (ctx) => {
   for (const store of ctx.stores) {
     ctx.print(`\n### Ingest on ${store.name}\n`);
+    const db0 = store.serverPid ? cpuMs(store.serverPid) : 0;
     const ceilingRaw = await runNodeJson<{
       eventsPerSec: number;
       p50: number;
       p99: number;
       peakRssKb: number;
       cpuMsPer1k: number;
+      events: number;
       groupSize: number;
     }>(['--import', 'tsx', 'bench/ceiling.ts', String(Math.max(3, ctx.seconds / 2))], {
       ...store.env(),
@@ -102,6 +109,8 @@ export const benchIngest: Bench = async (ctx) => {
       p99: ceilingRaw.p99,
       peakRssMb: ceilingRaw.peakRssKb / 1024,
       cpuMsPer1k: ceilingRaw.cpuMsPer1k,
+      // Includes the ceiling process's start-up and warm-up, so slightly high.
+      dbCpuMsPer1k: store.serverPid ? (1000 * (cpuMs(store.serverPid) - db0)) / ceilingRaw.events : undefined,
       failed: 0,
     };
     const single = await serverCase(ctx, store, 'single', {}, { connections: 64 });
@@ -123,7 +132,16 @@ export const benchIngest: Bench = async (ctx) => {
     ];
     ctx.print(
       table(
-        ['case', 'events/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'CPU ms / 1k events', 'failed requests'],
+        [
+          'case',
+          'events/s',
+          'p50 ms',
+          'p99 ms',
+          'peak RSS MB',
+          'CPU ms / 1k events',
+          'database CPU ms / 1k events',
+          'failed requests',
+        ],
         rows.map(([name, r]) => [
           name,
           fmt(r.eventsPerSec),
@@ -131,6 +149,7 @@ export const benchIngest: Bench = async (ctx) => {
           fmt(r.p99, 1),
           fmt(r.peakRssMb),
           fmt(r.cpuMsPer1k, 1),
+          r.dbCpuMsPer1k === undefined ? '-' : fmt(r.dbCpuMsPer1k, 1),
           r.failed,
         ]),
       ),

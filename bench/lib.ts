@@ -8,6 +8,8 @@ import { root as ROOT } from '../scripts/ferretdb.mjs';
 export interface StoreTarget {
   name: 'sqlite' | 'mongodb';
   env(): Record<string, string>;
+  /** pid of a database server on this machine (FerretDB started by the bench), for its CPU time. */
+  serverPid?: number;
 }
 
 export interface BenchContext {

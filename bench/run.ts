@@ -58,6 +58,7 @@ if (storeNames.includes('mongodb')) {
     stores.push({
       name: 'mongodb',
       env: () => ({ STORAGE: 'mongodb', MONGO_URL: mongoUrl, MONGO_DATABASE: `bench_${process.pid}_${n++}` }),
+      serverPid: ferret?.pid,
     });
   } else {
     console.log('# MongoDB skipped: set MONGO_URL, or install Go so FerretDB can be built');

@@ -8,22 +8,28 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import cmcdRoutes from './cmcd/routes.ts';
 import type { Config } from './config.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
+import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
+import qoeRoutes from './query/qoe.ts';
 import sdkRoutes from './sdk/route.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
+import webRoutes from './web/route.ts';
 
 export interface BuildOptions {
   /** Use this store instead of the one config names; the caller then closes it. */
   store?: EventStore;
   /** Extra pino options (tests pass a stream to read logs). */
   logger?: Record<string, unknown>;
+  /** Directory of the built dashboard (default dist/ui; tests build their own). */
+  webDir?: string;
 }
 
 export const VERSION = '0.1.0';
@@ -65,8 +71,18 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    allowedHeaders: [
+      'Content-Type',
+      'Content-Encoding',
+      'Authorization',
+      'X-Request-Id',
+      // CMCD request-mode data (CTA-5004) sent cross-origin by players.
+      'CMCD-Request',
+      'CMCD-Object',
+      'CMCD-Status',
+      'CMCD-Session',
+    ],
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Next-Cursor'],
     maxAge: 86400,
   });
   await app.register(swagger, {
@@ -86,11 +102,15 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       await api.register(healthRoutes);
       await api.register(submitRoutes);
       await api.register(metricsRoutes);
+      await api.register(experimentsRoutes);
+      await api.register(qoeRoutes);
+      await api.register(cmcdRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },
   );
   await app.register(sdkRoutes, { prefix: '/sdk' });
+  await app.register(webRoutes, { dir: opts.webDir });
 
   return app;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Command line: `stats-server serve` (default). */
+/** Command line: `stats-server serve` (default), `stats-server export ...`. */
 import { ConfigError, loadConfig } from './config.ts';
 import { startProcess } from './server.ts';
 
@@ -7,15 +7,21 @@ const USAGE = `Usage: stats-server <command>
 
 Commands:
   serve            Run the HTTP server (configured by environment variables; see README)
+  export <experiment_id> --format ndjson|csv|parquet --out FILE
+                   Write one experiment's events to a file (same environment as serve)
   help             Show this help
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [command = 'serve'] = argv;
+  const [command = 'serve', ...rest] = argv;
   switch (command) {
     case 'serve': {
       await startProcess(loadConfig());
       return -1; // keep running
+    }
+    case 'export': {
+      const { exportCommand } = await import('./export/cli.ts');
+      return exportCommand(rest, loadConfig());
     }
     case 'help':
     case '--help':

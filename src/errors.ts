@@ -19,8 +19,20 @@ const catalogue = {
     message: 'experiment_id must be 1-128 characters of letters, digits, "_", "-" or "."',
   },
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value' },
+  INVALID_CURSOR: {
+    status: 400,
+    message: 'The cursor is not valid here: pass next_cursor from a previous reply, with the same filters',
+  },
   INVALID_FIELD_NAME: { status: 400, message: 'A field name is not allowed' },
   INVALID_ENCODING: { status: 400, message: 'The request body could not be decoded' },
+  CMCD_SYNTAX: { status: 400, message: 'Not a valid CMCD dictionary (RFC 8941 structured-field syntax)' },
+  CMCD_INVALID_REPORT: { status: 400, message: 'The CMCD report has a missing or invalid key' },
+  CMCD_MISSING_EXPERIMENT: {
+    status: 400,
+    message:
+      'No experiment for this CMCD report: POST to /api/cmcd/<experiment_id> or set the experiment key',
+  },
+  CMCD_NO_REPORTS: { status: 400, message: 'No CMCD report in the request could be stored' },
   NOT_A_BATCH: {
     status: 400,
     message: 'A batch is a JSON array of events, {"events": [...]}, or NDJSON (one event per line)',
@@ -33,6 +45,7 @@ const catalogue = {
     message: 'The reporter bundle is not built on this server: run `npm run build` (or `npm run build:sdk`)',
   },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
+  SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
@@ -44,6 +57,10 @@ const catalogue = {
   },
   OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
   STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  DASHBOARD_NOT_BUILT: {
+    status: 503,
+    message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

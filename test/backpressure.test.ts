@@ -80,7 +80,7 @@ for (const writeThread of ['on', 'off'])
     }
 
     test('a write lock held too long is a 503 STORE_UNAVAILABLE while the app keeps answering', async () => {
-      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '400', SQLITE_WRITE_THREAD: writeThread });
+      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '1500', SQLITE_WRITE_THREAD: writeThread });
       const app = await buildApp(config);
       try {
         assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);

@@ -86,14 +86,19 @@ for (const fixture of storeFixtures()) {
       assert.equal(await count('b_mixed'), 2);
     });
 
-    test('an NDJSON line that is not JSON is rejected by index, the others stored', async () => {
-      const ndjson = `${JSON.stringify(dashEvent('b_ndbad', 1))}\n{"oops"\n${JSON.stringify(dashEvent('b_ndbad', 2))}`;
+    test('an NDJSON line that is not JSON (or poisons __proto__) is rejected by index, the others stored', async () => {
+      const poisoned = '{"__proto__": {"admin": true}, "experiment_id": "b_ndbad"}';
+      const ndjson = `${JSON.stringify(dashEvent('b_ndbad', 1))}\n{"oops"\n${JSON.stringify(dashEvent('b_ndbad', 2))}\n${poisoned}`;
       const res = await post('/api/submit/batch', ndjson, { 'content-type': 'application/x-ndjson' });
       const body = res.json();
       assert.equal(body.stored, 2);
-      assert.equal(body.rejected.length, 1);
-      assert.equal(body.rejected[0].index, 1);
-      assert.equal(body.rejected[0].code, 'INVALID_JSON');
+      assert.deepEqual(
+        body.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+        [
+          [1, 'INVALID_JSON'],
+          [3, 'INVALID_JSON'],
+        ],
+      );
     });
 
     test('a body that is not a batch is a 400 and stores nothing', async () => {
@@ -184,6 +189,13 @@ for (const fixture of storeFixtures()) {
       const cut = await post('/api/submit/batch', truncated, { 'content-encoding': 'gzip' });
       assert.equal(cut.statusCode, 400);
       assert.equal(cut.json().code, 'INVALID_ENCODING');
+      for (const enc of ['br', 'deflate']) {
+        const bad = await post('/api/submit', Buffer.from('definitely not compressed'), {
+          'content-encoding': enc,
+        });
+        assert.equal(bad.statusCode, 400, `${enc}: ${bad.body}`);
+        assert.equal(bad.json().code, 'INVALID_ENCODING');
+      }
       const unknown = await post('/api/submit', JSON.stringify(dashEvent('b_enc', 1)), {
         'content-encoding': 'compress',
       });

@@ -8,22 +8,45 @@ import { type EventDoc, RESERVED_FIELDS, type SubmitEvent } from './schema.ts';
 
 const MAX_DEPTH = 32;
 
-function badKeys(value: unknown, path: string, out: ErrorDetail[], depth: number): void {
-  if (out.length >= 10 || value === null || typeof value !== 'object') return;
+const BAD_KEY = /^\$|[.\0]/;
+
+/**
+ * Walks objects and arrays; `parents` is the path so far, turned into a string only when a
+ * problem is found (this runs for every submitted event, so it allocates nothing otherwise).
+ */
+function badKeys(value: object, parents: string[], out: ErrorDetail[], depth: number): void {
+  if (out.length >= 10) return;
   if (depth > MAX_DEPTH) {
-    out.push({ path, message: `nested deeper than ${MAX_DEPTH} levels` });
+    out.push({ path: pathOf(parents), message: `nested deeper than ${MAX_DEPTH} levels` });
     return;
   }
   if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) badKeys(v, `${path}/${i}`, out, depth + 1);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v === null || typeof v !== 'object') continue;
+      parents.push(String(i));
+      badKeys(v, parents, out, depth + 1);
+      parents.pop();
+    }
     return;
   }
-  for (const [k, v] of Object.entries(value)) {
-    if (k.startsWith('$') || k.includes('.') || k.includes('\0')) {
-      out.push({ path: `${path}/${k}`, message: 'field names may not start with "$" or contain "." or NUL' });
+  for (const k of Object.keys(value)) {
+    if (out.length >= 10) return;
+    parents.push(k);
+    if (BAD_KEY.test(k)) {
+      out.push({
+        path: pathOf(parents),
+        message: 'field names may not start with "$" or contain "." or NUL',
+      });
     }
-    badKeys(v, `${path}/${k}`, out, depth + 1);
+    const v: unknown = (value as Record<string, unknown>)[k];
+    if (v !== null && typeof v === 'object') badKeys(v, parents, out, depth + 1);
+    parents.pop();
   }
+}
+
+function pathOf(parents: string[]): string {
+  return parents.length === 0 ? '' : `/${parents.join('/')}`;
 }
 
 /** Problems with field names in an event, as details for a 400 (empty when fine). */
@@ -32,7 +55,7 @@ export function fieldNameProblems(event: Record<string, unknown>): ErrorDetail[]
   for (const f of RESERVED_FIELDS) {
     if (f in event) out.push({ path: `/${f}`, message: `"${f}" is set by the server and may not be sent` });
   }
-  badKeys(event, '', out, 0);
+  badKeys(event, [], out, 0);
   return out;
 }
 

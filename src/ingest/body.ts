@@ -10,7 +10,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { apiError } from '../errors.ts';
+import { ApiError, apiError } from '../errors.ts';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -29,11 +29,6 @@ export class NdjsonBody {
 
 type Done = (err: Error | null, body?: unknown) => void;
 type JsonParse = (req: FastifyRequest, body: Buffer, done: Done) => void;
-
-function isZlibDataError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' && code.startsWith('Z_');
-}
 
 /** The body with its Content-Encoding removed, at most `limit` bytes. */
 export async function decodeBody(encoding: string | undefined, body: Buffer, limit: number): Promise<Buffer> {
@@ -62,13 +57,12 @@ export async function decodeBody(encoding: string | undefined, body: Buffer, lim
         );
     }
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw apiError('BODY_TOO_LARGE', `The decompressed body is larger than ${limit} bytes`);
     }
-    if (isZlibDataError(err) || (err as Error).message?.includes('unexpected end of file')) {
-      throw apiError('INVALID_ENCODING', `The body is not valid ${enc} data`);
-    }
-    throw err;
+    // Anything else the decompressor raises (zlib Z_*, brotli ERR_*_ERROR_*) is bad data.
+    throw apiError('INVALID_ENCODING', `The body is not valid ${enc} data`);
   }
 }
 
@@ -84,8 +78,8 @@ export function parseNdjson(text: string, parse: (line: string) => unknown): Ndj
     if (line === '') continue;
     try {
       items.push(parse(line));
-    } catch (err) {
-      items.push(new BadLine(`not valid JSON: ${(err as Error).message}`));
+    } catch {
+      items.push(new BadLine('This line is not valid JSON (or has a __proto__ or constructor key)'));
     }
   }
   return new NdjsonBody(items);
@@ -110,13 +104,15 @@ export function registerBodyParsers(app: FastifyInstance, opts: { ndjson: boolea
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, jsonParser);
 
   if (opts.ndjson) {
+    // Fastify's JSON parser (with its prototype-poisoning checks) is synchronous: call it
+    // per line and turn its callback back into a return value or a throw.
     const parseLine = (line: string) => {
-      let value: unknown;
-      json({} as FastifyRequest, Buffer.from(line), (err, v) => {
-        if (err) throw err;
-        value = v;
+      let result: { err: Error | null; value?: unknown } = { err: null };
+      json({} as FastifyRequest, Buffer.from(line), (err, value) => {
+        result = { err, value };
       });
-      return value;
+      if (result.err) throw result.err;
+      return result.value;
     };
     app.addContentTypeParser(
       ['application/x-ndjson', 'application/ndjson', 'application/jsonl'],

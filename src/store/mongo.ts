@@ -6,7 +6,17 @@
 import { type Collection, type Document, MongoBulkWriteError, MongoClient, ObjectId } from 'mongodb';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
-import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
+import * as read from './mongo-read.ts';
+import type {
+  EventStore,
+  ExperimentSummary,
+  InsertResult,
+  JsonEvent,
+  MetricsQuery,
+  ReadQuery,
+  SessionSummary,
+  StoreHealth,
+} from './types.ts';
 
 export const COLLECTION_PREFIX = 'metrics-';
 
@@ -160,6 +170,37 @@ export class MongoStore implements EventStore {
     } finally {
       await cursor.close().catch(() => {});
     }
+  }
+
+  // Read side: implemented in mongo-read.ts.
+  readMark(experimentId: string): Promise<string | null> {
+    return read.readMark(this, experimentId);
+  }
+
+  readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
+    return read.readEvents(this, query);
+  }
+
+  async *readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    for await (const batch of read.readEvents(this, query)) {
+      yield batch.map((e) => ({ _id: e._id, timestamp: e.timestamp, json: JSON.stringify(e) }));
+    }
+  }
+
+  readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {
+    return read.readSessions(this, experimentId);
+  }
+
+  listExperiments(): Promise<ExperimentSummary[]> {
+    return read.listExperiments(this);
+  }
+
+  listSessions(experimentId: string): Promise<SessionSummary[]> {
+    return read.listSessions(this, experimentId);
+  }
+
+  deleteExperiment(experimentId: string): Promise<number> {
+    return read.deleteExperiment(this, experimentId);
   }
 
   async close(): Promise<void> {

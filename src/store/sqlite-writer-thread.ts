@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'libsql';
-import type { WriterMessage, WriterOptions, WriterReply, WriterRow } from './sqlite-writer.ts';
+import { INSERT_SQL, toRow, type WriterRow } from './sqlite-rows.ts';
+import type { WriterMessage, WriterOptions, WriterReply } from './sqlite-writer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer-thread must run as a worker thread');
@@ -15,10 +16,7 @@ try {
   const db = new Database(opts.file);
   db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs}`);
   db.exec(`PRAGMA synchronous = ${opts.synchronous}`);
-  const insert = db.prepare(
-    `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  );
+  const insert = db.prepare(INSERT_SQL);
   const insertAll = db.transaction((rows: WriterRow[]) => {
     const duplicates: number[] = [];
     let inserted = 0;
@@ -36,7 +34,7 @@ try {
     }
     let reply: WriterReply;
     try {
-      reply = { id: msg.id, ok: true, ...insertAll.immediate(msg.rows) };
+      reply = { id: msg.id, ok: true, ...insertAll.immediate(msg.docs.map(toRow)) };
     } catch (err) {
       const e = err as { message?: string; code?: string };
       reply = { id: msg.id, ok: false, message: String(e.message), code: e.code };

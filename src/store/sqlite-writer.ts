@@ -1,26 +1,15 @@
 /**
  * Runs SQLite inserts on a worker thread (sqlite-writer-thread.ts) so that COMMIT's fsync and
- * waits for another process's lock never block the event loop serving HTTP. Rows are built on
- * the calling thread; the thread answers each group with its inserted count and duplicates.
+ * waits for another process's lock never block the event loop serving HTTP. Documents are
+ * cloned to the thread, which builds the rows and answers each group with its inserted count
+ * and duplicates.
  * If the thread dies, every pending write fails (a 503: nothing claimed stored) and the next
  * write starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors.ts';
+import type { EventDoc } from '../events/schema.ts';
 import type { InsertResult } from './types.ts';
-
-/** Column values in INSERT order: id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc. */
-export type WriterRow = [
-  string,
-  string,
-  string | null,
-  number,
-  string,
-  string | null,
-  string,
-  string,
-  string,
-];
 
 export interface WriterOptions {
   file: string;
@@ -28,7 +17,7 @@ export interface WriterOptions {
   busyTimeoutMs: number;
 }
 
-export type WriterMessage = { type: 'insert'; id: number; rows: WriterRow[] } | { type: 'close' };
+export type WriterMessage = { type: 'insert'; id: number; docs: readonly EventDoc[] } | { type: 'close' };
 export type WriterReply =
   | ({ id: number; ok: true } & InsertResult)
   | { id: number; ok: false; message: string; code?: string };
@@ -93,14 +82,14 @@ export class SqliteWriter {
     return this.#ready;
   }
 
-  async insert(rows: WriterRow[]): Promise<InsertResult> {
+  async insert(docs: readonly EventDoc[]): Promise<InsertResult> {
     await this.start();
     const worker = this.#worker;
     if (!worker) throw new StoreUnavailableError('SQLite writer thread is not running');
     const id = ++this.#seq;
     return new Promise<InsertResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'insert', id, rows } satisfies WriterMessage);
+      worker.postMessage({ type: 'insert', id, docs } satisfies WriterMessage);
     });
   }
 

@@ -8,9 +8,19 @@ import path from 'node:path';
 import Database from 'libsql';
 import { StoreUnavailableError } from '../errors.ts';
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
-import { newId } from './object-id.ts';
-import { SqliteWriter, type WriterRow } from './sqlite-writer.ts';
-import type { EventStore, InsertResult, MetricsQuery, StoreHealth } from './types.ts';
+import * as read from './sqlite-read.ts';
+import { INSERT_SQL, toRow, type WriterRow } from './sqlite-rows.ts';
+import { SqliteWriter } from './sqlite-writer.ts';
+import type {
+  EventStore,
+  ExperimentSummary,
+  InsertResult,
+  JsonEvent,
+  MetricsQuery,
+  ReadQuery,
+  SessionSummary,
+  StoreHealth,
+} from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
@@ -93,10 +103,7 @@ export class SqliteStore implements EventStore {
     writer.exec(`PRAGMA synchronous = ${this.opts.synchronous}`);
     writer.exec(`PRAGMA busy_timeout = ${WRITE_BUSY_SLICE_MS}`);
     this.#writer = writer;
-    const insert = writer.prepare(
-      `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
+    const insert = writer.prepare(INSERT_SQL);
     this.#insertTx = writer.transaction((rows: readonly WriterRow[]) => {
       const duplicates: number[] = [];
       let inserted = 0;
@@ -119,8 +126,10 @@ export class SqliteStore implements EventStore {
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: [] };
+    // The writer thread builds the rows itself: cloning documents to it is cheaper for this
+    // thread than building rows here (JSON.stringify) and cloning those.
+    if (this.#thread) return this.#thread.insert(events);
     const rows = events.map(toRow);
-    if (this.#thread) return this.#thread.insert(rows);
     const deadline = Date.now() + (this.opts.busyTimeoutMs ?? 5000);
     for (let attempt = 1; ; attempt++) {
       const tx = this.#insertTx;
@@ -179,6 +188,36 @@ export class SqliteStore implements EventStore {
     }
   }
 
+  // Read side: implemented in sqlite-read.ts.
+  async readMark(_experimentId: string): Promise<string | null> {
+    return read.readMark(this.db);
+  }
+
+  readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
+    return read.readEvents(() => this.db, query);
+  }
+
+  readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    return read.readEventsJson(() => this.db, query);
+  }
+
+  readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {
+    if (!this.#db) throw new StoreUnavailableError('the SQLite store is not open');
+    return read.readSessions(this.opts.file, experimentId);
+  }
+
+  async listExperiments(): Promise<ExperimentSummary[]> {
+    return read.listExperiments(this.db);
+  }
+
+  async listSessions(experimentId: string): Promise<SessionSummary[]> {
+    return read.listSessions(this.db, experimentId);
+  }
+
+  deleteExperiment(experimentId: string): Promise<number> {
+    return read.deleteExperiment(() => this.db, experimentId);
+  }
+
   async close(): Promise<void> {
     const thread = this.#thread;
     this.#thread = undefined;
@@ -189,22 +228,6 @@ export class SqliteStore implements EventStore {
     this.#db?.close();
     this.#db = undefined;
   }
-}
-
-/** The columns stored for one event; the document itself is kept as JSON. */
-function toRow(d: EventDoc): WriterRow {
-  const { stored_at, ...rest } = d;
-  return [
-    newId(),
-    d.experiment_id,
-    d.event_id ?? null,
-    d.timestamp,
-    d.event_type,
-    d.session_id ?? null,
-    d.video_id,
-    stored_at.toISOString(),
-    JSON.stringify(rest),
-  ];
 }
 
 export function rowToEvent(r: Row): StoredEvent {

@@ -1,0 +1,47 @@
+/**
+ * QoE: pure functions from player events (testbed dash.js, reporter SDK, CMCD `cmcd_*`) to
+ * per-session figures, aggregates and plot series. No I/O. Definitions: docs/qoe.md.
+ */
+export { aggregate, summarize } from './aggregate.ts';
+export {
+  computeExperimentQoe,
+  computeExperimentQoeAsync,
+  type ExperimentQoe,
+  QoeCollector,
+} from './experiment.ts';
+export {
+  AggregateSchema,
+  SessionQoeSchema,
+  StallSchema,
+  SummarySchema,
+  SwitchSchema,
+  TimeseriesPointsSchema,
+  WarmupSchema,
+} from './schema.ts';
+export { computeSessionQoe, SessionAccumulator, sessionKey, sessionKeySource } from './session.ts';
+export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
+export { quantile } from './stats.ts';
+export {
+  DEFAULT_MAX_POINTS,
+  downsample,
+  isTimeseriesMetric,
+  type Point,
+  TIMESERIES_METRICS,
+  TIMESERIES_UNITS,
+  type Timeseries,
+  type TimeseriesMetric,
+  timeseries,
+} from './timeseries.ts';
+export {
+  AGGREGATED_METRICS,
+  type AggregatedMetric,
+  type QoeEvent,
+  type QoeOptions,
+  type SessionQoe,
+  type Signal,
+  type Stall,
+  type Summary,
+  type Switch,
+  type Warmup,
+} from './types.ts';
+export { NO_WARMUP, parseWarmup, trimPoint } from './warmup.ts';

@@ -1,0 +1,291 @@
+/**
+ * The playback timeline of one session: when the first frame showed, which intervals were
+ * played, which were stalls, and whether an error ended the session. Reads signals sorted by
+ * time; knows no dialect. Thresholds and tie-breaks are documented in docs/qoe.md.
+ */
+import type { Signal } from './types.ts';
+
+/** A video buffer at or below this (seconds) is empty: a stall when it happens while playing. */
+export const EMPTY_BUFFER_S = 0.05;
+/** A buffer this much above its lowest level since a stall began means media is flowing again. */
+const BUFFER_RISE_S = 0.05;
+/** A playhead this far past where it stood when a stall began means playback resumed. */
+const PLAYHEAD_ADVANCE_S = 0.25;
+/** A late stall duration (CMCD bsd) ending this close after a known stall is that same stall. */
+const SAME_STALL_TOLERANCE_S = 1;
+
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface PlaybackTimeline {
+  /** First rendered frame (null: never started). */
+  firstFrame: number | null;
+  /** True when the first frame was only inferred from an advancing playhead. */
+  firstFrameInferred: boolean;
+  playRequest: number | null;
+  init: number | null;
+  startupReportedS: number | null;
+  played: Interval[];
+  stalls: Interval[];
+  /** Errors after deciding unflagged ones; `fatal` is final here. */
+  errors: Array<{ t: number; fatal: boolean; code: string | null }>;
+  fatalError: boolean;
+  /**
+   * Whether the session says anything about its life cycle (start, play, end, errors). A
+   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
+   */
+  hasLifecycle: boolean;
+}
+
+const LIFECYCLE: ReadonlySet<Signal['kind']> = new Set([
+  'play_request',
+  'init',
+  'playing',
+  'paused',
+  'seeking',
+  'stall_start',
+  'stall_end',
+  'end',
+  'error',
+  'startup_reported',
+]);
+
+interface OpenStall {
+  start: number;
+  fromBuffer: boolean;
+  /** When the first weak sign of playback (buffer rise, advancing playhead) was seen. */
+  weakEnd: number | null;
+  minBuffer: number;
+  refPlayhead: number | null;
+}
+
+type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
+
+/**
+ * Decides errors the sender did not flag: fatal when no playback follows them (no playing
+ * signal, no playhead moving past where it had been).
+ */
+function resolveErrors(signals: readonly Signal[]): Map<number, boolean> {
+  const out = new Map<number, boolean>();
+  const n = signals.length;
+  const playingAfter: boolean[] = new Array(n + 1).fill(false);
+  const maxPlayheadAfter: number[] = new Array(n + 1).fill(Number.NEGATIVE_INFINITY);
+  for (let i = n - 1; i >= 0; i--) {
+    const s = signals[i]!;
+    playingAfter[i] = playingAfter[i + 1]! || s.kind === 'playing';
+    maxPlayheadAfter[i] = Math.max(
+      maxPlayheadAfter[i + 1]!,
+      s.kind === 'playhead' ? s.s : Number.NEGATIVE_INFINITY,
+    );
+  }
+  let maxPlayheadBefore = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const s = signals[i]!;
+    if (s.kind === 'playhead') maxPlayheadBefore = Math.max(maxPlayheadBefore, s.s);
+    if (s.kind !== 'error') continue;
+    if (s.fatal !== null) {
+      out.set(i, s.fatal);
+      continue;
+    }
+    const resumed =
+      playingAfter[i + 1]! ||
+      (Number.isFinite(maxPlayheadBefore) &&
+        maxPlayheadAfter[i + 1]! > maxPlayheadBefore + PLAYHEAD_ADVANCE_S);
+    out.set(i, !resumed);
+  }
+  return out;
+}
+
+/** Builds the timeline from time-sorted signals; `sessionEnd` is the last event's timestamp. */
+export function buildTimeline(signals: readonly Signal[], sessionEnd: number): PlaybackTimeline {
+  const tl: PlaybackTimeline = {
+    firstFrame: null,
+    firstFrameInferred: false,
+    playRequest: null,
+    init: null,
+    startupReportedS: null,
+    played: [],
+    stalls: [],
+    errors: [],
+    fatalError: false,
+    hasLifecycle: signals.some((s) => LIFECYCLE.has(s.kind)),
+  };
+  const fatalByIndex = resolveErrors(signals);
+  // Widened on purpose: the helpers below mutate these, which TypeScript cannot see.
+  let phase = 'pre' as Phase;
+  let playingSince = 0;
+  let stall = null as OpenStall | null;
+  let lastBuffer: { t: number; s: number } | null = null;
+  let lastPlayhead: { t: number; s: number; rate: number | null } | null = null;
+  let lastStallEnd = Number.NEGATIVE_INFINITY;
+  /** When the current pause or seek began. */
+  let haltedSince = 0;
+
+  const play = (t: number) => {
+    if (tl.firstFrame === null) tl.firstFrame = t;
+    phase = 'playing';
+    playingSince = t;
+  };
+  const stopPlaying = (t: number) => {
+    if (phase === 'playing' && t > playingSince) tl.played.push({ start: playingSince, end: t });
+  };
+  const openStall = (t: number, fromBuffer: boolean) => {
+    stopPlaying(t);
+    let ref: number | null = null;
+    // Where the playhead should stand at the stall start, from the last sample while playing.
+    if (lastPlayhead && lastPlayhead.t >= playingSince) {
+      const r = lastPlayhead.rate !== null && lastPlayhead.rate > 0 ? lastPlayhead.rate : 1;
+      ref = lastPlayhead.s + (t - lastPlayhead.t) * r;
+    }
+    const recentBuffer = lastBuffer && lastBuffer.t >= t - 1 ? lastBuffer.s : Number.POSITIVE_INFINITY;
+    stall = { start: t, fromBuffer, weakEnd: null, minBuffer: recentBuffer, refPlayhead: ref };
+    phase = 'stalled';
+  };
+  /** Closes the open stall at its first weak sign of playback, else at `t`; returns the end. */
+  const closeStall = (t: number): number => {
+    const s = stall!;
+    const end = s.weakEnd ?? t;
+    tl.stalls.push({ start: s.start, end });
+    lastStallEnd = end;
+    stall = null;
+    return end;
+  };
+  /** Leaves the stalled phase for a non-playing one; time after a weak end counts as played. */
+  const leaveStall = (t: number) => {
+    const end = closeStall(t);
+    if (end < t) tl.played.push({ start: end, end: t });
+  };
+  const finish = (t: number, dropBufferStall: boolean) => {
+    if (phase === 'stalled' && stall) {
+      // A buffer still dry when the content ended is the end of the content, not a stall.
+      if (dropBufferStall && stall.fromBuffer && stall.weakEnd === null) stall = null;
+      else leaveStall(t);
+    }
+    stopPlaying(t);
+    phase = 'over';
+  };
+
+  for (let i = 0; i < signals.length; i++) {
+    const sig = signals[i]!;
+    const t = sig.t;
+    switch (sig.kind) {
+      case 'play_request':
+        tl.playRequest ??= t;
+        break;
+      case 'init':
+        tl.init ??= t;
+        break;
+      case 'startup_reported':
+        tl.startupReportedS ??= sig.s;
+        // A player that reports its startup time has started (CMCD msd without sta=p).
+        if (phase === 'pre') play(t);
+        break;
+      case 'playing':
+        if (phase === 'stalled' && stall) {
+          // An explicit sign of playback beats a weak one seen earlier.
+          stall.weakEnd = null;
+          closeStall(t);
+        }
+        if (phase !== 'playing' && phase !== 'over') play(t);
+        break;
+      case 'paused':
+      case 'seeking':
+        if (phase === 'pre' || phase === 'over') break;
+        if (phase === 'stalled') leaveStall(t);
+        else stopPlaying(t);
+        if (phase !== sig.kind) haltedSince = t;
+        phase = sig.kind;
+        break;
+      case 'stall_start':
+        if (phase === 'playing') openStall(t, false);
+        else if (phase === 'stalled' && stall?.weakEnd != null) {
+          // The previous stall ended at its weak sign; this is a new one.
+          const end = closeStall(t);
+          phase = 'playing';
+          playingSince = end;
+          openStall(t, false);
+        }
+        break;
+      case 'stall_end':
+        if (
+          phase === 'stalled' &&
+          stall &&
+          !sig.current &&
+          sig.durationS !== null &&
+          t - sig.durationS < stall.start - SAME_STALL_TOLERANCE_S
+        ) {
+          // A late report about an earlier stall (it began well before the open one): not its end.
+          break;
+        }
+        if (phase === 'stalled') {
+          // An explicit end beats a weak sign seen earlier.
+          if (stall) stall.weakEnd = null;
+          closeStall(t);
+          play(t);
+        } else if (phase === 'playing' && sig.durationS !== null) {
+          // Only a duration (CMCD bsd without an `r` state): the stall was [t - d, t],
+          // unless it is one we already know, reported late.
+          const start = Math.max(t - sig.durationS, playingSince);
+          if (lastStallEnd < t - sig.durationS - SAME_STALL_TOLERANCE_S) {
+            stopPlaying(start);
+            tl.stalls.push({ start, end: t });
+            lastStallEnd = t;
+            playingSince = t;
+          }
+        }
+        break;
+      case 'buffer':
+        if (!sig.forStalls) break;
+        if (phase === 'playing' && sig.s <= EMPTY_BUFFER_S) openStall(t, true);
+        else if (phase === 'stalled' && stall) {
+          if (stall.weakEnd === null && sig.s > stall.minBuffer + BUFFER_RISE_S) stall.weakEnd = t;
+          else if (stall.weakEnd !== null && stall.fromBuffer && sig.s <= EMPTY_BUFFER_S) {
+            // Dry again after refilling: the previous buffer stall ended, a new one begins.
+            const end = closeStall(t);
+            phase = 'playing';
+            playingSince = end;
+            openStall(t, true);
+          } else stall.minBuffer = Math.min(stall.minBuffer, sig.s);
+        }
+        lastBuffer = { t, s: sig.s };
+        break;
+      case 'playhead':
+        if (phase === 'stalled' && stall && stall.weakEnd === null) {
+          if (stall.refPlayhead === null) stall.refPlayhead = sig.s;
+          else if (sig.s > stall.refPlayhead + PLAYHEAD_ADVANCE_S) stall.weakEnd = t;
+        } else if (
+          lastPlayhead &&
+          (phase === 'pre' || ((phase === 'paused' || phase === 'seeking') && lastPlayhead.t >= haltedSince))
+        ) {
+          // No (re)start signal, but two samples since the halt show the playhead moving at a
+          // plausible pace (a seek jumps far further than the wall clock): it plays.
+          const dt = t - lastPlayhead.t;
+          const ds = sig.s - lastPlayhead.s;
+          if (ds > PLAYHEAD_ADVANCE_S && ds <= 2 * dt + PLAYHEAD_ADVANCE_S) {
+            if (phase === 'pre') tl.firstFrameInferred = true;
+            play(t);
+          }
+        }
+        lastPlayhead = { t, s: sig.s, rate: sig.rate };
+        break;
+      case 'error': {
+        const fatal = fatalByIndex.get(i) ?? false;
+        tl.errors.push({ t, fatal, code: sig.code });
+        if (fatal) {
+          tl.fatalError = true;
+          if (phase !== 'over') finish(t, false);
+        }
+        break;
+      }
+      case 'end':
+        if (phase !== 'over') finish(t, sig.reason === 'ended');
+        break;
+      default:
+        break;
+    }
+  }
+  if (phase !== 'over') finish(Math.max(sessionEnd, playingSince), false);
+  return tl;
+}

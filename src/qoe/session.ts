@@ -1,0 +1,225 @@
+/**
+ * Per-session QoE: collects a session's events as signals (in any order, duplicates allowed),
+ * then computes the SessionQoe figures over the session minus its warm-up.
+ */
+import { buildTimeline, type Interval } from './playback.ts';
+import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
+import { toSignals } from './signals.ts';
+import { mean, quantile } from './stats.ts';
+import type { QoeEvent, QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
+import { trimPoint } from './warmup.ts';
+
+/** Session key (the contract): top-level session_id, else payload.session_id, else video_id. */
+export function sessionKey(event: QoeEvent): string {
+  if (typeof event.session_id === 'string' && event.session_id !== '') return event.session_id;
+  const p = event.payload?.session_id;
+  if (typeof p === 'string' && p !== '') return p;
+  return typeof event.video_id === 'string' && event.video_id !== '' ? event.video_id : 'unknown';
+}
+
+/** Which key `sessionKey` used, as the sessions endpoint reports it. */
+export function sessionKeySource(event: QoeEvent): 'session_id' | 'video_id' {
+  if (typeof event.session_id === 'string' && event.session_id !== '') return 'session_id';
+  const p = event.payload?.session_id;
+  return typeof p === 'string' && p !== '' ? 'session_id' : 'video_id';
+}
+
+/**
+ * One session's events reduced to what QoE needs: add events one by one (memory grows with
+ * the signals, not the payloads), then `result()`.
+ */
+export class SessionAccumulator {
+  readonly sessionId: string;
+  videoId: string | null = null;
+  protocol: string | null = null;
+  first = Number.POSITIVE_INFINITY;
+  last = Number.NEGATIVE_INFINITY;
+  private readonly items: Signal[] = [];
+  private readonly eventIds = new Set<string>();
+
+  constructor(sessionId: string) {
+    this.sessionId = sessionId;
+  }
+
+  add(event: QoeEvent): void {
+    const t = event.timestamp;
+    if (typeof t !== 'number' || !Number.isFinite(t)) return;
+    if (typeof event.event_id === 'string') {
+      if (this.eventIds.has(event.event_id)) return;
+      this.eventIds.add(event.event_id);
+    }
+    if (this.videoId === null && typeof event.video_id === 'string') this.videoId = event.video_id;
+    if (this.protocol === null && typeof event.protocol === 'string') this.protocol = event.protocol;
+    if (t < this.first) this.first = t;
+    if (t > this.last) this.last = t;
+    for (const sig of toSignals(event)) this.items.push(sig);
+  }
+
+  /** Signals sorted by time (stable: arrival order breaks ties), exact duplicates dropped. */
+  signals(): Signal[] {
+    // Array.prototype.sort is stable, so equal timestamps keep their arrival order.
+    const sorted = [...this.items].sort((a, b) => a.t - b.t);
+    const out: Signal[] = [];
+    for (let i = 0; i < sorted.length; ) {
+      let j = i + 1;
+      while (j < sorted.length && sorted[j]!.t === sorted[i]!.t) j++;
+      if (j === i + 1) out.push(sorted[i]!);
+      else {
+        // Several signals at one instant: drop exact copies (resent events without event_id).
+        const seen = new Set<string>();
+        for (let k = i; k < j; k++) {
+          const key = JSON.stringify(sorted[k]);
+          if (!seen.has(key)) {
+            seen.add(key);
+            out.push(sorted[k]!);
+          }
+        }
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  result(opts: QoeOptions = {}): SessionQoe {
+    return computeFromSignals(this, this.signals(), opts);
+  }
+}
+
+function clip(iv: Interval, from: number): Interval | null {
+  if (iv.end < from) return null;
+  // A zero-length stall counts when it happened inside the window.
+  if (iv.end === from && iv.start < from) return null;
+  return { start: Math.max(iv.start, from), end: iv.end };
+}
+
+const sum = (ivs: readonly Interval[]) => ivs.reduce((acc, iv) => acc + (iv.end - iv.start), 0);
+
+/** Dropped frames in the window from a cumulative counter: the sum of its increases. */
+function droppedFrames(signals: readonly Signal[], from: number): number | null {
+  let prev = 0;
+  let total = 0;
+  let seen = false;
+  for (const s of signals) {
+    if (s.kind !== 'dropped') continue;
+    seen = true;
+    if (s.t >= from) {
+      // A counter that went down was reset (new media element): count from zero again.
+      total += s.frames >= prev ? s.frames - prev : s.frames;
+    }
+    prev = s.frames;
+  }
+  return seen ? total : null;
+}
+
+/** Stalls from cumulative CMCD counters, for sessions that report no stall intervals. */
+function stallTotals(
+  signals: readonly Signal[],
+  from: number,
+): { count: number | null; timeS: number | null } {
+  let baseCount = 0;
+  let baseTime = 0;
+  let lastCount: number | null = null;
+  let lastTime: number | null = null;
+  for (const s of signals) {
+    if (s.kind !== 'stall_totals') continue;
+    if (s.t < from) {
+      if (s.count !== null) baseCount = s.count;
+      if (s.timeS !== null) baseTime = s.timeS;
+    } else {
+      if (s.count !== null) lastCount = s.count;
+      if (s.timeS !== null) lastTime = s.timeS;
+    }
+  }
+  return {
+    count: lastCount === null ? null : Math.max(0, lastCount - baseCount),
+    timeS: lastTime === null ? null : Math.max(0, lastTime - baseTime),
+  };
+}
+
+function round(v: number | null, digits = 6): number | null {
+  if (v === null) return null;
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: QoeOptions): SessionQoe {
+  const start = Number.isFinite(acc.first) ? acc.first : 0;
+  const end = Number.isFinite(acc.last) ? acc.last : start;
+  const tl = buildTimeline(signals, end);
+  const from = trimPoint(opts.warmup, start, end);
+  const started = tl.firstFrame !== null;
+
+  let startup: number | null = null;
+  if (started && !tl.firstFrameInferred) {
+    const origin = [tl.playRequest, tl.init, start].find(
+      (t): t is number => t !== null && t <= tl.firstFrame!,
+    );
+    startup = tl.startupReportedS ?? (origin === undefined ? null : tl.firstFrame! - origin);
+  }
+
+  const played = tl.played
+    .map((iv) => clip(iv, from))
+    .filter((iv): iv is Interval => iv !== null && iv.end > iv.start);
+  const stallIvs = tl.stalls.map((iv) => clip(iv, from)).filter((iv): iv is Interval => iv !== null);
+  const stalls: Stall[] = stallIvs.map((iv) => ({
+    start: iv.start,
+    end: iv.end,
+    duration_s: round(iv.end - iv.start)!,
+  }));
+  let stallCount: number | null = started ? stalls.length : null;
+  let stallTime: number | null = started ? sum(stallIvs) : null;
+  let playedTime = sum(played);
+  if (started && tl.stalls.length === 0) {
+    const totals = stallTotals(signals, from);
+    if (totals.count !== null) stallCount = totals.count;
+    if (totals.timeS !== null) {
+      stallTime = totals.timeS;
+      // Those stalls have no place on the timeline, so it counted them as played.
+      playedTime = Math.max(0, playedTime - totals.timeS);
+    }
+  }
+  const ratio =
+    stallTime !== null && stallTime + playedTime > 0 ? stallTime / (stallTime + playedTime) : null;
+
+  const history = renditionHistory(signals, start);
+  const switches = started
+    ? history.changes.filter((c) => c.timestamp >= from && c.timestamp >= tl.firstFrame!)
+    : [];
+
+  const latencies: number[] = [];
+  if (started) {
+    for (const s of signals) {
+      if (s.kind === 'latency' && s.t >= from && s.t >= tl.firstFrame!) latencies.push(s.s);
+    }
+  }
+
+  return {
+    session_id: acc.sessionId,
+    video_id: acc.videoId,
+    protocol: acc.protocol,
+    startup_time_s: round(startup),
+    stall_count: stallCount,
+    stall_time_s: round(stallTime),
+    rebuffering_ratio: round(ratio),
+    avg_bitrate_bps: round(timeWeightedBitrate(history.steps, played), 3),
+    switch_count: started ? switches.length : null,
+    latency_avg_s: round(mean(latencies)),
+    latency_p95_s: round(quantile(latencies, 0.95)),
+    dropped_frames: droppedFrames(signals, from),
+    played_time_s: round(playedTime),
+    fatal_error: tl.fatalError,
+    exit_before_start: !started && !tl.fatalError && tl.hasLifecycle,
+    stalls,
+    switches,
+  };
+}
+
+/** QoE of one session's events (they should share a session key; the first one names it). */
+export function computeSessionQoe(events: Iterable<QoeEvent>, opts: QoeOptions = {}): SessionQoe {
+  let acc: SessionAccumulator | null = null;
+  for (const e of events) {
+    acc ??= new SessionAccumulator(sessionKey(e));
+    acc.add(e);
+  }
+  return (acc ?? new SessionAccumulator('unknown')).result(opts);
+}

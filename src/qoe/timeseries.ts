@@ -1,0 +1,108 @@
+/**
+ * Per-session series for plotting (bitrate, buffer, latency, throughput), downsampled to a
+ * bounded number of points by keeping each time bucket's minimum and maximum, so buffer
+ * drains and bitrate dips survive downsampling.
+ */
+import { renditionHistory } from './rendition.ts';
+import { SessionAccumulator, sessionKey } from './session.ts';
+import type { QoeEvent, Signal } from './types.ts';
+
+export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput'] as const;
+export type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
+
+export const TIMESERIES_UNITS: Record<TimeseriesMetric, string> = {
+  bitrate: 'bps',
+  buffer: 's',
+  latency: 's',
+  throughput: 'bps',
+};
+
+export const DEFAULT_MAX_POINTS = 500;
+
+/** [Unix seconds, value] */
+export type Point = [number, number];
+
+export interface Timeseries {
+  metric: TimeseriesMetric;
+  unit: string;
+  points: Point[];
+}
+
+export function isTimeseriesMetric(v: unknown): v is TimeseriesMetric {
+  return typeof v === 'string' && (TIMESERIES_METRICS as readonly string[]).includes(v);
+}
+
+/**
+ * At most `maxPoints` points: all of them when they fit, else time buckets (half as many as
+ * points allowed) each keeping its lowest and highest point in time order.
+ */
+export function downsample(points: readonly Point[], maxPoints: number): Point[] {
+  const max = Math.max(1, Math.floor(maxPoints));
+  if (points.length <= max) return [...points];
+  if (max === 1) return [points[points.length - 1]!];
+  const buckets = Math.floor(max / 2);
+  const t0 = points[0]![0];
+  const span = points[points.length - 1]![0] - t0;
+  const out: Point[] = [];
+  let i = 0;
+  for (let b = 0; b < buckets && i < points.length; b++) {
+    const last = b === buckets - 1 || span === 0;
+    const limit = last ? Number.POSITIVE_INFINITY : t0 + (span * (b + 1)) / buckets;
+    let lo: Point | null = null;
+    let hi: Point | null = null;
+    let loI = -1;
+    let hiI = -1;
+    for (; i < points.length && points[i]![0] < limit; i++) {
+      const p = points[i]!;
+      if (lo === null || p[1] < lo[1]) {
+        lo = p;
+        loI = i;
+      }
+      if (hi === null || p[1] > hi[1]) {
+        hi = p;
+        hiI = i;
+      }
+    }
+    if (lo === null || hi === null) continue;
+    if (loI === hiI) out.push(lo);
+    else if (loI < hiI) out.push(lo, hi);
+    else out.push(hi, lo);
+  }
+  return out.slice(0, max);
+}
+
+function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
+  const out: Point[] = [];
+  if (metric === 'bitrate') {
+    const { steps } = renditionHistory(signals, start);
+    for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
+    // Carry the last rendition to the session end so a step plot reaches it.
+    const lastStep = steps.at(-1);
+    if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
+    return out;
+  }
+  for (const s of signals) {
+    if (metric === 'buffer' && s.kind === 'buffer') out.push([s.t, s.s]);
+    else if (metric === 'latency' && s.kind === 'latency') out.push([s.t, s.s]);
+    else if (metric === 'throughput' && s.kind === 'throughput') out.push([s.t, s.bps]);
+  }
+  return out;
+}
+
+/**
+ * One metric over time for one session's events (pass a single session's events; use
+ * `sessionKey` to pick them), oldest first, at most `maxPoints` points.
+ */
+export function timeseries(
+  events: Iterable<QoeEvent>,
+  metric: TimeseriesMetric,
+  maxPoints: number = DEFAULT_MAX_POINTS,
+): Timeseries {
+  let acc: SessionAccumulator | null = null;
+  for (const e of events) {
+    acc ??= new SessionAccumulator(sessionKey(e));
+    acc.add(e);
+  }
+  const points = acc ? pointsOf(acc.signals(), metric, acc.first, acc.last) : [];
+  return { metric, unit: TIMESERIES_UNITS[metric], points: downsample(points, maxPoints) };
+}

@@ -1,0 +1,67 @@
+/**
+ * How numbers are shown. The browser tests format the API's numbers with these same functions
+ * and compare them with the page, so one place decides rounding and units.
+ */
+
+export const DASH = '—';
+
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Seconds with 2 decimals: 1.234 -> "1.23 s". */
+export function seconds(v: number | null | undefined): string {
+  return num(v) ? `${v.toFixed(2)} s` : DASH;
+}
+
+/** A ratio as a percentage: 0.01234 -> "1.23 %". */
+export function percent(v: number | null | undefined): string {
+  return num(v) ? `${(v * 100).toFixed(2)} %` : DASH;
+}
+
+/** Bits per second in Mbit/s: 2500000 -> "2.50 Mbps". */
+export function mbps(v: number | null | undefined): string {
+  return num(v) ? `${(v / 1e6).toFixed(2)} Mbps` : DASH;
+}
+
+/** A count: 3 -> "3"; fractional means (of counts) keep one decimal. */
+export function count(v: number | null | undefined): string {
+  if (!num(v)) return DASH;
+  return Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(1);
+}
+
+export function yesNo(v: boolean | null | undefined): string {
+  return v === true ? 'yes' : v === false ? 'no' : DASH;
+}
+
+/** A Unix-seconds timestamp as local date and time, e.g. "2026-11-25 07:34:21". */
+export function dateTime(ts: number | null | undefined): string {
+  if (!num(ts)) return DASH;
+  const d = new Date(ts * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** A duration in seconds, human sized: 42 -> "42 s", 754 -> "12 min 34 s", 7300 -> "2 h 1 min". */
+export function span(s: number | null | undefined): string {
+  if (!num(s)) return DASH;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  if (s < 3600) {
+    const whole = Math.round(s);
+    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  }
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** The formatter for each QoE metric (by SessionQoe / aggregate key). */
+export const METRIC_FORMAT: Record<string, (v: number | null | undefined) => string> = {
+  startup_time_s: seconds,
+  stall_count: count,
+  stall_time_s: seconds,
+  rebuffering_ratio: percent,
+  avg_bitrate_bps: mbps,
+  switch_count: count,
+  latency_avg_s: seconds,
+  latency_p95_s: seconds,
+  dropped_frames: count,
+  played_time_s: seconds,
+};

@@ -1,0 +1,135 @@
+/** Two or more experiments side by side: aggregate QoE per experiment and CDFs on shared axes. */
+import { api, paths, type QoeReply } from '../api.ts';
+import { PALETTE } from '../charts.ts';
+import { apiLinks, warmupControl } from '../components.ts';
+import { fill, h } from '../dom.ts';
+import * as f from '../format.ts';
+import { ChangeProbe } from '../live.ts';
+import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
+import type { View } from './types.ts';
+
+export function compareView(ids: string[], initialWarmup: string): View {
+  let warmup = initialWarmup;
+  const probes = ids.map((id) => new ChangeProbe(id));
+  const cdfs = new CdfGrid();
+  const tableEl = h('div', { class: 'scroll fit' });
+  const linksEl = h('div');
+
+  function renderTable(replies: QoeReply[]): void {
+    const head = h(
+      'tr',
+      {},
+      h('th', {}, 'Metric'),
+      replies.map((q, i) =>
+        h(
+          'th',
+          { class: 'num cmp-col', 'data-experiment': q.experiment_id },
+          h('span', { class: 'swatch', 'data-color': i }, ''),
+          h('a', { href: href.experiment(q.experiment_id, warmup) }, q.experiment_id),
+        ),
+      ),
+    );
+    const sessionsRow = h(
+      'tr',
+      {},
+      h('th', { scope: 'row' }, 'Sessions'),
+      replies.map((q) =>
+        h(
+          'td',
+          { class: 'num', 'data-key': 'sessions', 'data-value': q.sessions.length },
+          f.count(q.sessions.length),
+        ),
+      ),
+    );
+    const rows = METRICS.map((m) =>
+      h(
+        'tr',
+        { 'data-metric': m.key },
+        h('th', { scope: 'row' }, m.label),
+        replies.map((q) => {
+          const a = q.aggregate[m.key];
+          return h(
+            'td',
+            {
+              class: 'num cmp-col',
+              'data-experiment': q.experiment_id,
+              'data-key': m.key,
+              'data-value': a?.median ?? '',
+              title: `n = ${a?.n ?? 0}`,
+            },
+            h('span', { class: 'median' }, m.format(a?.median)),
+            h('span', { class: 'sub' }, `mean ${m.format(a?.mean)} · p95 ${m.format(a?.p95)}`),
+          );
+        }),
+      ),
+    );
+    const outcomeRow = h(
+      'tr',
+      { 'data-metric': 'outcome' },
+      h('th', { scope: 'row' }, 'Outcome'),
+      replies.map((q) =>
+        h('td', { class: 'num cmp-col small', 'data-experiment': q.experiment_id }, outcomeShares(q)),
+      ),
+    );
+    fill(
+      tableEl,
+      h(
+        'table',
+        { class: 'data compare' },
+        h('thead', {}, head),
+        h('tbody', {}, sessionsRow, rows, outcomeRow),
+      ),
+    );
+    // Colour the swatches like the chart lines (no inline style attributes: the page's CSP forbids them).
+    tableEl.querySelectorAll<HTMLElement>('.swatch').forEach((el) => {
+      el.style.background = PALETTE[Number(el.dataset.color) % PALETTE.length] ?? '#000';
+    });
+  }
+
+  function renderLinks(): void {
+    fill(linksEl, apiLinks(ids.map((id) => [`QoE of ${id}`, paths.qoe(id, warmup)] as [string, string])));
+  }
+
+  async function load(): Promise<void> {
+    const replies = await Promise.all(ids.map((id) => api.qoe(id, warmup)));
+    renderTable(replies);
+    cdfs.set(replies.map((q) => ({ label: q.experiment_id, sessions: q.sessions })));
+    setLive(Math.max(0, ...probes.map((p) => p.newest ?? 0)));
+    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+  }
+
+  return {
+    async mount(root) {
+      setCrumbs([['Experiments', href.experiments()], [`Compare ${ids.length}`]]);
+      const control = warmupControl(warmup, (v) => {
+        warmup = v;
+        replaceHash(href.compare(ids, warmup));
+        renderLinks();
+        void load().catch((err) => setStatus(String(err), true));
+      });
+      renderLinks();
+      root.append(
+        h('h1', {}, `Compare: ${ids.join(' vs ')}`),
+        h('div', { class: 'toolbar' }, control),
+        h('h2', {}, 'QoE per experiment'),
+        h('p', { class: 'muted small' }, 'Large: median over sessions. Small: mean and 95th percentile.'),
+        tableEl,
+        h('h2', {}, 'Distributions (same axes)'),
+        cdfs.el,
+        linksEl,
+      );
+      const all = await api.experiments();
+      await Promise.all(
+        probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
+      );
+      await load();
+    },
+    async tick() {
+      // Every probe runs (each moves its own window), then one reload if any changed.
+      const changed = await Promise.all(probes.map((p) => p.changed()));
+      if (changed.some(Boolean)) await load();
+    },
+    destroy: () => cdfs.destroy(),
+  };
+}

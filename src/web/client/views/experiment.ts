@@ -1,0 +1,182 @@
+/** One experiment: per-session QoE table with aggregate rows, CDFs, exports, live refresh. */
+import {
+  api,
+  type ExperimentSummary,
+  paths,
+  type QoeReply,
+  type SessionQoe,
+  type SessionSummary,
+} from '../api.ts';
+import { apiLinks, type Column, exportButtons, SortTable, warmupControl } from '../components.ts';
+import { fill, h } from '../dom.ts';
+import * as f from '../format.ts';
+import { ChangeProbe } from '../live.ts';
+import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
+import type { View } from './types.ts';
+
+interface Row extends SessionQoe {
+  summary?: SessionSummary;
+}
+
+export function experimentView(id: string, initialWarmup: string): View {
+  let warmup = initialWarmup;
+  const probe = new ChangeProbe(id);
+  const cdfs = new CdfGrid();
+  const summaryEl = h('p', { class: 'summary', id: 'summary' });
+  const linksEl = h('div');
+  const compareEl = h('div', { class: 'compare-with' });
+
+  const columns: Column<Row>[] = [
+    {
+      key: 'session_id',
+      label: 'Session',
+      value: (r) => r.session_id,
+      show: (r) => h('a', { href: href.session(id, r.session_id, warmup) }, r.session_id),
+    },
+    { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol },
+    {
+      key: 'events',
+      label: 'Events',
+      numeric: true,
+      value: (r) => r.summary?.count,
+      show: (r) => f.count(r.summary?.count),
+    },
+    ...METRICS.map(
+      (m): Column<Row> => ({
+        key: m.key,
+        label: m.short,
+        title: `${m.label} (click to sort)`,
+        numeric: true,
+        value: (r) => r[m.key],
+        show: (r) => m.format(r[m.key]),
+      }),
+    ),
+    {
+      key: 'outcome',
+      label: 'Outcome',
+      value: (r) => outcome(r),
+      show: (r) => {
+        const o = outcome(r);
+        return h('span', { class: o === 'ok' ? 'muted' : 'badge warn' }, o);
+      },
+    },
+  ];
+  const table = new SortTable(columns, (r) => r.session_id, 'qoe');
+
+  function renderLinks(): void {
+    fill(
+      linksEl,
+      exportButtons(id),
+      apiLinks([
+        ['QoE (per session + aggregate)', paths.qoe(id, warmup)],
+        ['Sessions', paths.sessions(id)],
+        ['Events (JSON)', paths.metrics(id)],
+        ['Events (CSV)', paths.metrics(id, { format: 'csv' })],
+        ['Events (NDJSON)', paths.metrics(id, { format: 'ndjson' })],
+      ]),
+    );
+  }
+
+  function renderSummary(sessions: SessionSummary[], q: QoeReply): void {
+    if (!sessions.length) {
+      fill(summaryEl, h('span', { class: 'error' }, 'No events stored for this experiment (yet).'));
+      return;
+    }
+    // From the per-session summaries: the experiments list scans every experiment, too slow to poll.
+    const events = sessions.reduce((n, s) => n + s.count, 0);
+    const first = Math.min(...sessions.map((s) => s.first_timestamp));
+    const last = Math.max(...sessions.map((s) => s.last_timestamp));
+    fill(
+      summaryEl,
+      stat('Events', f.count(events), 'events'),
+      stat('Sessions', f.count(sessions.length), 'sessions'),
+      stat('Span', f.span(last - first), 'span'),
+      stat('First event', f.dateTime(first), 'first'),
+      stat('Last event', f.dateTime(last), 'last'),
+      stat('Sessions with QoE', f.count(q.sessions.length), 'qoe-sessions'),
+    );
+    setLive(last);
+  }
+
+  function renderCompare(all: ExperimentSummary[]): void {
+    const others = all.filter((e) => e.experiment_id !== id);
+    if (!others.length) {
+      compareEl.replaceChildren();
+      return;
+    }
+    const select = h(
+      'select',
+      { 'aria-label': 'Compare with', id: 'compare-with' },
+      h('option', { value: '' }, 'Compare with…'),
+      others.map((e) => h('option', { value: e.experiment_id }, e.experiment_id)),
+    );
+    select.addEventListener('change', () => {
+      if (select.value) location.hash = href.compare([id, select.value], warmup);
+    });
+    fill(compareEl, select);
+  }
+
+  async function load(): Promise<void> {
+    const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
+    const byId = new Map(sessions.map((s) => [s.session_id, s]));
+    table.update(
+      q.sessions.map((s) => ({ ...s, summary: byId.get(s.session_id) })),
+      aggregateRows(q),
+    );
+    cdfs.set([{ label: id, sessions: q.sessions }]);
+    renderSummary(sessions, q);
+    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+  }
+
+  return {
+    async mount(root) {
+      setCrumbs([['Experiments', href.experiments()], [id]]);
+      const control = warmupControl(warmup, (v) => {
+        warmup = v;
+        replaceHash(href.experiment(id, warmup));
+        renderLinks();
+        void load().catch((err) => setStatus(String(err), true));
+      });
+      renderLinks();
+      root.append(
+        h('h1', {}, id),
+        summaryEl,
+        h('div', { class: 'toolbar' }, control, compareEl),
+        h('h2', {}, 'Sessions'),
+        h('div', { class: 'scroll' }, table.el),
+        h(
+          'p',
+          { class: 'muted small' },
+          'Aggregate rows are over sessions where the metric exists (n in the API reply). Click a column to sort.',
+        ),
+        h('h2', {}, 'Distributions'),
+        cdfs.el,
+        linksEl,
+      );
+      const all = await api.experiments();
+      renderCompare(all);
+      await probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp);
+      await load();
+    },
+    async tick() {
+      if (await probe.changed()) await load();
+    },
+    destroy: () => cdfs.destroy(),
+  };
+}
+
+export function stat(label: string, value: string, key: string): HTMLElement {
+  return h(
+    'span',
+    { class: 'stat', 'data-stat': key },
+    h('span', { class: 'k' }, label),
+    h('span', { class: 'v' }, value),
+  );
+}
+
+function outcome(r: SessionQoe): string {
+  if (r.fatal_error) return 'failed';
+  if (r.exit_before_start) return 'exit before start';
+  return 'ok';
+}
