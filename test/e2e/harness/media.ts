@@ -47,9 +47,7 @@ function ffmpegArgs(): string[] {
   return [
     ...['-hide_banner', '-loglevel', 'error', '-y'],
     ...['-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=24`],
-    // Audio a little shorter than video: AAC frames would otherwise spill a 10 ms last audio
-    // segment past the video's end, and hls.js then never ends playback.
-    ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${DURATION_S - 0.05}`],
+    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
     ...['-t', String(DURATION_S), '-filter_complex', split + scales],
     ...RENDITIONS.flatMap((_, i) => ['-map', `[v${i}]`]),
     ...['-map', '1:a'],

@@ -90,6 +90,7 @@ export function createTracker(
   let ended = false;
   let stallSince: number | undefined;
   let stallAt = 0;
+  let endTimer: ReturnType<typeof setTimeout> | undefined;
   let stalls = 0;
   const renditions = new Map<string, Rendition>();
   const sample = (): PlayerSample => {
@@ -209,6 +210,15 @@ export function createTracker(
     },
     waiting: () => {
       if (config.stallOnWaiting !== false) stallStart();
+      // Stuck on the last frames of a VOD (MSE tracks ending a few ms apart): Chromium may
+      // never fire `ended`, so a playhead that stays put there for a second is the end.
+      if (started && !ended && nearEnd() && endTimer === undefined) {
+        const at = video.currentTime;
+        endTimer = setTimeout(() => {
+          endTimer = undefined;
+          if (!video.paused && !video.seeking && video.currentTime === at && nearEnd()) end();
+        }, 1000);
+      }
     },
     pause: () => {
       if (video.ended) return;
@@ -273,6 +283,7 @@ export function createTracker(
     detach() {
       for (const [type, fn] of Object.entries(listeners)) video.removeEventListener(type, fn);
       if (timer !== undefined) clearInterval(timer);
+      if (endTimer !== undefined) clearTimeout(endTimer);
     },
   };
   return tracker;
