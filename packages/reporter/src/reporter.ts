@@ -6,7 +6,7 @@
  */
 import { inSample, uuid } from './ids.ts';
 import { type DropReason, type ReporterEvent, type ReporterOptions, resolveOptions } from './options.ts';
-import { backoffMs, chunkBodies, post, retryable, sendOnUnload, UNLOAD_CHUNK_BYTES } from './transport.ts';
+import { backoffMs, beacon, chunkBodies, post, retryable, UNLOAD_CHUNK_BYTES } from './transport.ts';
 
 /** Counters for what the reporter did, for tests and health displays. */
 export interface ReporterStats {
@@ -89,11 +89,12 @@ export function createReporter(options: ReporterOptions): Reporter {
   };
 
   const schedule = () => {
-    if (queue.length === 0 || batchTimer !== undefined || retryTimer !== undefined || inflight) return;
+    if (queue.length === 0 || retryTimer !== undefined || inflight) return;
     if (flushing || queue.length >= sizeCap) {
       void pump();
       return;
     }
+    if (batchTimer !== undefined) return;
     batchTimer = setTimeout(() => {
       batchTimer = undefined;
       void pump();
@@ -124,7 +125,9 @@ export function createReporter(options: ReporterOptions): Reporter {
       );
       stats.delivered += batch.length - bad.size;
     } else if (res.status === 413 && batch.length > 1) {
+      // Too large: resend it at once in halves (flush mode ends when the queue is empty).
       sizeCap = Math.ceil(batch.length / 2);
+      flushing = true;
       setQueue([...batch, ...queue]);
     } else if (retryable(res.status)) {
       attempt += 1;
@@ -149,23 +152,33 @@ export function createReporter(options: ReporterOptions): Reporter {
     schedule();
   }
 
-  /** Page is going away (or hidden): give everything unacknowledged to the browser now. */
+  /**
+   * Page is going away (or hidden): give everything unacknowledged to the browser now, by
+   * sendBeacon, or fetch keepalive when custom headers are set (sendBeacon cannot send them)
+   * or beacons are unavailable. What the browser refuses stays queued in case the page lives on.
+   */
   const handOff = () => {
-    const pending = inflight && !inflightHandedOff ? [...inflight, ...queue] : queue;
+    const carry = inflight !== undefined && !inflightHandedOff ? inflight : [];
+    const pending = [...carry, ...queue];
     if (pending.length === 0) return;
-    const left: ReporterEvent[] = [];
-    let refused = false;
+    const refused: ReporterEvent[] = [];
     for (const chunk of chunkBodies(pending, UNLOAD_CHUNK_BYTES)) {
-      if (!refused && sendOnUnload(o.url, chunk.body, o.headers)) stats.beaconed += chunk.events.length;
-      else {
-        refused = true;
-        left.push(...chunk.events);
-      }
+      if (refused.length > 0) refused.push(...chunk.events);
+      else if (!o.headers && beacon(o.url, chunk.body)) stats.beaconed += chunk.events.length;
+      else if (o.headers || typeof navigator?.sendBeacon !== 'function') {
+        stats.beaconed += chunk.events.length;
+        void post(o.url, chunk.body, o.headers, true).then((res) => {
+          if (res.status >= 200 && res.status < 300) return;
+          stats.beaconed -= chunk.events.length;
+          setQueue([...chunk.events, ...queue]);
+          schedule();
+        });
+      } else refused.push(...chunk.events);
     }
-    if (inflight) inflightHandedOff = true;
-    // What the browser refused stays queued in case the page lives on (a hidden tab).
-    const inflightIds = new Set(inflight?.map((e) => e.event_id));
-    setQueue(left.filter((e) => !inflightIds.has(e.event_id)));
+    const carried = new Set(carry.map((e) => e.event_id));
+    // The in-flight batch is settled by its own fetch unless all of it went out here.
+    if (carry.length > 0 && !refused.some((e) => carried.has(e.event_id))) inflightHandedOff = true;
+    setQueue(refused.filter((e) => !carried.has(e.event_id)));
   };
 
   const onPageHide = () => {

@@ -103,25 +103,13 @@ export function chunkBodies<T>(events: readonly T[], maxBytes: number): { body: 
 }
 
 /**
- * Hands a body to the browser to deliver even if the page goes away: sendBeacon (text/plain,
- * no preflight), else fetch keepalive. Returns false when the browser refused it (quota).
+ * Hands a text/plain body to navigator.sendBeacon (no preflight; delivered even if the page
+ * goes away). False when unavailable or refused (the browser's in-flight quota is 64 KiB).
  */
-export function sendOnUnload(
-  url: string,
-  body: string,
-  headers: Record<string, string> | undefined,
-): boolean {
-  if (!headers && typeof navigator !== 'undefined' && typeof navigator.sendBeacon === 'function') {
-    try {
-      if (navigator.sendBeacon(url, body)) return true;
-    } catch {
-      // fall through to fetch keepalive
-    }
-  }
-  if (typeof fetch !== 'function') return false;
+export function beacon(url: string, body: string): boolean {
+  if (typeof navigator === 'undefined' || typeof navigator.sendBeacon !== 'function') return false;
   try {
-    fetch(url, init(body, headers, true)).catch(() => {});
-    return true;
+    return navigator.sendBeacon(url, body);
   } catch {
     return false;
   }

@@ -100,7 +100,7 @@ export async function startE2E(): Promise<E2E> {
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(String(e)));
       await page.goto(`${web.origin}/pages/player.html?cfg=${encodeURIComponent(JSON.stringify(config))}`);
-      const evalIn = <T>(expression: string) => page.evaluate((e) => (0, eval)(e), expression) as Promise<T>;
+      const evalIn = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
       return {
         page,
         config,
@@ -108,12 +108,11 @@ export async function startE2E(): Promise<E2E> {
         async waitFor(expression, timeoutMs = 30_000) {
           try {
             await page.waitForFunction(
-              (e) => {
-                const w = window as unknown as { e2e?: { error?: string } };
-                if (w.e2e?.error) throw new Error(`page error: ${w.e2e.error}`);
-                return (0, eval)(e);
-              },
-              expression,
+              `(() => {
+                if (window.e2e && window.e2e.error) throw new Error('page error: ' + window.e2e.error);
+                return (${expression});
+              })()`,
+              undefined,
               { timeout: timeoutMs, polling: 100 },
             );
           } catch (err) {

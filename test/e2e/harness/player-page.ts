@@ -28,7 +28,7 @@ export const PLAYER_SCRIPTS: Record<PageConfig['player'], string> = {
   shaka: '/lib/shaka-player.compiled.js',
 };
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 (async () => {
   const cfg = JSON.parse(new URLSearchParams(location.search).get('cfg'));
   const video = document.getElementById('v');

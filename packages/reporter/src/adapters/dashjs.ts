@@ -96,6 +96,11 @@ export function attachDashjs(
       playerVersion: player.getVersion?.(),
       manifestUrl: typeof source === 'string' ? source : undefined,
       stallOnWaiting: false,
+      // A stall ends when dash.js has buffer again: Chromium keeps playing audio for a few
+      // seconds while video is starved (the picture freezes, the playhead moves), so neither
+      // the playhead nor `playing` tells when the viewer sees video again.
+      endStallOnPlaying: false,
+      endStallOnProgress: false,
       videoErrors: false,
       sample: () => ({
         buffer_level: player.getDashMetrics?.()?.getCurrentBufferLevel('video'),
@@ -108,10 +113,22 @@ export function attachDashjs(
     options,
   );
 
+  /** Media types whose buffer dash.js reported empty (BUFFER_EMPTY) and not yet loaded again. */
+  const empty = new Set<string>();
   const handlers: Record<string, (e: never) => void> = {
     playbackWaiting: () => tracker.stallStart(),
-    bufferStalled: () => tracker.stallStart(),
-    playbackPlaying: () => tracker.stallEnd(),
+    bufferStalled: (e: { mediaType?: string }) => {
+      if (e.mediaType !== 'video' && e.mediaType !== 'audio') return;
+      empty.add(e.mediaType);
+      tracker.stallStart();
+    },
+    bufferLoaded: (e: { mediaType?: string }) => {
+      if (e.mediaType) empty.delete(e.mediaType);
+      if (empty.size === 0) tracker.stallEnd();
+    },
+    playbackPlaying: () => {
+      if (empty.size === 0) tracker.stallEnd();
+    },
     qualityChangeRendered: (e: {
       mediaType: string;
       newRepresentation?: DashRepresentation;

@@ -111,6 +111,9 @@ export function attachHlsjs(hls: HlsjsPlayer, reporter: Reporter, options: Attac
       );
     },
     hlsStallResolved: () => tracker.stallEnd(),
+    // hls.js 1.6+: the element's `ended`, or playback stuck at the end of a VOD (MSE streams
+    // whose tracks end a few ms apart never fire `ended` in Chromium).
+    hlsMediaEnded: () => tracker.ended(),
   };
   for (const [type, fn] of Object.entries(handlers)) hls.on(type, fn);
   return () => {

@@ -36,6 +36,8 @@ export interface TrackerConfig {
   stallOnWaiting?: boolean;
   /** End a stall on the element's `playing` (default true). */
   endStallOnPlaying?: boolean;
+  /** End a stall when the playhead moves again (default true; some players resume without `playing`). */
+  endStallOnProgress?: boolean;
   /** Report the element's own `error` (off when the player reports errors itself). */
   videoErrors?: boolean;
   sample?: () => PlayerSample;
@@ -52,6 +54,8 @@ export interface Tracker {
   stallEnd(): void;
   /** The rendition shown for a media type changed (the first one is recorded, not reported). */
   rendered(mediaType: string, to: Rendition): void;
+  /** Playback reached the end (the element's `ended`, or a player that stalls at the end of VOD). */
+  ended(): void;
   /** A media-type's last rendered rendition. */
   current(mediaType: string): Rendition | undefined;
   error(code: unknown, message: string, data: unknown, fatal: boolean): void;
@@ -86,6 +90,7 @@ export function createTracker(
   let ended = false;
   let stallSince: number | undefined;
   let stallAt = 0;
+  let endTimer: ReturnType<typeof setTimeout> | undefined;
   let stalls = 0;
   const renditions = new Map<string, Rendition>();
   const sample = (): PlayerSample => {
@@ -158,6 +163,15 @@ export function createTracker(
     if (resumed && !video.paused && !video.ended) setState('playing');
   };
 
+  const end = () => {
+    if (ended || !started) return;
+    stallEnd(false);
+    periodic();
+    ended = true;
+    setState('ended');
+    reporter.report('playback_ended', { total_rebuffers: stalls });
+  };
+
   const periodic = () => {
     if (!started || ended) return;
     const s = sample();
@@ -191,10 +205,20 @@ export function createTracker(
     },
     // Some players resume without a `playing` event: the playhead moving ends a stall too.
     timeupdate: () => {
-      if (stallSince !== undefined && video.currentTime > stallAt + 0.2 && !video.paused) stallEnd();
+      if (config.endStallOnProgress === false || stallSince === undefined) return;
+      if (video.currentTime > stallAt + 0.2 && !video.paused) stallEnd();
     },
     waiting: () => {
       if (config.stallOnWaiting !== false) stallStart();
+      // Stuck on the last frames of a VOD (MSE tracks ending a few ms apart): Chromium may
+      // never fire `ended`, so a playhead that stays put there for a second is the end.
+      if (started && !ended && nearEnd() && endTimer === undefined) {
+        const at = video.currentTime;
+        endTimer = setTimeout(() => {
+          endTimer = undefined;
+          if (!video.paused && !video.seeking && video.currentTime === at && nearEnd()) end();
+        }, 1000);
+      }
     },
     pause: () => {
       if (video.ended) return;
@@ -208,14 +232,7 @@ export function createTracker(
     seeked: () => {
       if (started) setState(video.paused ? 'paused' : 'playing');
     },
-    ended: () => {
-      if (ended) return;
-      stallEnd(false);
-      periodic();
-      ended = true;
-      setState('ended');
-      reporter.report('playback_ended', { total_rebuffers: stalls });
-    },
+    ended: () => end(),
     error: () => {
       if (config.videoErrors === false) return;
       const e = video.error;
@@ -237,6 +254,7 @@ export function createTracker(
   const tracker: Tracker = {
     stallStart,
     stallEnd: () => stallEnd(),
+    ended: end,
     rendered(mediaType, to) {
       const prev = renditions.get(mediaType);
       renditions.set(mediaType, to);
@@ -265,6 +283,7 @@ export function createTracker(
     detach() {
       for (const [type, fn] of Object.entries(listeners)) video.removeEventListener(type, fn);
       if (timer !== undefined) clearInterval(timer);
+      if (endTimer !== undefined) clearTimeout(endTimer);
     },
   };
   return tracker;

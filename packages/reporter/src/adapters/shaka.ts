@@ -123,6 +123,10 @@ export function attachShaka(
       const seg = e.context?.segment;
       const bytes = e.response?.data?.byteLength;
       const t = e.response?.timeMs;
+      const video =
+        stream?.type === 'video'
+          ? rendition(stream.width ?? undefined, stream.height ?? undefined, stream.bandwidth)
+          : undefined;
       tracker.report('fragment_loading_completed', {
         type: e.context?.type === INIT_SEGMENT ? 'InitializationSegment' : 'MediaSegment',
         url: e.response?.uri ?? e.request?.uris?.[0] ?? null,
@@ -133,7 +137,7 @@ export function attachShaka(
           seg && seg.endTime !== undefined && seg.startTime !== undefined
             ? seg.endTime - seg.startTime
             : null,
-        bitrate: stream?.bandwidth ?? null,
+        bitrate: video?.bitrate ?? (stream?.bandwidth || null),
         width: stream?.width ?? null,
         height: stream?.height ?? null,
         bytes: bytes ?? null,
