@@ -10,14 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { buildApp } from '../../src/app.ts';
 import * as fmt from '../../src/web/client/format.ts';
 import { CI } from '../helpers/env.ts';
 import { sqliteFixture } from '../helpers/stores.ts';
 import { type SessionPlan, sessionEvents, submitAll, twoExperiments } from './dashboard-seed.ts';
+import { type Browser, launchBrowser } from './harness/browser.ts';
+import { CHROMIUM } from './harness/tools.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SHOTS = path.join(ROOT, 'artifacts/screenshots');
 
@@ -46,6 +47,7 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
   const webDir = path.join(tmp, 'ui');
   let app: FastifyInstance;
   let base: string;
+  let browser: Browser | undefined;
   let context: BrowserContext;
   const now = Date.now() / 1000;
   const plans = twoExperiments(now);
@@ -132,25 +134,12 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.ok(addr && typeof addr === 'object');
     base = `http://127.0.0.1:${addr.port}`;
     await submitAll(base, plans.flatMap(sessionEvents));
-    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1366, height: 860 },
-    });
+    browser = await launchBrowser({ viewport: { width: 1366, height: 860 } });
+    context = browser.context;
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await app?.close();
     await fixture.cleanup();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -26,13 +26,17 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** Launches Chromium with a fresh profile; `viewport` sizes every page (screenshots). */
+export async function launchBrowser(
+  opts: { viewport?: { width: number; height: number } } = {},
+): Promise<Browser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
     timeout: 60_000,
+    ...(opts.viewport ? { viewport: opts.viewport } : {}),
   });
   return {
     context,
