@@ -25,6 +25,17 @@ export interface BenchContext {
 
 export type Bench = (ctx: BenchContext) => Promise<void>;
 
+/** One line of the read benchmark's results (bench/read.ts prints them as JSON). */
+export interface ReadResult {
+  store: string;
+  what: string;
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  peakRssMb: number;
+  note?: string;
+}
+
 /** Runs `node <args>` in ROOT and parses the last stdout line as JSON. */
 export function runNodeJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
   return new Promise((resolve, reject) => {

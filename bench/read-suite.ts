@@ -5,17 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { root } from '../scripts/ferretdb.mjs';
-import { type Bench, fmt, table } from './lib.ts';
-
-interface ReadResult {
-  store: string;
-  what: string;
-  events: number;
-  seconds: number;
-  eventsPerSec: number;
-  peakRssMb: number;
-  note?: string;
-}
+import { type Bench, fmt, type ReadResult, table } from './lib.ts';
 
 export function benchRead(opts: { events?: number; mongoUrl?: string }): Bench {
   return async (ctx) => {

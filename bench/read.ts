@@ -21,6 +21,7 @@ import { ferretBinary, freePort, root, startFerret } from '../scripts/ferretdb.m
 import { configFrom } from '../src/config.ts';
 import type { EventDoc } from '../src/events/schema.ts';
 import { createStore } from '../src/store/index.ts';
+import type { ReadResult } from './lib.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -33,15 +34,7 @@ const N = Number(opts.events);
 const EXP = 'bench_read';
 const BATCH = 10_000;
 
-interface Result {
-  store: string;
-  what: string;
-  events: number;
-  seconds: number;
-  eventsPerSec: number;
-  peakRssMb: number;
-  note?: string;
-}
+type Result = ReadResult;
 const results: Result[] = [];
 function record(r: Result) {
   results.push(r);
