@@ -3,7 +3,9 @@
 // the collector's own decoder and mapping (src/cmcd) into stored events, then through src/qoe.
 // Covers: object reports (rr) start no stalls and give no play states; sta=r before the first
 // frame is startup; an implausibly small msd is not the startup; the session protocol is the
-// first one that is not "cmcd"; flattened inner lists are read for video. Pure: starts nothing.
+// first one that is not "cmcd"; flattened inner lists are read for video; sequences captured
+// from the e2e's throttled sessions (hls.js bc with ot=v is a switch, its bl=0 on sta=p is no
+// stall; dash.js's startup bsd is no stall, its real stall counts once). Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeCmcdLines } from '../src/cmcd/decode.ts';
@@ -240,6 +242,90 @@ describe('Shaka', () => {
       [[8, 11]],
     );
     assert.equal(q.switch_count, 1);
+  });
+});
+
+describe('real throttled sessions (test/e2e/cmcd.e2e.test.ts, captured)', () => {
+  test('hls.js 1.7: its down-switch is a bc with ot=v; it counts as a switch', () => {
+    // Captured from the throttled hls.js session (bl, br, sta, ot as stored; times relative).
+    const sid = 'sid="hx",sf=h,v=2';
+    const q = computeSessionQoe(
+      stored([
+        `e=ps,${sid},sn=0,sta=d,ts=${ts(0.002)}`,
+        `br=(319),e=bc,${sid},sn=1,sta=d,ts=${ts(0.027)}`,
+        `br=(319),e=ps,${sid},sn=2,sta=s,ts=${ts(0.043)}`,
+        `bl=(0),br=(2569),e=bc,${sid},sn=3,sta=s,ts=${ts(0.341)}`,
+        `bl=(0),br=(2569),e=rr,${sid},sn=4,rc=200,sta=p,ts=${ts(0.37)},url="${HLS}/v2/0.m4s"`,
+        `bl=(0),br=(2569),e=ps,${sid},sn=5,sta=p,ts=${ts(0.379)}`,
+        `bl=(5900),br=(2569),e=t,${sid},sn=6,sta=p,ts=${ts(2)}`,
+        `bl=(5900),br=(2569),e=t,${sid},sn=7,sta=p,ts=${ts(4.001)}`,
+        `bl=(3300),br=(319),e=bc,ot=v,${sid},sn=8,sta=p,ts=${ts(5.428)}`,
+        `bl=(3300),br=(319),e=rr,${sid},sn=9,rc=200,sta=p,ts=${ts(5.439)},url="${HLS}/v0/3.m4s"`,
+        `bl=(3300),br=(319),e=t,${sid},sn=10,sta=p,ts=${ts(6)}`,
+        `bl=(2900),br=(319),e=t,${sid},sn=11,sta=p,ts=${ts(8)}`,
+        `bl=(0),br=(319),e=ps,${sid},sn=12,sta=e,ts=${ts(20)}`,
+      ]),
+    );
+    assert.deepEqual(
+      q.switches.map((s) => [Math.round((s.timestamp - T0) * 1000), s.from_bps, s.to_bps]),
+      [[5428, 2_569_000, 319_000]],
+      'the up-switch before the first frame is startup, the bc with ot=v is the switch',
+    );
+    assert.equal(q.stall_count, 0, 'the bl=0 rr reports at the start are no stall');
+    // An audio bc is no video switch.
+    const [audio] = stored([`br=(64),e=bc,ot=a,${sid},sn=13,sta=p,ts=${ts(9)}`]);
+    assert.ok(toSignals(audio!).every((s) => s.kind !== 'rendition'));
+  });
+
+  test('dash.js 5.2: the bsd on the first video rr is the wait for the first frame, not a stall', () => {
+    // Captured: sta=r at 0.321, sta=p at 0.470, then bsd=149 (= 0.470 - 0.321) on the next
+    // video request. The e2e used to take that bsd for a stall and lift the throttle too early.
+    const sid = 'sid="dx",v=2';
+    const known = `${sid},sf=d,st=v`;
+    const q = computeSessionQoe(
+      stored([
+        `e=t,${sid},sn=0,ts=${ts(0)}`,
+        `bl=(0;v),e=ps,msd=3,${sid},sn=1,sta=s,ts=${ts(0.005)}`,
+        `bl=(0;v),br=(250;v),e=ps,${known},sn=2,sta=r,ts=${ts(0.321)}`,
+        `bl=(0;v),br=(250;v),e=rr,ot=v,rc=200,${known},sn=3,sta=r,ts=${ts(0.341)},url="${MPD}/v0/1.m4s"`,
+        `bl=(2000;v),br=(250;v),e=ps,${known},sn=4,sta=p,ts=${ts(0.47)}`,
+        `bl=(1400;v),br=(2500;v),bsd=(149;v),e=rr,ot=v,rc=200,${known},sn=5,sta=p,ts=${ts(1.041)},url="${MPD}/v2/1.m4s"`,
+        `e=t,${known},sn=6,sta=p,ts=${ts(2)}`,
+        `bl=(1500;v),br=(2500;v),e=rr,ot=v,rc=200,${known},sn=7,sta=p,ts=${ts(3.103)},url="${MPD}/v2/2.m4s"`,
+        `e=t,${known},sn=8,sta=p,ts=${ts(4)}`,
+        `bl=(0;v),br=(2500;v),e=ps,${known},sn=9,sta=e,ts=${ts(20.719)}`,
+      ]),
+    );
+    assert.equal(q.stall_count, 0);
+    near(q.startup_time_s, 0.465, 'startup sta=s -> sta=p');
+  });
+
+  test('dash.js 5.2: a real throttled stall (ps r -> ps p, its bsd on a later rr) counts once', () => {
+    // Captured: bl=0 on rr reports while starved, sta=r at 8.615, sta=p at 8.747, then
+    // bsd=132 (the stall) on the video request at 11.250.
+    const known = 'sid="dy",v=2,sf=d,st=v';
+    const q = computeSessionQoe(
+      stored([
+        `bl=(0;v),br=(250;v),e=ps,${known},sn=0,sta=s,ts=${ts(0.007)}`,
+        `bl=(0;v),br=(250;v),e=ps,${known},sn=1,sta=r,ts=${ts(0.176)}`,
+        `bl=(2000;v),br=(250;v),e=ps,${known},sn=2,sta=p,ts=${ts(0.418)}`,
+        `bl=(1500;v),br=(2500;v),bsd=(241;v),e=rr,ot=v,rc=200,${known},sn=3,sta=p,ts=${ts(0.895)},url="${MPD}/v2/1.m4s"`,
+        `e=t,${known},sn=4,sta=p,ts=${ts(4)}`,
+        `bl=(0;v),br=(250;v),e=rr,ot=v,rc=200,${known},sn=5,sta=p,ts=${ts(5.003)},url="${MPD}/v0/3.m4s"`,
+        `bl=(0;v),br=(250;v),e=rr,ot=v,rc=200,${known},sn=6,sta=p,ts=${ts(5.789)},url="${MPD}/v0/4.m4s"`,
+        `e=t,${known},sn=7,sta=p,ts=${ts(8.001)}`,
+        `bl=(0;v),br=(250;v),e=ps,${known},sn=8,sta=r,ts=${ts(8.615)}`,
+        `bl=(100;v),br=(250;v),e=rr,ot=v,rc=200,${known},sn=9,sta=r,ts=${ts(8.729)},url="${MPD}/v0/5.m4s"`,
+        `bl=(4100;v),br=(250;v),e=ps,${known},sn=10,sta=p,ts=${ts(8.747)}`,
+        `e=t,${known},sn=11,sta=p,ts=${ts(10)}`,
+        `bl=(1800;v),br=(250;v),bsd=(132;v),e=rr,ot=v,rc=200,${known},sn=12,sta=p,ts=${ts(11.25)},url="${MPD}/v0/6.m4s"`,
+        `bl=(0;v),br=(800;v),e=ps,${known},sn=13,sta=e,ts=${ts(20.941)}`,
+      ]),
+    );
+    assert.deepEqual(
+      q.stalls.map((s) => [Math.round((s.start - T0) * 1000), Math.round((s.end - T0) * 1000)]),
+      [[8615, 8747]],
+    );
   });
 });
 

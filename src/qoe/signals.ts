@@ -332,7 +332,9 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
   if (bl !== null && bl >= 0) {
     // A buffer level on an object report was taken at request (or response) time and is
     // stamped with the request's start: it feeds the plot (video objects only), never stalls.
-    if (!objectReport) out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: true });
+    // A report that says "playing" (`sta=p`) is no stall, whatever its bl: hls.js 1.7 sends
+    // bl=0 on the ps that announces its first frame.
+    if (!objectReport) out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: p.sta !== 'p' });
     else if (VIDEO_OBJECTS.has(p.ot as string | undefined)) {
       out.push({ kind: 'buffer', t, s: bl / 1000, forStalls: false });
     }
@@ -346,8 +348,10 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
   const mtp = cmcdKeyValue(p, 'mtp');
   if (mtp !== null && mtp > 0) out.push({ kind: 'throughput', t, bps: mtp * 1000 });
   // rr (response received) and request data (with an object type) describe a downloaded
-  // object, not what is on screen.
-  if (!objectReport) {
+  // object, not what is on screen. A `bc` is the switch itself, whatever object type it names
+  // (hls.js sends `ot=v` on its video switches); a non-video `bc` is no video switch.
+  const videoSwitch = e === 'bc' && VIDEO_OBJECTS.has(p.ot as string | undefined);
+  if (!objectReport || videoSwitch) {
     // pb (playhead bitrate) is what is rendered; br is the selected rendition.
     const kbps = cmcdKeyValue(p, 'pb') ?? cmcdKeyValue(p, 'br');
     if (kbps !== null && kbps > 0) {
@@ -361,6 +365,8 @@ function cmcdCommon(t: number, p: Payload, e: string): Signal[] {
         explicit: e === 'bc',
       });
     }
+  }
+  if (!objectReport) {
     // bsd on an object report (dash.js puts it on the next media request) is stamped with
     // that request's start, not with the stall's end: it would place a phantom stall.
     for (const ms of stallDurations(p)) {

@@ -26,16 +26,20 @@ const SHAKA = path.resolve(
 const SHAKA_URL = '/lib/shaka-player.compiled.js';
 
 /**
- * The one option each player needs, as README shows it. dash.js sends only e, ts and v unless
+ * The one option each player needs, as README shows it (plus, with `startHigh`, dash.js's
+ * first rendition for the throttled run). dash.js sends only e, ts and v unless
  * the target lists its keys, so the list is part of its option.
  */
-function cmcdPlayerConfig(player: Player, url: string): Record<string, unknown> {
+function cmcdPlayerConfig(player: Player, url: string, startHigh: boolean): Record<string, unknown> {
   const target = { url, events: EVENTS, interval: INTERVAL_S, batchSize: 1 };
   switch (player) {
     case 'dashjs':
       return {
         streaming: {
           cmcd: { enabled: true, version: 2, eventTargets: [{ ...target, enabledKeys: [...CMCD_KEYS] }] },
+          // dash.js on 2 shared cores sometimes stays at 180p for 40 s; starting it at 720p
+          // (3000 kbps first estimate) makes the throttle force a switch down.
+          ...(startHigh ? { abr: { initialBitrate: { video: 3000 } } } : {}),
         },
       };
     case 'hlsjs':
@@ -56,13 +60,26 @@ const keysSent = (events: StoredEvent[]) =>
 const eventsSent = (events: StoredEvent[]) =>
   [...new Set(events.map((e) => e.event_type.replace(/^cmcd_/, '')))].sort();
 
-/** A stall in stored CMCD events: a rebuffering play state after the first `playing`, or a stall duration. */
-function hasStall(events: StoredEvent[]): boolean {
+/**
+ * Where a stall begins in stored CMCD events: a rebuffering play state after the first
+ * `playing`, on a report about playback (not an `rr`, whose state hls.js takes at response
+ * time). A `bsd` is no proof: dash.js reports the wait for the first frame as a `bsd` on its
+ * next request.
+ */
+function stallStarts(events: StoredEvent[]): number[] {
   const firstPlaying = events.findIndex((e) => e.payload.sta === 'p');
-  return events.some(
-    (e, i) => (firstPlaying >= 0 && i > firstPlaying && e.payload.sta === 'r') || Number(e.payload.bsd) > 0,
+  if (firstPlaying < 0) return [];
+  return events.flatMap((e, i) =>
+    i > firstPlaying && e.payload.sta === 'r' && e.event_type !== 'cmcd_rr' ? [i] : [],
   );
 }
+const hasStall = (events: StoredEvent[]) => stallStarts(events).length > 0;
+/**
+ * A stall playback came back from (`sta=p` after it). hls.js reports `sta=r` at the end of
+ * the test stream instead of ending, so a rebuffering state alone may be that one.
+ */
+const hasResumedStall = (events: StoredEvent[]) =>
+  stallStarts(events).some((i) => events.slice(i + 1).some((e) => e.payload.sta === 'p'));
 
 /** Video bitrates the player reported (kbps), in order, outside response-received reports. */
 const bitrates = (events: StoredEvent[]) =>
@@ -83,13 +100,13 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     await e2e?.close();
   });
 
-  const open = (player: Player, experimentId: string, bufferS: number) =>
+  const open = (player: Player, experimentId: string, bufferS: number, startHigh = false) =>
     e2e.openPlayer({
       player,
       experimentId,
       reporter: false,
       bufferS,
-      playerConfig: cmcdPlayerConfig(player, `${e2e.stats.url}/api/cmcd/${experimentId}`),
+      playerConfig: cmcdPlayerConfig(player, `${e2e.stats.url}/api/cmcd/${experimentId}`, startHigh),
     });
 
   const qoeOf = async (experimentId: string) => {
@@ -115,12 +132,25 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     const run = `${player}-${Date.now()}`;
     const clean = `cmcd-e2e-${run}-clean`;
     const slow = `cmcd-e2e-${run}-throttled`;
-    const [a, b] = await Promise.all([open(player, clean, 10), open(player, slow, 4)]);
+    const [a, b] = await Promise.all([open(player, clean, 10), open(player, slow, 4, true)]);
     try {
       // Let the throttled one climb above the lowest rendition (180p), then starve its media
-      // (not its reports): it must stall and switch down.
-      await b.waitFor('e2e.video.currentTime > 3 && e2e.video.videoHeight > 180', 40_000);
-      await e2e.throttle(b.page, { downloadBytesPerS: 40_000 });
+      // (not its reports) below even the lowest rendition's rate (250 kbps video + 64 kbps
+      // audio is about 40 KB/s): it must stall and switch down.
+      // A player slow to climb (2 shared cores) is starved anyway after 6 s: it then stalls at
+      // 180p and switches up once the throttle is lifted.
+      await b
+        .waitFor(
+          'e2e.video.currentTime > 3 && (e2e.video.videoHeight > 180 || e2e.video.currentTime > 6)',
+          40_000,
+        )
+        .catch(async (err) => {
+          const at = await b.page.evaluate('[e2e.video.currentTime, e2e.video.videoHeight, e2e.error]');
+          throw new Error(`${player} throttled page before the throttle: ${JSON.stringify(at)}`, {
+            cause: err,
+          });
+        });
+      await e2e.throttle(b.page, { downloadBytesPerS: 20_000 });
       const stalled = await eventually(() => e2e.stats.events(slow), hasStall, 45_000);
       await e2e.throttle(b.page);
       assert.ok(hasStall(stalled), `${player} reported no stall: ${eventsSent(stalled)}`);
@@ -128,6 +158,7 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
         finish(a, clean, 60_000),
         finish(b, slow, 90_000),
       ]);
+      assert.ok(hasResumedStall(slowEvents), `${player}: playback resumed after a stall`);
       return { clean, slow, cleanEvents, slowEvents };
     } finally {
       await Promise.all([a.page.close(), b.page.close()]);
@@ -181,7 +212,10 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
       assertSession('clean', cleanEvents, protocol);
       assertSession('throttled', slowEvents, protocol);
       assert.ok(switched(slowEvents), `throttled switches: ${bitrates(slowEvents)}`);
-      await assertQoe(t, player, clean, slow);
+      await assertQoe(t, player, clean, slow).catch((err) => {
+        t.diagnostic(`${player} throttled events:\n${dump(slowEvents)}`);
+        throw err;
+      });
       const all = [...cleanEvents, ...slowEvents];
       sent.push(`${player}: events ${eventsSent(all).join(' ')}; keys ${keysSent(all).join(' ')}`);
       t.diagnostic(sent.at(-1) ?? '');
@@ -252,4 +286,16 @@ function pick(q: Record<string, unknown>) {
     avg_bitrate_bps,
     played_time_s,
   };
+}
+
+/** One short line per stored event (type, ts, sta, bl, bsd, br, ot), for failure messages. */
+function dump(events: StoredEvent[]): string {
+  const t0 = events[0]?.timestamp ?? 0;
+  return events
+    .map((e) => {
+      const p = e.payload;
+      const f = (k: string) => (p[k] === undefined ? '' : ` ${k}=${JSON.stringify(p[k])}`);
+      return `${(e.timestamp - t0).toFixed(3)} ${e.event_type}${f('sta')}${f('bl')}${f('bsd')}${f('br')}${f('ot')}`;
+    })
+    .join('\n');
 }
