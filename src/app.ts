@@ -13,11 +13,13 @@ import type { Config } from './config.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
+import ingestPlugin from './ingest/plugin.ts';
 import submitRoutes from './ingest/routes.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
 import sdkRoutes from './sdk/route.ts';
+import sessionsPlugin from './sessions/plugin.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -98,6 +100,8 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   });
 
   await app.register(storePlugin, { store: opts.store ?? createStore(config), ownsStore: !opts.store });
+  await app.register(ingestPlugin);
+  await app.register(sessionsPlugin);
 
   await app.register(
     async (api) => {

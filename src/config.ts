@@ -25,8 +25,6 @@ export interface Config {
   sqliteSynchronous: 'FULL' | 'NORMAL';
   /** How long an SQLite write waits for another process's lock before a 503. */
   sqliteBusyTimeoutMs: number;
-  /** SQLite writes (and their fsync) on a worker thread, off the event loop. */
-  sqliteWriteThread: boolean;
   mongo: MongoConfig;
   bodyLimit: number;
   corsOrigins: '*' | string[];
@@ -50,6 +48,15 @@ export interface Config {
     batchMaxEvents: number;
     /** Body limit of POST /api/submit/batch in bytes, after decompression. */
     batchBodyLimit: number;
+  };
+  sessions: {
+    /**
+     * A silence longer than this (seconds) between events of a session keyed by video_id or
+     * payload.session_id starts a new run (a new session); 0 turns the silence rule off.
+     */
+    splitGapS: number;
+    /** A session's QoE is summarised in the background once it has been quiet this long (ms). */
+    summarizeAfterMs: number;
   };
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
@@ -197,7 +204,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     sqliteBusyTimeoutMs: int(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000),
-    sqliteWriteThread: bool(env, 'SQLITE_WRITE_THREAD', true),
     mongo: {
       url,
       database: env.MONGO_DATABASE || databaseFromUrl(url) || 'testbed',
@@ -220,6 +226,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxInflight: int(env, 'GROUP_COMMIT_MAX_INFLIGHT', 1, 1, 64),
       batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    },
+    sessions: {
+      splitGapS: int(env, 'SESSION_SPLIT_GAP_S', 600, 0, 365 * 86400),
+      summarizeAfterMs: int(env, 'SESSION_SUMMARIZE_AFTER_MS', 2000, 0, 3_600_000),
     },
     cmcd: cmcdConfig(env),
   };

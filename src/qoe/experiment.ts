@@ -1,6 +1,7 @@
 /** QoE over a whole experiment: events grouped into sessions, per-session figures, aggregates. */
 import { aggregate } from './aggregate.ts';
-import { SessionAccumulator, sessionKey } from './session.ts';
+import { baseSessionKey } from '../sessions/key.ts';
+import { SessionAccumulator } from './session.ts';
 import type { AggregatedMetric, QoeEvent, QoeOptions, SessionQoe, Summary } from './types.ts';
 
 export interface ExperimentQoe {
@@ -19,7 +20,7 @@ export class QoeCollector {
   constructor(private readonly onlySession?: string) {}
 
   add(event: QoeEvent): void {
-    const key = sessionKey(event);
+    const key = typeof event.session_key === 'string' ? event.session_key : baseSessionKey(event).base;
     if (this.onlySession !== undefined && key !== this.onlySession) return;
     let acc = this.sessions.get(key);
     if (!acc) {

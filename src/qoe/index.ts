@@ -18,7 +18,7 @@ export {
   TimeseriesPointsSchema,
   WarmupSchema,
 } from './schema.ts';
-export { computeSessionQoe, SessionAccumulator, sessionKey, sessionKeySource } from './session.ts';
+export { computeSessionQoe, SessionAccumulator } from './session.ts';
 export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
 export { quantile } from './stats.ts';
 export {
@@ -31,6 +31,7 @@ export {
   type Timeseries,
   type TimeseriesMetric,
   timeseries,
+  timeseriesOf,
 } from './timeseries.ts';
 export {
   AGGREGATED_METRICS,

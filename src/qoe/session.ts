@@ -8,24 +8,7 @@ import { toSignals } from './signals.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';
-
-/** Session key (the contract): top-level session_id, else payload.session_id, else video_id. */
-export function sessionKey(event: QoeEvent): string {
-  if (typeof event.session_id === 'string' && event.session_id !== '') return event.session_id;
-  const p = event.payload?.session_id;
-  if (typeof p === 'string' && p !== '') return p;
-  return typeof event.video_id === 'string' && event.video_id !== '' ? event.video_id : 'unknown';
-}
-
-/** Which key `sessionKey` used, as the sessions endpoint reports it. */
-export function sessionKeySource(event: QoeEvent): 'session_id' | 'video_id' {
-  if (typeof event.session_id === 'string' && event.session_id !== '') return 'session_id';
-  const p = event.payload?.session_id;
-  return typeof p === 'string' && p !== '' ? 'session_id' : 'video_id';
-}
-
-/** The protocol of CMCD events whose format is unknown (src/cmcd/map.ts). */
-export const CMCD_PROTOCOL = 'cmcd';
+import { CMCD_PROTOCOL } from '../sessions/summary.ts';
 
 /** A player-reported startup below this share of (first frame − play request) is not believed. */
 export const MIN_REPORTED_STARTUP_SHARE = 0.5;
@@ -251,12 +234,23 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
   };
 }
 
-/** QoE of one session's events (they should share a session key; the first one names it). */
-export function computeSessionQoe(events: Iterable<QoeEvent>, opts: QoeOptions = {}): SessionQoe {
+/**
+ * QoE of one session's events, named `sessionId` (default: the events' stored session_key,
+ * else their session_id, else 'unknown').
+ */
+export function computeSessionQoe(
+  events: Iterable<QoeEvent>,
+  opts: QoeOptions & { sessionId?: string } = {},
+): SessionQoe {
   let acc: SessionAccumulator | null = null;
   for (const e of events) {
-    acc ??= new SessionAccumulator(sessionKey(e));
+    acc ??= new SessionAccumulator(opts.sessionId ?? nameOf(e));
     acc.add(e);
   }
-  return (acc ?? new SessionAccumulator('unknown')).result(opts);
+  return (acc ?? new SessionAccumulator(opts.sessionId ?? 'unknown')).result(opts);
+}
+
+function nameOf(e: QoeEvent): string {
+  for (const v of [e.session_key, e.session_id, e.video_id]) if (typeof v === 'string' && v !== '') return v;
+  return 'unknown';
 }

@@ -4,7 +4,7 @@
  * drains and bitrate dips survive downsampling.
  */
 import { renditionHistory } from './rendition.ts';
-import { SessionAccumulator, sessionKey } from './session.ts';
+import { SessionAccumulator } from './session.ts';
 import type { QoeEvent, Signal } from './types.ts';
 
 export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput'] as const;
@@ -89,20 +89,23 @@ function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: n
   return out;
 }
 
-/**
- * One metric over time for one session's events (pass a single session's events; use
- * `sessionKey` to pick them), oldest first, at most `maxPoints` points.
- */
+/** One metric over time from a session's accumulated events, at most `maxPoints` points. */
+export function timeseriesOf(
+  acc: SessionAccumulator,
+  metric: TimeseriesMetric,
+  maxPoints: number,
+): Timeseries {
+  const points = pointsOf(acc.signals(), metric, acc.first, acc.last);
+  return { metric, unit: TIMESERIES_UNITS[metric], points: downsample(points, maxPoints) };
+}
+
+/** One metric over time for one session's events, oldest first, at most `maxPoints` points. */
 export function timeseries(
   events: Iterable<QoeEvent>,
   metric: TimeseriesMetric,
   maxPoints: number = DEFAULT_MAX_POINTS,
 ): Timeseries {
-  let acc: SessionAccumulator | null = null;
-  for (const e of events) {
-    acc ??= new SessionAccumulator(sessionKey(e));
-    acc.add(e);
-  }
-  const points = acc ? pointsOf(acc.signals(), metric, acc.first, acc.last) : [];
-  return { metric, unit: TIMESERIES_UNITS[metric], points: downsample(points, maxPoints) };
+  const acc = new SessionAccumulator('');
+  for (const e of events) acc.add(e);
+  return timeseriesOf(acc, metric, maxPoints);
 }

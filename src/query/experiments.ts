@@ -63,7 +63,8 @@ const experimentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/experiments/:id/sessions',
     {
       schema: {
-        summary: "An experiment's playback sessions (session_id, else payload.session_id, else video_id)",
+        summary:
+          "An experiment's playback sessions: by session_id, else payload.session_id or video_id split into runs (docs/api.md)",
         params: ExperimentParams,
         response: {
           200: Type.Object({ experiment_id: Type.String(), sessions: Type.Array(SessionSummarySchema) }),
@@ -72,8 +73,9 @@ const experimentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { id } = request.params;
-      const sessions = await app.store.listSessions(id);
-      if (sessions.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
+      const rows = await app.store.listSessions(id);
+      if (rows.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
+      const sessions = rows.map(({ version: _v, qoe: _q, ...summary }) => summary);
       return { experiment_id: id, sessions };
     },
   );

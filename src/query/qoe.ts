@@ -1,27 +1,24 @@
 /**
- * QoE over HTTP: GET /api/experiments/:id/qoe and /timeseries. The maths is src/qoe (pure);
- * this feeds it one session at a time from the store, so memory is bounded by the largest
- * session rather than the experiment.
+ * QoE over HTTP: GET /api/experiments/:id/qoe and /timeseries. Sessions come from the store's
+ * summaries, each with its cached QoE; only sessions changed since their QoE was cached are
+ * computed from their events (src/sessions/qoe-service.ts), one session at a time.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { apiError } from '../errors.ts';
-import type { StoredEvent } from '../events/schema.ts';
 import {
   AggregateSchema,
   aggregate,
-  computeSessionQoe,
   DEFAULT_MAX_POINTS,
   parseWarmup,
   type SessionQoe,
   SessionQoeSchema,
   TIMESERIES_METRICS,
   TimeseriesPointsSchema,
-  timeseries,
   type Warmup,
   WarmupSchema,
 } from '../qoe/index.ts';
-import type { EventStore } from '../store/types.ts';
+import type { SessionRow } from '../store/types.ts';
 import { ExperimentParams } from './experiments.ts';
 
 const SessionParam = Type.String({
@@ -29,17 +26,6 @@ const SessionParam = Type.String({
   maxLength: 2048,
   description: 'A session id as GET /api/experiments/:id/sessions lists it',
 });
-
-/** Every event of one session, in time order (one session is small enough to hold). */
-async function sessionEvents(
-  store: EventStore,
-  experimentId: string,
-  session: string,
-): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const batch of store.readEvents({ experimentId, session })) out.push(...batch);
-  return out;
-}
 
 function warmupParam(raw: string | undefined): Warmup {
   try {
@@ -81,26 +67,18 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { id } = request.params;
       const warmup = warmupParam(request.query.warmup);
       const { session } = request.query;
-      const sessions: Array<{ first: number; qoe: SessionQoe }> = [];
+      let rows: SessionRow[];
       if (session !== undefined) {
-        const events = await sessionEvents(app.store, id, session);
-        if (events.length === 0) throw apiError('SESSION_NOT_FOUND', `No session "${session}" in "${id}"`);
-        sessions.push({ first: 0, qoe: computeSessionQoe(events, { warmup }) });
+        const row = await app.store.getSession(id, session);
+        if (!row) throw apiError('SESSION_NOT_FOUND', `No session "${session}" in "${id}"`);
+        rows = [row];
       } else {
-        for await (const events of app.store.readSessions(id)) {
-          let first = Number.POSITIVE_INFINITY;
-          for (const e of events) if (e.timestamp < first) first = e.timestamp;
-          sessions.push({ first, qoe: computeSessionQoe(events, { warmup }) });
-        }
-        if (sessions.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
+        rows = await app.store.listSessions(id);
+        if (rows.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
       }
-      // The same order as the sessions list: by first event, then id.
-      sessions.sort(
-        (a, b) =>
-          a.first - b.first ||
-          (a.qoe.session_id < b.qoe.session_id ? -1 : a.qoe.session_id > b.qoe.session_id ? 1 : 0),
-      );
-      const list = sessions.map((s) => s.qoe);
+      // In the sessions list's order (the store's), each from its summary when current.
+      const list: SessionQoe[] = [];
+      for (const row of rows) list.push(await app.sessions.qoe(id, row, warmup));
       return { experiment_id: id, warmup, sessions: list, aggregate: aggregate(list) };
     },
   );
@@ -135,17 +113,18 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params;
       const { metric, max_points } = request.query;
-      let session = request.query.session;
-      if (session === undefined) {
-        // Without a session: the experiment's first one (the reply names it).
-        const [first] = await app.store.listSessions(id);
-        if (!first) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
-        session = first.session_id;
+      const { session } = request.query;
+      // Without a session: the experiment's first one (the reply names it).
+      const row =
+        session === undefined
+          ? (await app.store.listSessions(id))[0]
+          : await app.store.getSession(id, session);
+      if (!row) {
+        if (session === undefined) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
+        throw apiError('SESSION_NOT_FOUND', `No session "${session}" in "${id}"`);
       }
-      const events = await sessionEvents(app.store, id, session);
-      if (events.length === 0) throw apiError('SESSION_NOT_FOUND', `No session "${session}" in "${id}"`);
-      const series = timeseries(events, metric, max_points ?? DEFAULT_MAX_POINTS);
-      return { experiment_id: id, session_id: session, ...series };
+      const series = await app.sessions.timeseries(id, row, metric, max_points ?? DEFAULT_MAX_POINTS);
+      return { experiment_id: id, session_id: row.session_id, ...series };
     },
   );
 };

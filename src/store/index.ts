@@ -1,18 +1,19 @@
 /** Picks the store named by config; the rest of the app sees only EventStore. */
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import { MongoStore } from './mongo.ts';
-import { SqliteStore } from './sqlite.ts';
+import { MongoStore } from './mongo/index.ts';
+import { SqliteStore } from './sqlite/index.ts';
 import type { EventStore } from './types.ts';
 
 export const SQLITE_FILE = 'stats.db';
 
 export function createStore(config: Readonly<Config>): EventStore {
-  if (config.storage === 'mongodb') return new MongoStore(config.mongo);
+  if (config.storage === 'mongodb')
+    return new MongoStore({ ...config.mongo, sessionGapS: config.sessions.splitGapS });
   return new SqliteStore({
     file: path.join(config.dataDir, SQLITE_FILE),
     synchronous: config.sqliteSynchronous,
     busyTimeoutMs: config.sqliteBusyTimeoutMs,
-    writeThread: config.sqliteWriteThread,
+    sessionGapS: config.sessions.splitGapS,
   });
 }

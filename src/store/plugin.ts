@@ -1,10 +1,6 @@
-/**
- * Decorates the app with its EventStore and the group committer in front of it, and closes
- * both on shutdown: queued writes are finished before the store closes.
- */
+/** Decorates the app with its EventStore, opened at start and closed on shutdown. */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { GroupCommitter } from '../ingest/group-commit.ts';
 import type { EventStore } from './types.ts';
 
 export interface StorePluginOptions {
@@ -16,13 +12,8 @@ export interface StorePluginOptions {
 async function storePlugin(app: FastifyInstance, opts: StorePluginOptions): Promise<void> {
   const { store } = opts;
   await store.open();
-  const committer = new GroupCommitter(store, app.config.ingest);
   app.decorate('store', store);
-  app.decorate('ingest', committer);
-  app.addHook('onClose', async () => {
-    await committer.drain();
-    if (opts.ownsStore) await store.close();
-  });
+  if (opts.ownsStore) app.addHook('onClose', async () => store.close());
 }
 
 export default fp(storePlugin, { name: 'store' });

@@ -4,6 +4,10 @@
  * test/ingest.*.test.ts run every test against both).
  */
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
+import type { SessionQoe } from '../qoe/types.ts';
+import type { SessionSummary } from '../sessions/summary.ts';
+
+export type { SessionSummary };
 
 /** A read of one experiment's events in (timestamp, _id) order (the read side). */
 export interface ReadQuery {
@@ -13,7 +17,7 @@ export interface ReadQuery {
   startTime?: number;
   /** Inclusive upper bound on timestamp. */
   endTime?: number;
-  /** Only this session (key rule: src/events/session.ts). */
+  /** Only this session (the id ingest stored with each event: src/sessions/key.ts). */
   session?: string;
   /** Resume strictly after this (timestamp, _id) position. */
   after?: { timestamp: number; id: string };
@@ -54,15 +58,25 @@ export interface ExperimentSummary {
   sessions: number;
 }
 
-export interface SessionSummary {
+/** A session's summary row: maintained at ingest, with its cached QoE. */
+export interface SessionRow extends SessionSummary {
+  /** Changes whenever an event of the session is stored or moved; QoE caches are keyed by it. */
+  version: number;
+  /** The cached QoE (no warm-up) when it is current for `version`, else null. */
+  qoe: SessionQoe | null;
+}
+
+/** A session whose cached QoE is out of date. */
+export interface StaleSession {
+  experiment_id: string;
   session_id: string;
-  /** How the session was keyed: an explicit session_id, or the video_id fallback. */
-  source: 'session_id' | 'video_id';
-  count: number;
-  first_timestamp: number;
-  last_timestamp: number;
-  video_id: string;
-  protocol: string;
+  version: number;
+}
+
+export interface RebuildResult {
+  experiments: number;
+  sessions: number;
+  events: number;
 }
 
 export interface EventStore {
@@ -85,12 +99,19 @@ export interface EventStore {
   readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]>;
   /** The same read as readEvents, each event as JSON text (lets a store skip parse + stringify). */
   readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]>;
-  /** An experiment's events one session at a time: each yielded array is one whole session. */
-  readSessions(experimentId: string): AsyncIterable<StoredEvent[]>;
+  /** Every experiment, from the session summaries (cost in sessions, not events). */
   listExperiments(): Promise<ExperimentSummary[]>;
-  /** Sessions of one experiment, ordered by first timestamp; [] when it has no events. */
-  listSessions(experimentId: string): Promise<SessionSummary[]>;
-  /** Removes an experiment's events; resolves with how many there were. */
+  /** Sessions of one experiment in compareSessions order; [] when it has no events. */
+  listSessions(experimentId: string): Promise<SessionRow[]>;
+  /** One session's summary, or null. */
+  getSession(experimentId: string, sessionId: string): Promise<SessionRow | null>;
+  /** Caches a session's QoE (no warm-up), unless the session changed since `version`. */
+  saveSessionQoe(experimentId: string, sessionId: string, version: number, qoe: SessionQoe): Promise<void>;
+  /** Sessions whose cached QoE is out of date and which changed before `changedBefore` (Unix s). */
+  staleSessions(limit: number, changedBefore: number): Promise<StaleSession[]>;
+  /** Re-derives stored session keys and summaries from the events (one experiment, or all). */
+  rebuildSummaries(experimentId?: string): Promise<RebuildResult>;
+  /** Removes an experiment's events and summaries; resolves with how many events there were. */
   deleteExperiment(experimentId: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { GroupCommitter } from '../ingest/group-commit.ts';
+import type { SessionQoeService } from '../sessions/qoe-service.ts';
 import type { EventStore } from '../store/types.ts';
 
 declare module 'fastify' {
@@ -7,5 +8,6 @@ declare module 'fastify' {
     config: Readonly<Config>;
     store: EventStore;
     ingest: GroupCommitter;
+    sessions: SessionQoeService;
   }
 }

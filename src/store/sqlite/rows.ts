@@ -1,9 +1,9 @@
 /**
  * How an event becomes a row of the embedded store's `events` table: the columns we filter and
- * sort on, and the whole document as JSON. Used by the writer thread and the inline writer.
+ * sort on, the session ingest decided for it, and the whole document as JSON.
  */
-import type { EventDoc } from '../events/schema.ts';
-import { newId } from './object-id.ts';
+import type { EventDoc } from '../../events/schema.ts';
+import { newId } from '../object-id.ts';
 
 /** Column values in INSERT_SQL order. */
 export type WriterRow = [
@@ -16,11 +16,14 @@ export type WriterRow = [
   videoId: string,
   storedAt: string,
   doc: string,
+  sessionKey: string,
+  sessionBase: string | null,
 ];
 
 /** Inserts one row; a duplicate (experiment_id, event_id) changes nothing. */
-export const INSERT_SQL = `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id, video_id, stored_at, doc)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+export const INSERT_SQL = `INSERT INTO events (id, experiment_id, event_id, timestamp, event_type, session_id,
+    video_id, stored_at, doc, session_key, session_base)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 
 /** Events of one request share one stored_at Date: format it once. */
 let lastStoredAt: Date | undefined;
@@ -33,8 +36,11 @@ function isoOf(d: Date): string {
   return lastStoredAtIso;
 }
 
-/** The row for one event; stored_at is a column, not part of the JSON document. */
-export function toRow(d: EventDoc): WriterRow {
+/**
+ * The row for one event in session `sessionKey` (`sessionBase`: the fallback key it was split
+ * from, null for an explicit session_id); stored_at is a column, not part of the JSON document.
+ */
+export function toRow(d: EventDoc, sessionKey: string, sessionBase: string | null): WriterRow {
   const { stored_at, ...rest } = d;
   return [
     newId(),
@@ -46,5 +52,7 @@ export function toRow(d: EventDoc): WriterRow {
     d.video_id,
     isoOf(stored_at),
     JSON.stringify(rest),
+    sessionKey,
+    sessionBase,
   ];
 }

@@ -1,34 +1,41 @@
 /**
- * Runs SQLite inserts on a worker thread (sqlite-writer-thread.ts) so that COMMIT's fsync and
- * waits for another process's lock never block the event loop serving HTTP. Documents are
- * cloned to the thread, which builds the rows and answers each group with its inserted count
- * and duplicates.
+ * Runs every SQLite write on a worker thread (writer-thread.ts) so that COMMIT's fsync and
+ * waits for another process's lock never block the event loop serving HTTP. Messages are
+ * answered in order; each carries its result or error.
  * If the thread dies, every pending write fails (a 503: nothing claimed stored) and the next
  * write starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from '../errors.ts';
-import type { EventDoc } from '../events/schema.ts';
-import type { InsertResult } from './types.ts';
+import { StoreUnavailableError } from '../../errors.ts';
+import type { EventDoc } from '../../events/schema.ts';
+import type { InsertResult, RebuildResult } from '../types.ts';
 
 export interface WriterOptions {
   file: string;
   synchronous: 'FULL' | 'NORMAL';
   busyTimeoutMs: number;
+  /** Silence (seconds) that splits a fallback-keyed session into runs; 0: never. */
+  sessionGapS: number;
 }
 
-export type WriterMessage = { type: 'insert'; id: number; docs: readonly EventDoc[] } | { type: 'close' };
+type Request =
+  | { type: 'insert'; docs: readonly EventDoc[] }
+  | { type: 'delete'; experimentId: string; chunk: number }
+  | { type: 'saveQoe'; experimentId: string; sessionKey: string; version: number; qoe: string }
+  | { type: 'rebuild'; experimentId?: string | undefined };
+
+export type WriterMessage = (Request & { id: number }) | { type: 'close' };
 export type WriterReply =
-  | ({ id: number; ok: true } & InsertResult)
+  | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; message: string; code?: string };
 
 interface Pending {
-  resolve: (r: InsertResult) => void;
+  resolve: (r: unknown) => void;
   reject: (e: Error) => void;
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
-const threadFile = new URL(`./sqlite-writer-thread${fromSource ? '.ts' : '.js'}`, import.meta.url);
+const threadFile = new URL(`./writer-thread${fromSource ? '.ts' : '.js'}`, import.meta.url);
 
 /** Built code (dist/*.js) runs the compiled thread file; from source (tsx), the thread registers tsx first. */
 function startThread(workerData: WriterOptions): Worker {
@@ -66,7 +73,7 @@ export class SqliteWriter {
         if (!p) return;
         this.#pending.delete(reply.id);
         if (this.#pending.size === 0) worker.unref();
-        if (reply.ok) p.resolve({ inserted: reply.inserted, duplicates: reply.duplicates });
+        if (reply.ok) p.resolve(reply.result);
         else p.reject(new StoreUnavailableError(`SQLite write failed: ${reply.message}`));
       });
       const fail = (why: string) => {
@@ -86,16 +93,32 @@ export class SqliteWriter {
     return this.#ready;
   }
 
-  async insert(docs: readonly EventDoc[]): Promise<InsertResult> {
+  async #call(req: Request): Promise<unknown> {
     await this.start();
     const worker = this.#worker;
     if (!worker) throw new StoreUnavailableError('SQLite writer thread is not running');
     const id = ++this.#seq;
-    return new Promise<InsertResult>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'insert', id, docs } satisfies WriterMessage);
+      worker.postMessage({ ...req, id } satisfies WriterMessage);
     });
+  }
+
+  insert(docs: readonly EventDoc[]): Promise<InsertResult> {
+    return this.#call({ type: 'insert', docs }) as Promise<InsertResult>;
+  }
+
+  deleteChunk(experimentId: string, chunk: number): Promise<number> {
+    return this.#call({ type: 'delete', experimentId, chunk }) as Promise<number>;
+  }
+
+  saveQoe(experimentId: string, sessionKey: string, version: number, qoe: string): Promise<boolean> {
+    return this.#call({ type: 'saveQoe', experimentId, sessionKey, version, qoe }) as Promise<boolean>;
+  }
+
+  rebuild(experimentId?: string): Promise<RebuildResult> {
+    return this.#call({ type: 'rebuild', experimentId }) as Promise<RebuildResult>;
   }
 
   /** Closes the thread's connection once the writes already posted are done. */

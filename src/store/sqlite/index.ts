@@ -1,0 +1,153 @@
+/**
+ * Embedded store: one SQLite file (WAL) in DATA_DIR, through libsql (SQLite with prebuilt
+ * binaries, no compile at install). One table for every experiment's events, one row of
+ * summary per session (schema.ts).
+ *
+ * Every write goes through one writer thread (writer.ts), so fsync and waits for another
+ * process's lock never block the event loop; this thread only reads, on its own connection.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'libsql';
+import { StoreUnavailableError } from '../../errors.ts';
+import type { EventDoc, StoredEvent } from '../../events/schema.ts';
+import type { SessionQoe } from '../../qoe/types.ts';
+import type {
+  EventStore,
+  ExperimentSummary,
+  InsertResult,
+  JsonEvent,
+  ReadQuery,
+  RebuildResult,
+  SessionRow,
+  StaleSession,
+  StoreHealth,
+} from '../types.ts';
+import * as read from './read.ts';
+import { SqliteWriter } from './writer.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; ':memory:' is not allowed (nothing would be durable). */
+  file: string;
+  synchronous: 'FULL' | 'NORMAL';
+  /** How long a write waits for another process's lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Silence (seconds) that splits a fallback-keyed session into runs; 0: never (default 600). */
+  sessionGapS?: number;
+}
+
+/** Rows removed per transaction when deleting an experiment. */
+const DELETE_CHUNK = 10_000;
+
+type Db = InstanceType<typeof Database>;
+
+export class SqliteStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  #db: Db | undefined;
+  #writer: SqliteWriter | undefined;
+
+  constructor(private readonly opts: SqliteStoreOptions) {}
+
+  /** The open read connection, for modules of this store that add queries. */
+  get db(): Db {
+    if (!this.#db) throw new StoreUnavailableError('the SQLite store is not open');
+    return this.#db;
+  }
+
+  get #w(): SqliteWriter {
+    if (!this.#writer) throw new StoreUnavailableError('the SQLite store is not open');
+    return this.#writer;
+  }
+
+  async open(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.opts.file), { recursive: true });
+    // The writer creates (or migrates) the schema before anything reads.
+    const writer = new SqliteWriter({
+      file: this.opts.file,
+      synchronous: this.opts.synchronous,
+      busyTimeoutMs: this.opts.busyTimeoutMs ?? 5000,
+      sessionGapS: this.opts.sessionGapS ?? 600,
+    });
+    await writer.start();
+    this.#writer = writer;
+    const db = new Database(this.opts.file);
+    db.exec(`PRAGMA busy_timeout = ${this.opts.busyTimeoutMs ?? 5000}`);
+    // This libsql build keeps temporary B-trees in memory by default; on disk they cost a
+    // little time and no memory.
+    db.exec('PRAGMA temp_store = FILE');
+    this.#db = db;
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
+    if (events.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    return this.#w.insert(events);
+  }
+
+  async readMark(_experimentId: string): Promise<string | null> {
+    return read.readMark(this.db);
+  }
+
+  readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
+    return read.readEvents(() => this.db, query);
+  }
+
+  readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
+    return read.readEventsJson(() => this.db, query);
+  }
+
+  async listExperiments(): Promise<ExperimentSummary[]> {
+    return read.listExperiments(this.db);
+  }
+
+  async listSessions(experimentId: string): Promise<SessionRow[]> {
+    return read.listSessions(this.db, experimentId);
+  }
+
+  async getSession(experimentId: string, sessionId: string): Promise<SessionRow | null> {
+    return read.getSession(this.db, experimentId, sessionId);
+  }
+
+  async saveSessionQoe(
+    experimentId: string,
+    sessionId: string,
+    version: number,
+    qoe: SessionQoe,
+  ): Promise<void> {
+    await this.#w.saveQoe(experimentId, sessionId, version, JSON.stringify(qoe));
+  }
+
+  async staleSessions(limit: number, changedBefore: number): Promise<StaleSession[]> {
+    return read.staleSessions(this.db, limit, changedBefore);
+  }
+
+  rebuildSummaries(experimentId?: string): Promise<RebuildResult> {
+    return this.#w.rebuild(experimentId);
+  }
+
+  /** Deletes in chunks on the writer thread, so other writes interleave and HTTP never waits. */
+  async deleteExperiment(experimentId: string): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const n = await this.#w.deleteChunk(experimentId, DELETE_CHUNK);
+      deleted += n;
+      if (n < DELETE_CHUNK) return deleted;
+    }
+  }
+
+  async close(): Promise<void> {
+    const writer = this.#writer;
+    this.#writer = undefined;
+    await writer?.close();
+    this.#db?.close();
+    this.#db = undefined;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The SQLite writer thread (started by writer.ts): owns the only write connection and runs
+ * every write of the store (write-ops.ts), each as its own IMMEDIATE transaction. COMMIT waits
+ * for fsync (synchronous=FULL) and for locks held by other processes; doing that here keeps
+ * the HTTP event loop free. It also creates and migrates the schema at start.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'libsql';
+import { SCHEMA, SCHEMA_VERSION, SESSION_INDEXES } from './schema.ts';
+import type { WriterMessage, WriterOptions, WriterReply } from './writer.ts';
+import { WriteOps } from './write-ops.ts';
+
+const port = parentPort;
+if (!port) throw new Error('writer-thread must run as a worker thread');
+const opts = workerData as WriterOptions;
+
+type Db = InstanceType<typeof Database>;
+
+/** Creates the tables, or migrates a file written before sessions were stored. */
+function prepare(db: Db, ops: () => WriteOps): void {
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  if (version >= SCHEMA_VERSION) return;
+  const cols = db.prepare("SELECT name FROM pragma_table_info('events')").all() as { name: string }[];
+  const legacy = cols.length > 0 && !cols.some((c) => c.name === 'session_key');
+  if (legacy) {
+    db.exec('ALTER TABLE events ADD COLUMN session_key TEXT');
+    db.exec('ALTER TABLE events ADD COLUMN session_base TEXT');
+  }
+  db.exec(SCHEMA);
+  db.exec(SESSION_INDEXES);
+  if (legacy) ops().rebuild();
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+}
+
+try {
+  const db = new Database(opts.file);
+  db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs}`);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${opts.synchronous}`);
+  db.exec(SCHEMA);
+  let ops: WriteOps | undefined;
+  const getOps = () => {
+    ops ??= new WriteOps(db, opts.sessionGapS);
+    return ops;
+  };
+  prepare(db, getOps);
+  db.exec(SESSION_INDEXES);
+  port.on('message', (msg: WriterMessage) => {
+    if (msg.type === 'close') {
+      db.close();
+      port.close();
+      return;
+    }
+    let reply: WriterReply;
+    try {
+      const o = getOps();
+      let result: unknown;
+      switch (msg.type) {
+        case 'insert':
+          result = o.insert(msg.docs);
+          break;
+        case 'delete':
+          result = o.deleteChunk(msg.experimentId, msg.chunk);
+          break;
+        case 'saveQoe':
+          result = o.saveQoe(msg.experimentId, msg.sessionKey, msg.version, msg.qoe);
+          break;
+        case 'rebuild':
+          result = o.rebuild(msg.experimentId);
+          break;
+      }
+      reply = { id: msg.id, ok: true, result };
+    } catch (err) {
+      const e = err as { message?: string; code?: string };
+      reply = { id: msg.id, ok: false, message: String(e.message), code: e.code };
+    }
+    port.postMessage(reply);
+  });
+  port.postMessage({ id: 0, ok: true, result: null } satisfies WriterReply);
+} catch (err) {
+  port.postMessage({ id: 0, ok: false, message: (err as Error).message } satisfies WriterReply);
+}
