@@ -14,7 +14,6 @@ import {
   type QoeEvent,
   quantile,
   SessionQoeSchema,
-  sessionKey,
   summarize,
   TimeseriesPointsSchema,
   timeseries,
@@ -109,17 +108,6 @@ describe('aggregates', () => {
     );
   });
 
-  test('session key: session_id, else payload.session_id, else video_id', () => {
-    assert.equal(
-      sessionKey({ timestamp: 0, event_type: 'x', session_id: 's', video_id: 'v', payload: {} }),
-      's',
-    );
-    assert.equal(
-      sessionKey({ timestamp: 0, event_type: 'x', video_id: 'v', payload: { session_id: 'p' } }),
-      'p',
-    );
-    assert.equal(sessionKey({ timestamp: 0, event_type: 'x', video_id: 'v', payload: {} }), 'v');
-  });
 });
 
 describe('time series', () => {

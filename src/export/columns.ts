@@ -14,6 +14,7 @@ export const COLUMNS = [
   'protocol',
   'video_id',
   'session_id',
+  'session_key',
   'event_id',
   'stored_at',
   'payload',
@@ -31,6 +32,8 @@ export interface FlatRow {
   video_id: string;
   /** The event's own top-level session_id (null when it has none; see docs for the fallback). */
   session_id: string | null;
+  /** The session the server put the event in (src/sessions/key.ts). */
+  session_key: string | null;
   event_id: string | null;
   stored_at: string;
   /** payload as JSON text. */
@@ -48,6 +51,7 @@ export function flatten(e: StoredEvent): FlatRow {
     protocol,
     video_id,
     session_id,
+    session_key,
     event_id,
     stored_at,
     payload,
@@ -61,6 +65,7 @@ export function flatten(e: StoredEvent): FlatRow {
     protocol,
     video_id,
     session_id: session_id ?? null,
+    session_key: typeof session_key === 'string' ? session_key : null,
     event_id: event_id ?? null,
     stored_at,
     payload: JSON.stringify(payload ?? {}),

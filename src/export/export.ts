@@ -74,6 +74,7 @@ const PARQUET_COLUMNS = [
   { name: 'protocol', type: 'STRING', nullable: false },
   { name: 'video_id', type: 'STRING', nullable: false },
   { name: 'session_id', type: 'STRING', nullable: true },
+  { name: 'session_key', type: 'STRING', nullable: true },
   { name: 'event_id', type: 'STRING', nullable: true },
   { name: 'stored_at', type: 'TIMESTAMP', nullable: false },
   { name: 'payload', type: 'STRING', nullable: false },

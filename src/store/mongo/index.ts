@@ -4,9 +4,9 @@
  * stored_at as a BSON date, so existing pymongo analysis scripts keep working.
  */
 import { type Collection, type Document, MongoBulkWriteError, MongoClient, ObjectId } from 'mongodb';
-import { StoreUnavailableError } from '../errors.ts';
-import type { EventDoc, StoredEvent } from '../events/schema.ts';
-import * as read from './mongo-read.ts';
+import { StoreUnavailableError } from '../../errors.ts';
+import type { EventDoc, StoredEvent } from '../../events/schema.ts';
+import * as read from './read.ts';
 import type {
   EventStore,
   ExperimentSummary,
@@ -15,7 +15,7 @@ import type {
   ReadQuery,
   SessionSummary,
   StoreHealth,
-} from './types.ts';
+} from '../types.ts';
 
 export const COLLECTION_PREFIX = 'metrics-';
 

@@ -8,11 +8,11 @@
  * acknowledged before readMark() ran has an _id at or below the mark.
  */
 import { type Document, ObjectId } from 'mongodb';
-import { StoreUnavailableError } from '../errors.ts';
-import type { StoredEvent } from '../events/schema.ts';
-import { sessionKeyOf } from '../events/session.ts';
-import { COLLECTION_PREFIX, describe, docToEvent, type MongoStore } from './mongo.ts';
-import type { ExperimentSummary, ReadQuery, SessionSummary } from './types.ts';
+import { StoreUnavailableError } from '../../errors.ts';
+import type { StoredEvent } from '../../events/schema.ts';
+import { baseSessionKey } from '../../sessions/key.ts';
+import { COLLECTION_PREFIX, describe, docToEvent, type MongoStore } from './index.ts';
+import type { ExperimentSummary, ReadQuery, SessionSummary } from '../types.ts';
 
 /** Documents per yielded batch and per cursor round trip. */
 export const READ_BATCH = 1000;
@@ -106,7 +106,7 @@ export async function* readSessions(store: MongoStore, experimentId: string): As
     let key: string | undefined;
     for await (const doc of cursor) {
       const e = docToEvent(doc);
-      const k = sessionKeyOf(e).key;
+      const k = baseSessionKey(e).base;
       if (key !== undefined && k !== key) {
         yield current;
         current = [];
