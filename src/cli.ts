@@ -9,6 +9,9 @@ Commands:
   serve            Run the HTTP server (configured by environment variables; see README)
   export <experiment_id> --format ndjson|csv|parquet --out FILE
                    Write one experiment's events to a file (same environment as serve)
+  rebuild-summaries [experiment_id]
+                   Recompute stored session keys and summaries from the events
+                   (also the backfill of Flask-written MongoDB data; alias backfill-sessions)
   help             Show this help
 `;
 
@@ -22,6 +25,11 @@ async function main(argv: string[]): Promise<number> {
     case 'export': {
       const { exportCommand } = await import('./export/cli.ts');
       return exportCommand(rest, loadConfig());
+    }
+    case 'rebuild-summaries':
+    case 'backfill-sessions': {
+      const { rebuildCommand } = await import('./sessions/cli.ts');
+      return rebuildCommand(rest, loadConfig());
     }
     case 'help':
     case '--help':

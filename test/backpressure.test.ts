@@ -64,8 +64,8 @@ async function checkAccounting(app: FastifyInstance, exp: string, replies: Light
   return { ids, codes };
 }
 
-for (const writeThread of ['on', 'off'])
-  describe(`backpressure on sqlite (SQLITE_WRITE_THREAD=${writeThread})`, () => {
+{
+  describe('backpressure on sqlite', () => {
     const fixture = sqliteFixture();
     after(() => fixture.cleanup());
 
@@ -80,7 +80,7 @@ for (const writeThread of ['on', 'off'])
     }
 
     test('a write lock held too long is a 503 STORE_UNAVAILABLE while the app keeps answering', async () => {
-      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '1500', SQLITE_WRITE_THREAD: writeThread });
+      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '1500' });
       const app = await buildApp(config);
       try {
         assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);
@@ -108,7 +108,6 @@ for (const writeThread of ['on', 'off'])
         INGEST_MAX_QUEUED_EVENTS: '5',
         INGEST_BATCH_MAX_EVENTS: '5',
         SQLITE_BUSY_TIMEOUT_MS: '10000',
-        SQLITE_WRITE_THREAD: writeThread,
       });
       const app = await buildApp(config);
       try {
@@ -126,6 +125,7 @@ for (const writeThread of ['on', 'off'])
       }
     });
   });
+}
 
 describe('backpressure on mongodb', { skip: mongoSkip }, () => {
   const fixture = mongoFixture();
