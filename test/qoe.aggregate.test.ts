@@ -107,7 +107,6 @@ describe('aggregates', () => {
       [['b', 2]],
     );
   });
-
 });
 
 describe('time series', () => {

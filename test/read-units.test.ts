@@ -63,4 +63,3 @@ test('CSV quotes commas, quotes and newlines, and leaves nulls empty', () => {
     '',
   ]);
 });
-

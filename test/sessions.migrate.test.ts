@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'libsql';
-import { createStore } from '../src/store/index.ts';
 import { configFrom } from '../src/config.ts';
+import { createStore } from '../src/store/index.ts';
 
 /** The table as the first release created it. */
 const OLD_SCHEMA = `

@@ -11,10 +11,10 @@ import type { EventDoc, StoredEvent } from '../src/events/schema.ts';
 import { computeSessionQoe } from '../src/qoe/index.ts';
 import { baseSessionKey } from '../src/sessions/key.ts';
 import { keyAt, startsOf } from '../src/sessions/runs.ts';
-import { experimentArb } from './helpers/sessions-gen.ts';
+import { experimentArb, type GenEvent } from './helpers/sessions-gen.ts';
 import { storeFixtures } from './helpers/stores.ts';
 
-type Gen = Omit<EventDoc, 'experiment_id' | 'stored_at'>;
+type Gen = GenEvent;
 
 /** The session every event must land in, from the whole set (the rule of src/sessions/). */
 function expectedKeys(events: readonly Gen[], gapS: number): string[] {
@@ -75,7 +75,9 @@ for (const fixture of storeFixtures()) {
 
               const keys = expectedKeys(events, app.config.sessions.splitGapS);
               const byKey = new Map<string, number[]>();
-              keys.forEach((k, i) => byKey.set(k, [...(byKey.get(k) ?? []), i]));
+              keys.forEach((k, i) => {
+                byKey.set(k, [...(byKey.get(k) ?? []), i]);
+              });
 
               const list = await app.inject(`/api/experiments/${exp}/sessions`);
               assert.equal(list.statusCode, 200, list.body);

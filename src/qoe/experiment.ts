@@ -1,6 +1,7 @@
 /** QoE over a whole experiment: events grouped into sessions, per-session figures, aggregates. */
-import { aggregate } from './aggregate.ts';
+
 import { baseSessionKey } from '../sessions/key.ts';
+import { aggregate } from './aggregate.ts';
 import { SessionAccumulator } from './session.ts';
 import type { AggregatedMetric, QoeEvent, QoeOptions, SessionQoe, Summary } from './types.ts';
 

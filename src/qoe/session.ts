@@ -2,13 +2,14 @@
  * Per-session QoE: collects a session's events as signals (in any order, duplicates allowed),
  * then computes the SessionQoe figures over the session minus its warm-up.
  */
+
+import { CMCD_PROTOCOL } from '../sessions/summary.ts';
 import { buildTimeline, type Interval, type PlaybackTimeline } from './playback.ts';
 import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
 import { toSignals } from './signals.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';
-import { CMCD_PROTOCOL } from '../sessions/summary.ts';
 
 /** A player-reported startup below this share of (first frame − play request) is not believed. */
 export const MIN_REPORTED_STARTUP_SHARE = 0.5;

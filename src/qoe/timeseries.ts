@@ -71,20 +71,33 @@ export function downsample(points: readonly Point[], maxPoints: number): Point[]
   return out.slice(0, max);
 }
 
-function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
+/** The plotted point a signal gives for a metric other than bitrate, or null. */
+export function metricPoint(s: Signal, metric: Exclude<TimeseriesMetric, 'bitrate'>): Point | null {
+  if (metric === 'buffer' && s.kind === 'buffer') return [s.t, s.s];
+  if (metric === 'latency' && s.kind === 'latency') return [s.t, s.s];
+  if (metric === 'throughput' && s.kind === 'throughput') return [s.t, s.bps];
+  return null;
+}
+
+/**
+ * The bitrate steps of a session from its time-sorted signals (only rendition signals are
+ * read), carried to the session end so a step plot reaches it.
+ */
+export function bitratePoints(signals: readonly Signal[], start: number, end: number): Point[] {
   const out: Point[] = [];
-  if (metric === 'bitrate') {
-    const { steps } = renditionHistory(signals, start);
-    for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
-    // Carry the last rendition to the session end so a step plot reaches it.
-    const lastStep = steps.at(-1);
-    if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
-    return out;
-  }
+  const { steps } = renditionHistory(signals, start);
+  for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
+  const lastStep = steps.at(-1);
+  if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
+  return out;
+}
+
+function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
+  if (metric === 'bitrate') return bitratePoints(signals, start, end);
+  const out: Point[] = [];
   for (const s of signals) {
-    if (metric === 'buffer' && s.kind === 'buffer') out.push([s.t, s.s]);
-    else if (metric === 'latency' && s.kind === 'latency') out.push([s.t, s.s]);
-    else if (metric === 'throughput' && s.kind === 'throughput') out.push([s.t, s.bps]);
+    const p = metricPoint(s, metric);
+    if (p) out.push(p);
   }
   return out;
 }

@@ -4,7 +4,17 @@
  * session summaries. Deterministic for a given fast-check seed.
  */
 import fc from 'fast-check';
-import type { EventDoc } from '../../src/events/schema.ts';
+
+/** An event as generated: everything but the experiment id and stored_at. */
+export interface GenEvent {
+  timestamp: number;
+  event_type: string;
+  protocol: string;
+  video_id: string;
+  payload: Record<string, unknown>;
+  session_id?: string;
+  event_id?: string;
+}
 
 export type Dialect = 'testbed' | 'reporter' | 'cmcd';
 
@@ -12,7 +22,7 @@ export interface GenSession {
   dialect: Dialect;
   /** Seconds after the experiment's start. */
   start: number;
-  events: Array<Omit<EventDoc, 'experiment_id' | 'stored_at'>>;
+  events: GenEvent[];
 }
 
 /** One session: start-up, a few samples, maybe a stall and a switch, maybe an end. */

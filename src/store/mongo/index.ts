@@ -6,7 +6,6 @@
 import { type Collection, type Document, MongoBulkWriteError, MongoClient, ObjectId } from 'mongodb';
 import { StoreUnavailableError } from '../../errors.ts';
 import type { EventDoc, StoredEvent } from '../../events/schema.ts';
-import * as read from './read.ts';
 import type {
   EventStore,
   ExperimentSummary,
@@ -16,6 +15,7 @@ import type {
   SessionSummary,
   StoreHealth,
 } from '../types.ts';
+import * as read from './read.ts';
 
 export const COLLECTION_PREFIX = 'metrics-';
 

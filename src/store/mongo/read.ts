@@ -11,8 +11,8 @@ import { type Document, ObjectId } from 'mongodb';
 import { StoreUnavailableError } from '../../errors.ts';
 import type { StoredEvent } from '../../events/schema.ts';
 import { baseSessionKey } from '../../sessions/key.ts';
-import { COLLECTION_PREFIX, describe, docToEvent, type MongoStore } from './index.ts';
 import type { ExperimentSummary, ReadQuery, SessionSummary } from '../types.ts';
+import { COLLECTION_PREFIX, describe, docToEvent, type MongoStore } from './index.ts';
 
 /** Documents per yielded batch and per cursor round trip. */
 export const READ_BATCH = 1000;

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'libsql';
 import { SCHEMA, SCHEMA_VERSION, SESSION_INDEXES } from './schema.ts';
-import type { WriterMessage, WriterOptions, WriterReply } from './writer.ts';
 import { WriteOps } from './write-ops.ts';
+import type { WriterMessage, WriterOptions, WriterReply } from './writer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('writer-thread must run as a worker thread');
