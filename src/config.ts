@@ -229,7 +229,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     sessions: {
       splitGapS: int(env, 'SESSION_SPLIT_GAP_S', 600, 0, 365 * 86400),
-      summarizeAfterMs: int(env, 'SESSION_SUMMARIZE_AFTER_MS', 2000, 0, 3_600_000),
+      summarizeAfterMs: int(env, 'SESSION_SUMMARIZE_AFTER_MS', 2000, 0, 7 * 86_400_000),
     },
     cmcd: cmcdConfig(env),
   };
