@@ -58,6 +58,7 @@ test('CSV quotes commas, quotes and newlines, and leaves nulls empty', () => {
     'a,b',
     '',
     '',
+    '',
     '2024-01-01T00:00:00.000Z',
     '{"s":"say \\"hi\\"\\nbye"}',
     '',
