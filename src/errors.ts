@@ -57,6 +57,11 @@ const catalogue = {
   },
   OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
   STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  STORE_CANNOT_WRITE: {
+    status: 507,
+    message:
+      "The server's storage cannot write (disk full, read-only, damaged or removed); nothing was stored. An operator must fix it",
+  },
   DASHBOARD_NOT_BUILT: {
     status: 503,
     message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
@@ -92,6 +97,17 @@ export function apiError(
 
 export function statusOf(code: ErrorCode): number {
   return catalogue[code].status;
+}
+
+/**
+ * Raised by stores when writing cannot succeed until an operator acts (disk full, read-only
+ * file system, damaged or removed database): a 507 without Retry-After, not "retry in 5 s".
+ */
+export class StoreFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreFailedError';
+  }
 }
 
 /** Raised by stores when the backend cannot be reached or refuses a write. */

@@ -3,7 +3,14 @@
  * onto the catalogue, anything else a 500 with no stack trace (logged with the request id).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, apiError, type ErrorCode, type ErrorDetail, StoreUnavailableError } from '../errors.ts';
+import {
+  ApiError,
+  apiError,
+  type ErrorCode,
+  type ErrorDetail,
+  StoreFailedError,
+  StoreUnavailableError,
+} from '../errors.ts';
 
 interface AjvIssue {
   instancePath: string;
@@ -44,6 +51,7 @@ const fastifyCodes: Record<string, ErrorCode> = {
 /** Maps any thrown value onto the catalogue. */
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof StoreFailedError) return apiError('STORE_CANNOT_WRITE');
   if (err instanceof StoreUnavailableError) {
     return apiError('STORE_UNAVAILABLE', undefined, { retryAfter: STORE_RETRY_AFTER });
   }

@@ -14,6 +14,7 @@ export interface GenEvent {
   payload: Record<string, unknown>;
   session_id?: string;
   event_id?: string;
+  [extra: string]: unknown;
 }
 
 export type Dialect = 'testbed' | 'reporter' | 'cmcd';

@@ -46,6 +46,26 @@ interface BaseState {
 
 const nowS = () => Date.now() / 1000;
 
+/**
+ * Runs fn in an IMMEDIATE transaction. Unlike libsql's transaction(), a failed ROLLBACK (SQLite
+ * already rolled back after SQLITE_FULL, say) never hides the error that caused it.
+ */
+function immediate<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (err) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // no transaction left to roll back: keep the original error
+    }
+    throw err;
+  }
+}
+
 export class WriteOps {
   readonly #db: Db;
   readonly #gapS: number;
@@ -118,7 +138,7 @@ export class WriteOps {
 
   /** Inserts events with their sessions in one IMMEDIATE transaction. */
   insert(docs: readonly EventDoc[]): InsertResult {
-    return this.#db.transaction(() => this.#insertAll(docs)).immediate();
+    return immediate(this.#db, () => this.#insertAll(docs));
   }
 
   #insertAll(docs: readonly EventDoc[]): InsertResult {
@@ -336,7 +356,7 @@ export class WriteOps {
           );
     const out: RebuildResult = { experiments: 0, sessions: 0, events: 0 };
     for (const exp of exps) {
-      const r = this.#db.transaction(() => this.#rebuildOne(exp)).immediate();
+      const r = immediate(this.#db, () => this.#rebuildOne(exp));
       out.experiments++;
       out.sessions += r.sessions;
       out.events += r.events;
