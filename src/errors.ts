@@ -57,6 +57,7 @@ const catalogue = {
   },
   OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
   STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  NOT_READY: { status: 503, message: 'Not ready to take traffic' },
   DASHBOARD_NOT_BUILT: {
     status: 503,
     message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
