@@ -35,8 +35,8 @@ for (const fixture of storeFixtures()) {
       assert.match(res.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
       return res.body;
     };
-    const submit = (payload: unknown) => app.inject({ method: 'POST', url: '/api/submit', payload });
-    const batch = (payload: unknown) => app.inject({ method: 'POST', url: '/api/submit/batch', payload });
+    const submit = (payload: object) => app.inject({ method: 'POST', url: '/api/submit', payload });
+    const batch = (payload: object) => app.inject({ method: 'POST', url: '/api/submit/batch', payload });
 
     test('ingest, rejections and requests move the counters', async () => {
       const before = await scrape();
