@@ -3,11 +3,12 @@
  * into BENCHMARKS.md). MongoDB is MONGO_URL when set, else a FerretDB started for the run
  * (scripts/ferretdb.mjs, as the tests do).
  *
- *   npm run bench -- [--only=ingest,read] [--stores=sqlite,mongodb] [--seconds=10]
+ *   npm run bench -- [--only=ingest,read,multi] [--stores=sqlite,mongodb] [--seconds=10]
  *                    [--read-events=N] [--profile[=dir]] [--json=file]
  *
  * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES. `read` runs the read
  * side's bench/read.ts (1,000,000 events per store unless --read-events says otherwise).
+ * `multi` runs two server processes on one MongoDB (bench/multi.ts; at most 10 s of load).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { type Ferret, ferretBinary, startFerret } from '../scripts/ferretdb.mjs';
 import { benchIngest } from './ingest.ts';
 import { type Bench, type BenchContext, machine, type StoreTarget } from './lib.ts';
+import { benchMulti } from './multi.ts';
 import { benchRead } from './read-suite.ts';
 
 // Filled in once MongoDB is known (the read suite reuses the same server).
@@ -26,7 +28,7 @@ const args = new Map(
     return [k as string, v ?? 'true'];
   }),
 );
-const only = (args.get('only') ?? 'ingest,read').split(',');
+const only = (args.get('only') ?? 'ingest,read,multi').split(',');
 const readEvents = args.has('read-events') ? Number(args.get('read-events')) : undefined;
 const storeNames = (args.get('stores') ?? 'sqlite,mongodb').split(',');
 const seconds = Number(args.get('seconds') ?? 10);
@@ -68,6 +70,7 @@ if (storeNames.includes('mongodb')) {
 }
 
 SUITES.ingest = benchIngest;
+SUITES.multi = benchMulti;
 SUITES.read = benchRead({
   events: readEvents,
   mongoUrl: stores.some((s) => s.name === 'mongodb') ? (process.env.MONGO_URL ?? ferret?.url) : undefined,
