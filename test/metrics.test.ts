@@ -2,6 +2,7 @@
 // move as they should (stored, duplicate, rejected by code, requests by route and status, group
 // sizes, commit latency, queue depth, process defaults), and METRICS_TOKEN guards the endpoint.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
@@ -91,6 +92,18 @@ for (const fixture of storeFixtures()) {
       // The process defaults are there too.
       assert.ok(sample(text, 'process_cpu_user_seconds_total') > 0);
       assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+    });
+
+    test('every metric the docs and the Grafana dashboard name is exported', async () => {
+      const text = await scrape();
+      const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      for (const file of ['docs/grafana-dashboard.json', 'docs/operations-metrics.md']) {
+        const named = fs.readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+        for (const [name] of named.matchAll(/\b(?:stats|process|nodejs)_[a-z0-9_]+[a-z0-9]/g)) {
+          const base = name.replace(/_(bucket|sum|count)$/, '');
+          assert.ok(exported.has(name) || exported.has(base), `${file} names ${name}, which /metrics lacks`);
+        }
+      }
     });
   });
 }
