@@ -97,7 +97,7 @@ for (const fixture of storeFixtures()) {
     test('every metric the docs and the Grafana dashboard name is exported', async () => {
       const text = await scrape();
       const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
-      for (const file of ['docs/grafana-dashboard.json', 'docs/operations-metrics.md']) {
+      for (const file of ['docs/grafana-dashboard.json', 'docs/operations-metrics.md', 'docs/scaling.md']) {
         const named = fs.readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
         for (const [name] of named.matchAll(/\b(?:stats|process|nodejs)_[a-z0-9_]+[a-z0-9]/g)) {
           const base = name.replace(/_(bucket|sum|count)$/, '');
