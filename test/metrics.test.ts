@@ -61,6 +61,13 @@ for (const fixture of storeFixtures()) {
       assert.equal((await submit({ experiment_id: 'bad id!', timestamp: 1 })).statusCode, 400);
       const big = Array.from({ length: 11 }, (_, i) => dashEvent('m_exp', 100 + i));
       assert.equal((await batch(big)).statusCode, 413);
+      const notJson = await app.inject({
+        method: 'POST',
+        url: '/api/submit',
+        payload: '{"experiment_id":',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(notJson.statusCode, 400);
       assert.equal((await app.inject({ method: 'GET', url: '/no/such/route' })).statusCode, 404);
 
       const text = await scrape();
@@ -70,6 +77,7 @@ for (const fixture of storeFixtures()) {
       assert.equal(sample(text, 'stats_ingest_rejected_total', { code: rejectedCode }) >= 1, true);
       assert.equal(sample(text, 'stats_ingest_rejected_total', { code: 'INVALID_EXPERIMENT_ID' }), 1);
       assert.equal(sample(text, 'stats_ingest_rejected_total', { code: 'TOO_MANY_EVENTS' }), 1);
+      assert.equal(sample(text, 'stats_ingest_rejected_total', { code: 'INVALID_JSON' }), 1);
       assert.equal(
         sample(text, 'stats_http_requests_total', { method: 'POST', route: '/api/submit', status: '200' }),
         4,
@@ -81,7 +89,7 @@ for (const fixture of storeFixtures()) {
       assert.equal(sample(text, 'stats_http_requests_total', { route: '(unmatched)', status: '404' }), 1);
       assert.equal(
         sample(text, 'stats_http_request_duration_seconds_count', { method: 'POST', route: '/api/submit' }),
-        5,
+        6,
       );
       // Five writes (four single events, one batch of three valid events), all committed.
       assert.equal(sample(text, 'stats_ingest_group_events_count'), 5);
