@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { serveClusterMetrics } from './metrics/cluster.ts';
 import { lockDataDir } from './ops/data-dir-lock.ts';
 import { createStore } from './store/index.ts';
 
@@ -46,6 +47,7 @@ async function startPrimary(config: Readonly<Config>): Promise<void> {
     log(50, 'worker died; starting another in 1 s', { worker: worker.process.pid, code, signal });
     setTimeout(fork, 1000).unref();
   });
+  serveClusterMetrics();
   for (let i = 0; i < config.workers; i++) fork();
   log(30, `started ${config.workers} workers`, { workers: config.workers });
 

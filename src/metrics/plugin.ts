@@ -13,6 +13,7 @@ import { apiError, StoreUnavailableError } from '../errors.ts';
 import { toApiError } from '../http/error-handler.ts';
 import { bearerCheck } from '../query/admin.ts';
 import type { InsertResult } from '../store/types.ts';
+import { clusterScrape } from './cluster.ts';
 
 /** Process metrics (CPU, memory, event loop lag, GC) exist once per process, not per app. */
 let processRegistry: Registry | undefined;
@@ -137,6 +138,13 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     return payload;
   });
 
+  const local = async () => {
+    const [proc, own] = await Promise.all([processMetrics().metrics(), m.register.metrics()]);
+    return `${proc}\n${own}`;
+  };
+  // Under WORKERS=n, every worker's numbers, summed by the primary.
+  const fromCluster = clusterScrape([processMetrics(), m.register]);
+
   const token = app.config.metricsToken;
   const authorized = token === undefined ? undefined : bearerCheck(token);
   app.get(
@@ -146,8 +154,14 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       if (authorized && !authorized(request.headers.authorization)) {
         throw apiError('UNAUTHORIZED', 'This endpoint needs the metrics token (Authorization: Bearer ...)');
       }
-      const [proc, own] = await Promise.all([processMetrics().metrics(), m.register.metrics()]);
-      return reply.header('content-type', m.register.contentType).send(`${proc}\n${own}`);
+      let text: string;
+      try {
+        text = fromCluster ? await fromCluster() : await local();
+      } catch (err) {
+        request.log.warn({ err: (err as Error).message }, 'cluster metrics unavailable; this worker only');
+        text = await local();
+      }
+      return reply.header('content-type', m.register.contentType).send(text);
     },
   );
 }
