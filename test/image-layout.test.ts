@@ -16,6 +16,8 @@ interface RuntimeStage {
   workdir: string;
   copies: { from: string | undefined; sources: string[]; dest: string }[];
   cmd: string[];
+  /** The path the HEALTHCHECK asks for, if any. */
+  healthPath: string | undefined;
 }
 
 /** The last stage of a Dockerfile: WORKDIR, COPY (with or without --from) and CMD (exec form). */
@@ -28,7 +30,7 @@ function runtimeStage(dockerfile: string): RuntimeStage {
     .filter((l) => l && !l.startsWith('#'));
   const lastFrom = lines.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true);
   assert.ok(lastFrom >= 0, 'the Dockerfile has a FROM');
-  const stage: RuntimeStage = { workdir: '/', copies: [], cmd: [] };
+  const stage: RuntimeStage = { workdir: '/', copies: [], cmd: [], healthPath: undefined };
   for (const line of lines.slice(lastFrom + 1)) {
     const [instr = '', ...rest] = line.split(/\s+/);
     switch (instr.toUpperCase()) {
@@ -45,6 +47,9 @@ function runtimeStage(dockerfile: string): RuntimeStage {
       }
       case 'CMD':
         stage.cmd = JSON.parse(rest.join(' '));
+        break;
+      case 'HEALTHCHECK':
+        stage.healthPath = /https?:\/\/[^/'"\s]+(\/[^'"\s]*)/.exec(line)?.[1];
         break;
     }
   }
@@ -75,6 +80,19 @@ function assemble(stage: RuntimeStage, dir: string): void {
   }
 }
 
+function mtime(file: string): number {
+  return fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0;
+}
+
+/** The newest modification time of the files under dir. */
+function newest(dir: string): number {
+  let max = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) max = Math.max(max, mtime(path.join(e.parentPath, e.name)));
+  }
+  return max;
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-image-'));
 const dataDir = path.join(dir, 'data');
 let child: ChildProcess | undefined;
@@ -83,10 +101,14 @@ let output = '';
 const stage = runtimeStage(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 
 before(async () => {
+  // Build when an output is missing or older than a source (the Dockerfile builds from source).
   const built = ['dist/cli.js', 'dist/ui/index.html', 'packages/reporter/dist/reporter.js'];
-  if (!built.every((f) => fs.existsSync(path.join(ROOT, f)))) {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  }
+  const oldest = Math.min(...built.map((f) => mtime(path.join(ROOT, f))));
+  const newestSource = Math.max(
+    newest(path.join(ROOT, 'src')),
+    newest(path.join(ROOT, 'packages/reporter/src')),
+  );
+  if (oldest < newestSource) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
   fs.mkdirSync(dataDir);
@@ -138,6 +160,11 @@ after(async () => {
 test('the runtime stage copies the server, the dashboard and the SDK', () => {
   assert.deepEqual(stage.cmd.slice(0, 2), ['node', 'dist/cli.js']);
   assert.ok(stage.copies.length > 0);
+});
+
+test("the image's HEALTHCHECK path answers 200", async () => {
+  assert.ok(stage.healthPath, 'the runtime stage has a HEALTHCHECK with a URL');
+  assert.equal((await fetch(`${base}${stage.healthPath}`)).status, 200);
 });
 
 test('the assembled image serves the API, the dashboard and both SDK bundles', async () => {
