@@ -115,10 +115,12 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     },
   });
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback style: no promise per response.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? '(unmatched)';
     m.requests.inc({ method: request.method, route, status: reply.statusCode });
     m.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
   });
 
   app.addHook('onError', async (request, _reply, error) => {
