@@ -3,7 +3,7 @@
  * into BENCHMARKS.md). MongoDB is MONGO_URL when set, else a FerretDB started for the run
  * (scripts/ferretdb.mjs, as the tests do).
  *
- *   npm run bench -- [--only=ingest,read,sessions] [--stores=sqlite,mongodb] [--seconds=10]
+ *   npm run bench -- [--only=ingest,read,sessions,multi] [--stores=sqlite,mongodb] [--seconds=10]
  *                    [--read-events=N] [--baseline=<git rev>] [--profile[=dir]] [--json=file]
  *
  * --baseline checks out that commit beside this one (bench/baseline.ts) and measures it in the
@@ -11,6 +11,7 @@
  *
  * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES. `read` runs the read
  * side's bench/read.ts (1,000,000 events per store unless --read-events says otherwise).
+ * `multi` runs two server processes on one MongoDB (bench/multi.ts; at most 10 s of load).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { type Ferret, ferretBinary, startFerret } from '../scripts/ferretdb.mjs'
 import { type Baseline, checkoutBaseline } from './baseline.ts';
 import { benchIngest } from './ingest.ts';
 import { type Bench, type BenchContext, machine, type StoreTarget } from './lib.ts';
+import { benchMulti } from './multi.ts';
 import { benchRead } from './read-suite.ts';
 import { benchSessions } from './sessions.ts';
 
@@ -31,7 +33,7 @@ const args = new Map(
     return [k as string, v ?? 'true'];
   }),
 );
-const only = (args.get('only') ?? 'ingest,read,sessions').split(',');
+const only = (args.get('only') ?? 'ingest,read,sessions,multi').split(',');
 const baselineRev = args.get('baseline');
 const baseline: Baseline | undefined = baselineRev ? checkoutBaseline(baselineRev) : undefined;
 const readEvents = args.has('read-events') ? Number(args.get('read-events')) : undefined;
@@ -75,6 +77,7 @@ if (storeNames.includes('mongodb')) {
 }
 
 SUITES.ingest = benchIngest;
+SUITES.multi = benchMulti;
 SUITES.read = benchRead({
   events: readEvents,
   mongoUrl: stores.some((s) => s.name === 'mongodb') ? (process.env.MONGO_URL ?? ferret?.url) : undefined,

@@ -10,11 +10,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cmcdRoutes from './cmcd/routes.ts';
 import type { Config } from './config.ts';
+import probeRoutes from './health/probes.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { validatorCompiler } from './http/validation.ts';
 import ingestPlugin from './ingest/plugin.ts';
 import submitRoutes from './ingest/routes.ts';
+import metricsPlugin from './metrics/plugin.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
@@ -102,6 +104,8 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   await app.register(storePlugin, { store: opts.store ?? createStore(config), ownsStore: !opts.store });
   await app.register(ingestPlugin);
   await app.register(sessionsPlugin);
+  await app.register(metricsPlugin);
+  await app.register(probeRoutes);
 
   await app.register(
     async (api) => {

@@ -31,6 +31,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   adminToken: string | undefined;
   allowUnauthenticatedAdmin: boolean;
+  /** Bearer token GET /metrics requires (METRICS_TOKEN); unset: the endpoint is open. */
+  metricsToken: string | undefined;
   /** HTTP worker processes (node:cluster) sharing the port; 1 = no cluster. */
   workers: number;
   ingest: {
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     adminToken: env.ADMIN_TOKEN || undefined,
     allowUnauthenticatedAdmin: bool(env, 'ALLOW_UNAUTHENTICATED_ADMIN', false),
+    metricsToken: env.METRICS_TOKEN || undefined,
     workers: workers(env),
     ingest: {
       enabled: bool(env, 'GROUP_COMMIT', true),

@@ -62,6 +62,7 @@ const catalogue = {
     message:
       "The server's storage cannot write (disk full, read-only, damaged or removed); nothing was stored. An operator must fix it",
   },
+  NOT_READY: { status: 503, message: 'Not ready to take traffic' },
   DASHBOARD_NOT_BUILT: {
     status: 503,
     message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',

@@ -8,10 +8,20 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { serveClusterMetrics } from './metrics/cluster.ts';
+import { lockDataDir } from './ops/data-dir-lock.ts';
 import { createStore } from './store/index.ts';
 
 /** Runs the server: one process, or a cluster primary that forks config.workers workers. */
 export async function startProcess(config: Readonly<Config>): Promise<void> {
+  // One server per SQLite file: the process that serves (or the cluster primary, whose workers
+  // share the file legitimately) holds DATA_DIR's lock until it exits.
+  if (config.storage === 'sqlite' && cluster.isPrimary) {
+    await lockDataDir(config.dataDir, (err) => {
+      log(50, 'lost the DATA_DIR lock; shutting down', { dataDir: config.dataDir, err: err.message });
+      process.kill(process.pid, 'SIGTERM');
+    });
+  }
   if (config.workers > 1 && cluster.isPrimary) await startPrimary(config);
   else await startServer(config);
 }
@@ -37,6 +47,7 @@ async function startPrimary(config: Readonly<Config>): Promise<void> {
     log(50, 'worker died; starting another in 1 s', { worker: worker.process.pid, code, signal });
     setTimeout(fork, 1000).unref();
   });
+  serveClusterMetrics();
   for (let i = 0; i < config.workers; i++) fork();
   log(30, `started ${config.workers} workers`, { workers: config.workers });
 

@@ -23,6 +23,11 @@ export interface GroupCommitOptions {
   maxInflight?: number | undefined;
 }
 
+/** Told about every store write (metrics); called once per write, not per request. */
+export interface CommitObserver {
+  written(events: number, seconds: number, result: InsertResult | undefined, error?: unknown): void;
+}
+
 interface Pending {
   docs: readonly EventDoc[];
   resolve: (r: InsertResult) => void;
@@ -37,12 +42,36 @@ export class GroupCommitter {
   #inflight = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #maxInflight: number;
+  #observer: CommitObserver | undefined;
 
   constructor(
     private readonly store: EventStore,
     private readonly opts: GroupCommitOptions,
   ) {
     this.#maxInflight = opts.maxInflight ?? 1;
+  }
+
+  /** Registers the one observer of store writes (the metrics plugin). */
+  observe(observer: CommitObserver): void {
+    this.#observer = observer;
+  }
+
+  /** store.insertMany, timed for the observer. */
+  #write(docs: readonly EventDoc[]): Promise<InsertResult> {
+    const observer = this.#observer;
+    if (!observer) return this.store.insertMany(docs);
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
+    return this.store.insertMany(docs).then(
+      (r) => {
+        observer.written(docs.length, seconds(), r);
+        return r;
+      },
+      (err) => {
+        observer.written(docs.length, seconds(), undefined, err);
+        throw err;
+      },
+    );
   }
 
   /** Events accepted and not yet committed. */
@@ -61,7 +90,7 @@ export class GroupCommitter {
       p.finally(() => {
         this.#outstanding -= docs.length;
       });
-    if (!this.opts.enabled) return settle(this.store.insertMany(docs));
+    if (!this.opts.enabled) return settle(this.#write(docs));
     return settle(
       new Promise<InsertResult>((resolve, reject) => {
         this.#queue.push({ docs, resolve, reject });
@@ -99,7 +128,7 @@ export class GroupCommitter {
     this.#queuedEvents -= n;
     this.#inflight++;
     const all = group.length === 1 ? (group[0] as Pending).docs : group.flatMap((g) => g.docs);
-    this.store.insertMany(all).then(
+    this.#write(all).then(
       (result) => {
         this.#inflight--;
         distribute(group, result);
