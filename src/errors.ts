@@ -90,10 +90,6 @@ export function apiError(
   return new ApiError(code, message, opts.details, opts.retryAfter);
 }
 
-export function statusOf(code: ErrorCode): number {
-  return catalogue[code].status;
-}
-
 /** Raised by stores when the backend cannot be reached or refuses a write. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -3,12 +3,7 @@
  * per-session figures, aggregates and plot series. No I/O. Definitions: docs/qoe.md.
  */
 export { aggregate, summarize } from './aggregate.ts';
-export {
-  computeExperimentQoe,
-  computeExperimentQoeAsync,
-  type ExperimentQoe,
-  QoeCollector,
-} from './experiment.ts';
+export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
 export {
   AggregateSchema,
   SessionQoeSchema,
@@ -19,12 +14,10 @@ export {
   WarmupSchema,
 } from './schema.ts';
 export { computeSessionQoe, SessionAccumulator, sessionKey, sessionKeySource } from './session.ts';
-export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
 export { quantile } from './stats.ts';
 export {
   DEFAULT_MAX_POINTS,
   downsample,
-  isTimeseriesMetric,
   type Point,
   TIMESERIES_METRICS,
   TIMESERIES_UNITS,
