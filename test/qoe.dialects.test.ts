@@ -3,7 +3,7 @@
 // and the CMCD value shapes the decoder produces. Pure functions: starts nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cmcdVideoValue } from '../src/qoe/signals.ts';
+import { cmcdVideoValue } from '../src/cmcd/payload.ts';
 import { computeSessionQoe, type QoeEvent, toSignals } from '../src/qoe/index.ts';
 import { experimentQoe, near, T0 } from './helpers/qoe.ts';
 

@@ -3,7 +3,7 @@
  * per-session figures, aggregates and plot series. No I/O. Definitions: docs/qoe.md.
  */
 export { aggregate, summarize } from './aggregate.ts';
-export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
+export { SIGNAL_RULES, type SignalRule, toSignals } from './dialects/index.ts';
 export {
   AggregateSchema,
   SessionQoeSchema,
