@@ -5,6 +5,7 @@
 export { aggregate, summarize } from './aggregate.ts';
 export { SIGNAL_RULES, type SignalRule, toSignals } from './dialects/index.ts';
 export {
+  AGGREGATED_METRICS,
   AggregateSchema,
   SessionQoeSchema,
   StallSchema,
@@ -25,16 +26,15 @@ export {
   type TimeseriesMetric,
   timeseries,
 } from './timeseries.ts';
-export {
-  AGGREGATED_METRICS,
-  type AggregatedMetric,
-  type QoeEvent,
-  type QoeOptions,
-  type SessionQoe,
-  type Signal,
-  type Stall,
-  type Summary,
-  type Switch,
-  type Warmup,
+export type {
+  AggregatedMetric,
+  QoeEvent,
+  QoeOptions,
+  SessionQoe,
+  Signal,
+  Stall,
+  Summary,
+  Switch,
+  Warmup,
 } from './types.ts';
 export { NO_WARMUP, parseWarmup, trimPoint } from './warmup.ts';
