@@ -4,7 +4,6 @@
  * Every event carries an event_id, so a batch sent twice (a retry after a lost reply, or a
  * beacon racing a fetch) is stored once by the server.
  */
-
 import { EventType } from '../../../src/events/names.ts';
 import { inSample, uuid } from './ids.ts';
 import { type DropReason, type ReporterEvent, type ReporterOptions, resolveOptions } from './options.ts';

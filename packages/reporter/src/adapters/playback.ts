@@ -4,7 +4,6 @@
  * playback and periodic samples. The <video> element gives the common signals; each adapter
  * adds what its player knows better (which events mean a stall, bitrates, latency, fragments).
  */
-
 import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 
