@@ -46,7 +46,6 @@ const catalogue = {
   },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
   TOO_MANY_EVENTS: { status: 413, message: 'The batch holds more events than the server accepts' },
@@ -72,6 +71,11 @@ const catalogue = {
 
 export type ErrorCode = keyof typeof catalogue;
 
+/** Every code with its status, for docs checks. */
+export const ERROR_CODES: ReadonlyArray<[ErrorCode, number]> = Object.entries(catalogue).map(
+  ([code, { status }]) => [code as ErrorCode, status],
+);
+
 export class ApiError extends Error {
   readonly statusCode: number;
   constructor(
@@ -94,10 +98,6 @@ export function apiError(
   opts: { details?: ErrorDetail[]; retryAfter?: number } = {},
 ): ApiError {
   return new ApiError(code, message, opts.details, opts.retryAfter);
-}
-
-export function statusOf(code: ErrorCode): number {
-  return catalogue[code].status;
 }
 
 /**

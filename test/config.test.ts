@@ -1,4 +1,4 @@
-// Config parsing (src/config.ts): the spec's env vars and defaults, store selection, and
+// Config parsing (src/config.ts): the Flask server's env vars and defaults, store selection, and
 // start-up errors that name the bad variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
 /**
  * Decoding and validating CMCD reports: event-mode bodies (one RFC 8941 dictionary per line,
  * or the older JSON array), and request-mode data from a `CMCD` query argument or `CMCD-*`
- * headers. Pure functions; @svta/cml-cmcd does the structured-field parsing and the spec's
+ * headers. Pure functions; @svta/cml-cmcd does the structured-field parsing and CTA-5004's
  * value rules. What a report may still be stored with is our policy, below.
  */
 import { decodeCmcd, validateCmcdKeys, validateCmcdStructure, validateCmcdValues } from '@svta/cml-cmcd';
@@ -159,7 +159,7 @@ export interface ReportCheck {
 /**
  * Validates one report. Rejected: a wrong-typed value of a key CMCD defines (the number we
  * would store would be garbage), and in event mode a missing or malformed `e`. Everything else
- * the spec's validators flag (unknown keys, missing `v` or `ts`, custom-key value types, a
+ * CTA-5004's validators (in @svta/cml-cmcd) flag (unknown keys, missing `v` or `ts`, custom-key value types, a
  * missing state field) is a warning: players in the wild send such reports and they still
  * carry the data, and a player that gets a 4xx drops the report for good.
  */

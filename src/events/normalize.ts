@@ -60,8 +60,9 @@ export function fieldNameProblems(event: Record<string, unknown>): ErrorDetail[]
 }
 
 /**
- * Builds the stored document: the spec's fields first (so documents read naturally in
- * mongosh), then any extra top-level fields, then stored_at.
+ * Builds the stored document: the Flask server's fields first (experiment_id, timestamp,
+ * event_type, protocol, video_id, payload, so documents read naturally in mongosh), then any
+ * extra top-level fields, then stored_at.
  */
 export function toEventDoc(event: SubmitEvent, storedAt: Date): EventDoc {
   const { experiment_id, timestamp, event_type, protocol, video_id, payload, ...extra } = event;

@@ -4,9 +4,9 @@
  */
 
 import { CMCD_PROTOCOL } from '../sessions/summary.ts';
+import { toSignals } from './dialects/index.ts';
 import { buildTimeline, type Interval, type PlaybackTimeline } from './playback.ts';
 import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
-import { toSignals } from './signals.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';

@@ -28,10 +28,6 @@ export interface Timeseries {
   points: Point[];
 }
 
-export function isTimeseriesMetric(v: unknown): v is TimeseriesMetric {
-  return typeof v === 'string' && (TIMESERIES_METRICS as readonly string[]).includes(v);
-}
-
 /**
  * At most `maxPoints` points: all of them when they fit, else time buckets (half as many as
  * points allowed) each keeping its lowest and highest point in time order.

@@ -4,7 +4,7 @@
  * session (two passes over the events when it needs downsampling), the bitrate only the
  * rendition signals. Gives exactly what src/qoe/timeseries.ts gives over the whole session.
  */
-import { toSignals } from '../qoe/signals.ts';
+import { toSignals } from '../qoe/dialects/index.ts';
 import {
   bitratePoints,
   downsample,

@@ -26,7 +26,7 @@ const SHAKA = path.resolve(
 const SHAKA_URL = '/lib/shaka-player.compiled.js';
 
 /**
- * The one option each player needs, as README shows it (plus, with `startHigh`, dash.js's
+ * The one option each player needs, as docs/cmcd.md shows it (plus, with `startHigh`, dash.js's
  * first rendition for the throttled run). dash.js sends only e, ts and v unless
  * the target lists its keys, so the list is part of its option.
  */

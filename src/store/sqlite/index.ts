@@ -49,7 +49,8 @@ const MIN_FREE_BYTES = 1024 * 1024;
  */
 function checkDataDir(dir: string): void {
   const bad = (why: string) => new ConfigError('DATA_DIR', `"${dir}" ${why}`);
-  if (/^\/(proc|sys|dev)(\/|$)/.test(dir)) throw bad('is on a kernel file system; choose a directory on a disk');
+  if (/^\/(proc|sys|dev)(\/|$)/.test(dir))
+    throw bad('is on a kernel file system; choose a directory on a disk');
   let st: fs.Stats | undefined;
   try {
     st = fs.statSync(dir);
@@ -61,7 +62,9 @@ function checkDataDir(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
-    throw bad(`cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw bad(
+      `cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -122,7 +125,10 @@ export class SqliteStore implements EventStore {
       try {
         fs.accessSync(dir, fs.constants.W_OK);
       } catch (err) {
-        return { ok: false, detail: `the data directory is not writable (${(err as NodeJS.ErrnoException).code})` };
+        return {
+          ok: false,
+          detail: `the data directory is not writable (${(err as NodeJS.ErrnoException).code})`,
+        };
       }
       const fsStats = fs.statfsSync(dir);
       if (fsStats.bavail * fsStats.bsize < MIN_FREE_BYTES) return { ok: false, detail: 'the disk is full' };

@@ -1,10 +1,12 @@
-/** The read API as the dashboard sees it (shapes from BRIEF's contract), and URL builders. */
+/** The read API as the dashboard sees it (shapes as docs/api.md describes them), and URL builders. */
 
+// The server's own types (type-only imports: nothing of the server is bundled).
+export type { StoredEvent } from '../../events/schema.ts';
 export type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
 export type { SessionQoe, Stall, Summary as AggregateStat, Switch } from '../../qoe/types.ts';
-// The server's own types (type-only imports: nothing of the server is bundled).
 export type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
+import type { StoredEvent } from '../../events/schema.ts';
 import type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
 import type { Summary as AggregateStat, SessionQoe } from '../../qoe/types.ts';
 import type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
@@ -22,16 +24,6 @@ export interface TimeseriesReply {
   metric: SeriesMetric;
   unit: string;
   points: Array<[number, number | null]>;
-}
-
-export interface StoredEvent {
-  _id: string;
-  timestamp: number;
-  event_type: string;
-  session_id?: string;
-  video_id: string;
-  payload: Record<string, unknown>;
-  [extra: string]: unknown;
 }
 
 export interface MetricsReply {

@@ -155,7 +155,8 @@ export function exportButtons(
       'span',
       {
         class: 'muted small',
-        title: 'Parquet: stats-server export <experiment_id> --format parquet --out FILE (see README)',
+        title:
+          'Parquet: node dist/cli.js export <experiment_id> --format parquet --out FILE (docs/operations.md)',
       },
       'Parquet: CLI',
     ),

@@ -3,6 +3,7 @@
  * BUFFER_EMPTY after the first PLAYBACK_PLAYING (PLAYBACK_STALLED is the HTML `stalled` event
  * and never fires with MSE; one `waiting` always precedes the first frame and is ignored).
  */
+import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, createTracker, type Rendition } from './playback.ts';
 
@@ -151,7 +152,7 @@ export function attachDashjs(
       const rendition = fromV5(r.representation) ?? v4Rendition(r.mediaType ?? 'video', r.quality);
       const downloadMs = start !== undefined && end !== undefined ? end - start : undefined;
       const bytes = r.bytesLoaded;
-      tracker.report('fragment_loading_completed', {
+      tracker.report(EventType.FRAGMENT_LOADING_COMPLETED, {
         type: r.type ?? null,
         url: r.url ?? null,
         quality: rendition?.id ?? r.quality ?? null,
