@@ -287,6 +287,11 @@ for (const fixture of storeFixtures()) {
         { path: 'querystring.format', message: 'must be one of json, ndjson, csv' },
       ]);
 
+      const metric = await app.inject({ method: 'GET', url: '/api/experiments/q/timeseries?metric=nope' });
+      assert.equal(metric.statusCode, 400);
+      assert.match(metric.json().message, /querystring\.metric: must be one of bitrate, buffer, /);
+      assert.doesNotMatch(metric.json().message, /constant|anyOf/);
+
       const xml = await post('/api/submit', '<event/>', 'application/xml');
       assert.equal(xml.statusCode, 415);
       assert.equal(xml.json().code, 'UNSUPPORTED_MEDIA_TYPE');
