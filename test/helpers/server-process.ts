@@ -41,14 +41,7 @@ export async function startServerProcess(
   const nodeArgs = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'src/cli.ts')];
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
-    // Test timelines start near t = 0: the timestamp plausibility check is off unless a test asks.
-    env: {
-      PATH: process.env.PATH ?? '',
-      SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: String(port),
-      TIMESTAMP_CHECK: 'off',
-      ...env,
-    },
+    env: { PATH: process.env.PATH ?? '', SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
