@@ -162,7 +162,10 @@ for (const fixture of storeFixtures()) {
       const res = await post('/api/submit', JSON.stringify(big));
       assert.equal(res.statusCode, 413);
       assert.equal(res.json().code, 'EVENT_TOO_LARGE');
-      assert.match(res.json().message, /65536 bytes.*INGEST_MAX_EVENT_BYTES/);
+      assert.match(
+        res.json().message,
+        /event_type "fragment_loading_completed".*65536 bytes.*INGEST_MAX_EVENT_BYTES/,
+      );
       // Many small values count too, not just one long string.
       const wide = dashEvent('fat', NOW_S(), {
         payload: { list: Array.from({ length: 20_000 }, (_, i) => i) },

@@ -188,9 +188,12 @@ export function prepareEvent(
 ): EventDoc {
   const w = walkEvent(event, rules.maxEventBytes);
   if (w.size > rules.maxEventBytes) {
+    const which = [`event_type ${JSON.stringify(String(event.event_type).slice(0, 128))}`];
+    if (typeof event.event_id === 'string')
+      which.push(`event_id ${JSON.stringify(event.event_id.slice(0, 128))}`);
     throw apiError(
       'EVENT_TOO_LARGE',
-      `The event is over ${rules.maxEventBytes} bytes of JSON (INGEST_MAX_EVENT_BYTES); ` +
+      `The event (${which.join(', ')}) is over ${rules.maxEventBytes} bytes of JSON (INGEST_MAX_EVENT_BYTES); ` +
         'split large payloads or leave out bulky fields',
     );
   }
