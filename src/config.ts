@@ -235,7 +235,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxInflight: int(env, 'GROUP_COMMIT_MAX_INFLIGHT', 1, 1, 64),
       batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      maxEventBytes: int(env, 'INGEST_MAX_EVENT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+      // At most 4 MiB: counted as JSON characters, such an event stays under MongoDB's 16 MiB
+      // document limit even as 3-byte UTF-8 text or BSON arrays of numbers.
+      maxEventBytes: int(env, 'INGEST_MAX_EVENT_BYTES', 256 * 1024, 1024, 4 * 1024 * 1024),
       cmcdMaxReports: int(env, 'CMCD_MAX_REPORTS', 1000, 1, 1_000_000),
     },
     timestamps: {
