@@ -40,7 +40,7 @@ export interface CollectOptions {
 export interface CollectResult {
   /** The request carried no CMCD data at all. */
   empty: boolean;
-  events: SubmitEvent[];
+  events: (SubmitEvent & { timestamp_source?: 'server' })[];
   /** Where each of `events` came from (same order), for per-report rejections when storing. */
   origins: ReportOrigin[];
   rejected: ReportProblem[];
@@ -155,7 +155,8 @@ export function collectReports(parts: CmcdRequestParts, opts: CollectOptions): C
   return result;
 }
 
-function orderOf(o: ReportOrigin): number {
+/** Rejections are listed in the order of the request (lines, array items, then query/headers). */
+export function orderOf(o: ReportOrigin): number {
   if ('line' in o) return o.line;
   if ('index' in o) return o.index;
   return Number.MAX_SAFE_INTEGER;

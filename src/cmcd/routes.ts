@@ -13,8 +13,7 @@ import { ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts';
 import { decodeBody, refuseOtherTypes } from '../ingest/body.ts';
-import { type CollectResult, collectReports } from './collect.ts';
-import type { ReportOrigin } from './decode.ts';
+import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
 
 const Origin = {
@@ -80,6 +79,8 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { cmcd } = app.config;
   const closed = new Set(cmcd.closedExperiments);
   const rules = eventRulesOf(app.config);
+  // Reports without `ts` are stamped with server time: nothing to check.
+  const untimed = { ...rules, timestamps: { check: false, min: 0, maxFutureS: 0 } };
 
   async function handle(request: FastifyRequest, reply: FastifyReply, pathExperiment?: string) {
     if (pathExperiment !== undefined && closed.has(pathExperiment)) throw apiError('EXPERIMENT_CLOSED');
@@ -109,9 +110,11 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const docs: EventDoc[] = [];
     result.events.forEach((event, i) => {
       try {
-        const timed =
-          (event as { timestamp_source?: string }).timestamp_source === 'server' ? undefined : CMCD_TS;
-        docs.push(prepareEvent(event, now, timed ? rules : { ...rules, timestamps: NO_CHECK }, timed));
+        docs.push(
+          event.timestamp_source === 'server'
+            ? prepareEvent(event, now, untimed)
+            : prepareEvent(event, now, rules, CMCD_TS),
+        );
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         result.rejected.push({
@@ -203,15 +206,6 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: (request, reply) => handle(request, reply),
   });
 };
-
-/** Reports stamped with server time (no `ts`) need no plausibility check. */
-const NO_CHECK = { check: false, min: 0, maxFutureS: 0 };
-
-function orderOf(o: ReportOrigin): number {
-  if ('line' in o) return o.line;
-  if ('index' in o) return o.index;
-  return Number.MAX_SAFE_INTEGER;
-}
 
 function where(r: CollectResult['rejected'][number]): string {
   const o = r.origin;
