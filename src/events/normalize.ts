@@ -29,7 +29,7 @@ interface Walk {
   maxSize: number;
 }
 
-/** Below this length a string's JSON text is counted without its escapes. */
+/** A scalar's share of the JSON text: strings without their escapes, every number as 8. */
 const scalarSize = (v: unknown): number => {
   if (typeof v === 'string') return v.length + 2;
   if (typeof v === 'number') return 8;
