@@ -54,29 +54,33 @@ function readable(inner: ValidateFunction): Validator {
  * listing the allowed values, and say the same for Ajv's enum keyword.
  */
 function enumErrors(errors: ErrorObject[]): ErrorObject[] {
-  const consts = new Map<string, unknown[]>();
+  // Per anyOf (instance path + schema path): the constants it allows, or null when one of its
+  // alternatives is not a constant (then Ajv's errors are left as they are).
+  const unions = new Map<string, unknown[] | null>();
   for (const e of errors) {
-    if (e.keyword !== 'const') continue;
-    const key = `${e.instancePath}\0${e.schemaPath.replace(/\/anyOf\/\d+\/const$/, '')}`;
-    const list = consts.get(key) ?? [];
-    list.push(e.params.allowedValue);
-    consts.set(key, list);
+    const m = /^(.*)\/anyOf\/\d+\/([^/]+)$/.exec(e.schemaPath);
+    if (!m) continue;
+    const key = `${e.instancePath}\0${m[1]}`;
+    const list = unions.get(key);
+    if (e.keyword === 'const' && m[2] === 'const' && list !== null) {
+      unions.set(key, [...(list ?? []), e.params.allowedValue]);
+    } else {
+      unions.set(key, null);
+    }
   }
+  const folded = (e: ErrorObject, suffix: RegExp) =>
+    unions.get(`${e.instancePath}\0${e.schemaPath.replace(suffix, '')}`);
   const out: ErrorObject[] = [];
   for (const e of errors) {
-    if (e.keyword === 'const' && /\/anyOf\/\d+\/const$/.test(e.schemaPath)) continue;
-    if (e.keyword === 'anyOf') {
-      const allowed = consts.get(`${e.instancePath}\0${e.schemaPath.replace(/\/anyOf$/, '')}`);
-      if (allowed) {
-        out.push({ ...e, keyword: 'enum', params: { allowedValues: allowed }, message: oneOf(allowed) });
-        continue;
-      }
-    }
-    if (e.keyword === 'enum') {
+    if (e.keyword === 'const' && folded(e, /\/anyOf\/\d+\/const$/)) continue;
+    const allowed = e.keyword === 'anyOf' ? folded(e, /\/anyOf$/) : undefined;
+    if (allowed) {
+      out.push({ ...e, keyword: 'enum', params: { allowedValues: allowed }, message: oneOf(allowed) });
+    } else if (e.keyword === 'enum') {
       out.push({ ...e, message: oneOf(e.params.allowedValues as unknown[]) });
-      continue;
+    } else {
+      out.push(e);
     }
-    out.push(e);
   }
   return out;
 }
