@@ -50,6 +50,10 @@ export interface Config {
     batchMaxEvents: number;
     /** Body limit of POST /api/submit/batch in bytes, after decompression. */
     batchBodyLimit: number;
+    /** Largest event, as characters of its JSON text (INGEST_MAX_EVENT_BYTES; more: 413). */
+    maxEventBytes: number;
+    /** Most CMCD reports one request may carry (CMCD_MAX_REPORTS; more: 413). */
+    cmcdMaxReports: number;
   };
   sessions: {
     /**
@@ -60,6 +64,17 @@ export interface Config {
     /** A session's QoE is summarised in the background once it has been quiet this long (ms). */
     summarizeAfterMs: number;
   };
+  /** Plausibility of event timestamps (Unix seconds); see docs/ingest-limits.md. */
+  timestamps: {
+    /** TIMESTAMP_CHECK: off accepts any finite timestamp (replays of old or synthetic data). */
+    check: boolean;
+    /** Earliest accepted timestamp (TIMESTAMP_MIN, default 2000-01-01T00:00:00Z). */
+    min: number;
+    /** How far ahead of the server clock a timestamp may be (TIMESTAMP_MAX_FUTURE_S). */
+    maxFutureS: number;
+  };
+  /** Byte budget of one page of GET /api/metrics (READ_PAGE_MAX_BYTES): a page ends early past it. */
+  readPageMaxBytes: number;
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
     experimentKey: string;
@@ -229,13 +244,32 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxInflight: int(env, 'GROUP_COMMIT_MAX_INFLIGHT', 1, 1, 64),
       batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      // At most 4 MiB: counted as JSON characters, such an event stays under MongoDB's 16 MiB
+      // document limit even as 3-byte UTF-8 text or BSON arrays of numbers.
+      maxEventBytes: int(env, 'INGEST_MAX_EVENT_BYTES', 256 * 1024, 1024, 4 * 1024 * 1024),
+      cmcdMaxReports: int(env, 'CMCD_MAX_REPORTS', 1000, 1, 1_000_000),
     },
     sessions: {
       splitGapS: int(env, 'SESSION_SPLIT_GAP_S', 600, 0, 365 * 86400),
       summarizeAfterMs: int(env, 'SESSION_SUMMARIZE_AFTER_MS', 2000, 0, 7 * 86_400_000),
     },
+    timestamps: {
+      check: bool(env, 'TIMESTAMP_CHECK', true),
+      min: int(env, 'TIMESTAMP_MIN', 946_684_800, 0, 99_999_999_999),
+      maxFutureS: int(env, 'TIMESTAMP_MAX_FUTURE_S', 86_400, 0, 100 * 365 * 86_400),
+    },
+    readPageMaxBytes: int(env, 'READ_PAGE_MAX_BYTES', 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     cmcd: cmcdConfig(env),
   };
+  if (!env.CMCD_MAX_REPORTS) {
+    config.ingest.cmcdMaxReports = Math.min(config.ingest.cmcdMaxReports, config.ingest.maxQueuedEvents);
+  }
+  if (config.ingest.cmcdMaxReports > config.ingest.maxQueuedEvents) {
+    throw new ConfigError(
+      'CMCD_MAX_REPORTS',
+      `must not exceed INGEST_MAX_QUEUED_EVENTS (${config.ingest.maxQueuedEvents}), or such a request could never be accepted`,
+    );
+  }
   if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
     throw new ConfigError(
       'INGEST_BATCH_MAX_EVENTS',
@@ -247,7 +281,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
 /** A config for tests and embedding: defaults (embedded store) with overrides. */
 export function configFrom(overrides: Env = {}): Readonly<Config> {
-  return loadConfig({ LOG_LEVEL: 'silent', ...overrides });
+  // Tests and embedders replay synthetic timelines (t = 1, 2, 3 s): the plausibility check is
+  // opt-in here (TIMESTAMP_CHECK=on), on by default for a server started from the environment.
+  return loadConfig({ LOG_LEVEL: 'silent', TIMESTAMP_CHECK: 'off', ...overrides });
 }
 
 function deepFreeze<T>(o: T): T {

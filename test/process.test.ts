@@ -13,7 +13,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-proc-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('serves on the embedded store, drains on SIGTERM, and keeps the data for the next start', async () => {
-  const env = { DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const env = { DATA_DIR: dir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
   const health = await (await fetch(`${first.base}/api/health`)).json();
   assert.equal(health.storage, 'sqlite');
