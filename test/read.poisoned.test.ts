@@ -92,6 +92,7 @@ for (const fixture of storeFixtures()) {
 
     test('sessions, QoE and time series answer without a server error', async () => {
       for (const url of [
+        '/api/experiments',
         `/api/experiments/${EXP}/sessions`,
         `/api/experiments/${EXP}/qoe`,
         `/api/experiments/${EXP}/qoe?session=s1`,
