@@ -3,7 +3,7 @@
  * then computes the SessionQoe figures over the session minus its warm-up.
  */
 
-import { CMCD_PROTOCOL } from '../sessions/summary.ts';
+import { CMCD_PROTOCOL, isKnownVideo } from '../sessions/summary.ts';
 import { toSignals } from './dialects/index.ts';
 import { buildTimeline, type Interval, type PlaybackTimeline } from './playback.ts';
 import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
@@ -22,6 +22,8 @@ export class SessionAccumulator {
   readonly sessionId: string;
   videoId: string | null = null;
   protocol: string | null = null;
+  /** Timestamp of the event that gave a known `videoId` (see `noteVideo`). */
+  private videoAt: number | null = null;
   /** Timestamp of the event that gave `protocol` (see `noteProtocol`). */
   private protocolAt = Number.POSITIVE_INFINITY;
   first = Number.POSITIVE_INFINITY;
@@ -52,7 +54,7 @@ export class SessionAccumulator {
       if (this.eventIds.has(event.event_id)) return;
       this.eventIds.add(event.event_id);
     }
-    if (this.videoId === null && typeof event.video_id === 'string') this.videoId = event.video_id;
+    this.noteVideo(event.video_id, t);
     this.noteProtocol(event.protocol, t);
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
@@ -88,6 +90,17 @@ export class SessionAccumulator {
       default:
         return true;
     }
+  }
+
+  /** The session's video: the earliest video_id other than "unknown", else "unknown". */
+  private noteVideo(video: unknown, t: number): void {
+    if (typeof video !== 'string') return;
+    if (isKnownVideo(video)) {
+      if (this.videoAt === null || t < this.videoAt) {
+        this.videoId = video;
+        this.videoAt = t;
+      }
+    } else if (this.videoId === null) this.videoId = video;
   }
 
   /**

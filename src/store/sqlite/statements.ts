@@ -1,7 +1,7 @@
 /** The prepared statements of the embedded store's write path (write-ops.ts). */
 import type Database from 'libsql';
 import { RUN_START_EVENT } from '../../sessions/key.ts';
-import { CMCD_PROTOCOL } from '../../sessions/summary.ts';
+import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import { INSERT_SQL } from './rows.ts';
 
 type Db = InstanceType<typeof Database>;
@@ -24,6 +24,7 @@ export type Statements = Record<
   | 'rekeyOpen'
   | 'count'
   | 'first'
+  | 'video'
   | 'known'
   | 'dropRow'
   | 'putRow'
@@ -36,11 +37,14 @@ export function prepareStatements(db: Db): Statements {
   return {
     insert: p(INSERT_SQL),
     upsert: p(`INSERT INTO sessions (experiment_id, session_key, base_key, run_no, source, count, first_ts,
-        last_ts, video_id, first_protocol, known_protocol, known_at, version, changed_at, stale)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+        last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
       ON CONFLICT (experiment_id, session_key) DO UPDATE SET
         count = count + excluded.count,
-        video_id = CASE WHEN excluded.first_ts < first_ts THEN excluded.video_id ELSE video_id END,
+        video_id = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
+          THEN excluded.video_id ELSE video_id END,
+        video_at = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
+          THEN excluded.video_at ELSE video_at END,
         first_protocol = CASE WHEN excluded.first_ts < first_ts THEN excluded.first_protocol ELSE first_protocol END,
         first_ts = MIN(first_ts, excluded.first_ts),
         last_ts = MAX(last_ts, excluded.last_ts),
@@ -68,7 +72,9 @@ export function prepareStatements(db: Db): Statements {
     ),
     count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM events
       WHERE experiment_id = ? AND session_key = ?`),
-    first: p(`SELECT video_id, json_extract(doc, '$.protocol') AS protocol FROM events
+    video: p(`SELECT video_id, timestamp FROM events WHERE experiment_id = ? AND session_key = ?
+      AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
+    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM events
       WHERE experiment_id = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
     known:
       p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM events
@@ -76,8 +82,8 @@ export function prepareStatements(db: Db): Statements {
       ORDER BY timestamp, id LIMIT 1`),
     dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
     putRow: p(`INSERT OR REPLACE INTO sessions (experiment_id, session_key, base_key, run_no, source, count,
-        first_ts, last_ts, video_id, first_protocol, known_protocol, known_at, version, changed_at, stale)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
+        first_ts, last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
     saveQoe: p(
       `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
     ),

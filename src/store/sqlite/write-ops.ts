@@ -13,7 +13,7 @@ import type Database from 'libsql';
 import type { EventDoc } from '../../events/schema.ts';
 import { type BaseKey, baseSessionKey, RUN_START_EVENT } from '../../sessions/key.ts';
 import { keyAt, nextStarts, rekeys, runIndexAt, startsOf } from '../../sessions/runs.ts';
-import { CMCD_PROTOCOL } from '../../sessions/summary.ts';
+import { CMCD_PROTOCOL, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
 import { toRow } from './rows.ts';
 import { prepareStatements, type Statements } from './statements.ts';
@@ -34,6 +34,7 @@ interface Delta {
   firstTs: number;
   lastTs: number;
   videoId: string;
+  videoAt: number | null;
   firstProtocol: string;
   knownProtocol: string | null;
   knownAt: number | null;
@@ -122,6 +123,7 @@ export class WriteOps {
         x.firstTs,
         x.lastTs,
         x.videoId,
+        x.videoAt,
         x.firstProtocol,
         x.knownProtocol,
         x.knownAt,
@@ -150,7 +152,8 @@ export class WriteOps {
         count: 1,
         firstTs: d.timestamp,
         lastTs: d.timestamp,
-        videoId: d.video_id,
+        videoId: isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
+        videoAt: isKnownVideo(d.video_id) ? d.timestamp : null,
         firstProtocol: protocol,
         knownProtocol: known ? protocol : null,
         knownAt: known ? d.timestamp : null,
@@ -160,8 +163,11 @@ export class WriteOps {
     x.count++;
     if (d.timestamp < x.firstTs) {
       x.firstTs = d.timestamp;
-      x.videoId = d.video_id;
       x.firstProtocol = protocol;
+    }
+    if (isKnownVideo(d.video_id) && (x.videoAt === null || d.timestamp < x.videoAt)) {
+      x.videoAt = d.timestamp;
+      x.videoId = d.video_id;
     }
     if (d.timestamp > x.lastTs) x.lastTs = d.timestamp;
     if (known && (x.knownAt === null || d.timestamp < x.knownAt)) {
@@ -229,7 +235,8 @@ export class WriteOps {
         1,
         t,
         t,
-        d.video_id,
+        isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
+        isKnownVideo(d.video_id) ? t : null,
         protocol,
         known ? protocol : null,
         known ? t : null,
@@ -253,7 +260,8 @@ export class WriteOps {
       this.#s.dropRow.run(exp, key);
       return;
     }
-    const first = this.#s.first.get(exp, key) as { video_id: string; protocol: unknown };
+    const first = this.#s.first.get(exp, key) as { protocol: unknown };
+    const video = this.#s.video.get(exp, key) as { video_id: string; timestamp: number } | undefined;
     const known = this.#s.known.get(exp, key) as { timestamp: number; protocol: string } | undefined;
     const runNo = bk?.split ? runIndexAt(starts, c.first) + 1 : 1;
     this.#s.putRow.run(
@@ -265,7 +273,8 @@ export class WriteOps {
       c.n,
       c.first,
       c.last,
-      first.video_id,
+      video?.video_id ?? UNKNOWN_VIDEO,
+      video?.timestamp ?? null,
       first.protocol === null || first.protocol === undefined ? '' : String(first.protocol),
       known?.protocol ?? null,
       known?.timestamp ?? null,
