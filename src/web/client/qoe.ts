@@ -2,7 +2,7 @@
 import type uPlot from 'uplot';
 import type { QoeReply, SessionQoe } from './api.ts';
 import { cdfData } from './cdf.ts';
-import { type Chart, cdfChart } from './charts.ts';
+import { type Chart, cdfChart, PALETTE } from './charts.ts';
 import type { FooterRow } from './components.ts';
 import { h } from './dom.ts';
 import * as f from './format.ts';
@@ -39,10 +39,12 @@ export const METRICS: MetricDef[] = [
   { key: 'played_time_s', label: 'Played time', short: 'Played', format: f.seconds },
 ];
 
-/** The four distributions papers compare, with the unit the x axis shows. */
+/** Every per-session figure as a distribution, with the unit the x axis shows. */
 export const CDFS: Array<{ key: NumericMetric; title: string; axis: string; scale: (v: number) => number }> =
   [
     { key: 'startup_time_s', title: 'Startup time', axis: 'startup time (s)', scale: (v) => v },
+    { key: 'stall_count', title: 'Stall count', axis: 'stalls per session', scale: (v) => v },
+    { key: 'stall_time_s', title: 'Stall time', axis: 'total stall time (s)', scale: (v) => v },
     {
       key: 'rebuffering_ratio',
       title: 'Rebuffering ratio',
@@ -55,7 +57,10 @@ export const CDFS: Array<{ key: NumericMetric; title: string; axis: string; scal
       axis: 'average bitrate (Mbps)',
       scale: (v) => v / 1e6,
     },
-    { key: 'latency_avg_s', title: 'Live latency', axis: 'mean live latency (s)', scale: (v) => v },
+    { key: 'switch_count', title: 'Bitrate switches', axis: 'switches per session', scale: (v) => v },
+    { key: 'latency_avg_s', title: 'Live latency (mean)', axis: 'mean live latency (s)', scale: (v) => v },
+    { key: 'latency_p95_s', title: 'Live latency (p95)', axis: 'p95 live latency (s)', scale: (v) => v },
+    { key: 'dropped_frames', title: 'Dropped frames', axis: 'dropped frames per session', scale: (v) => v },
   ];
 
 /** The aggregate rows (mean, median, p95) of a QoE reply, by metric key. */
@@ -81,9 +86,9 @@ export function outcomeShares(q: QoeReply): string {
   return `${pct(failed)} failed, ${pct(exited)} no start`;
 }
 
-/** The 2x2 grid of CDF charts; `set` draws one line per labelled group of sessions. */
+/** The grid of CDF charts; `set` draws one line per labelled group of sessions. */
 export class CdfGrid {
-  readonly el = h('div', { class: 'grid2 cdfs' });
+  readonly el = h('div', { class: 'grid3 cdfs' });
   private readonly charts: Chart[];
 
   constructor() {
@@ -97,12 +102,16 @@ export class CdfGrid {
           .map((s) => s[c.key])
           .flatMap((v) => (typeof v === 'number' && Number.isFinite(v) ? [c.scale(v)] : [])),
       );
-      const labels = groups.map((g, j) => `${g.label} (n=${values[j]?.length ?? 0})`);
+      const series = groups.map((g, j) => ({
+        label: `${g.label} (n=${values[j]?.length ?? 0})`,
+        color: PALETTE[j % PALETTE.length] ?? '#000',
+        stepped: true,
+      }));
       this.charts[i]?.set(
-        labels,
+        series,
         cdfData(values) as uPlot.AlignedData,
         undefined,
-        'No session has this metric yet.',
+        'no session has this figure',
       );
     });
   }

@@ -7,13 +7,16 @@ import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
+import { NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 export function compareView(ids: string[], initialWarmup: string): View {
   let warmup = initialWarmup;
   const probes = ids.map((id) => new ChangeProbe(id));
   const cdfs = new CdfGrid();
-  const tableEl = h('div', { class: 'scroll fit' });
+  const tableEl = h('div', { class: 'scroll fit compare-table' });
+  /** On a phone: one card per experiment instead of a table as wide as the experiments. */
+  const cardsEl = h('div', { class: 'compare-cards', id: 'compare-cards' });
   const linksEl = h('div');
 
   function renderTable(replies: QoeReply[]): void {
@@ -81,8 +84,36 @@ export function compareView(ids: string[], initialWarmup: string): View {
         h('tbody', {}, sessionsRow, rows, outcomeRow),
       ),
     );
+    fill(
+      cardsEl,
+      replies.map((q, i) =>
+        h(
+          'section',
+          { class: 'card', 'data-experiment': q.experiment_id },
+          h(
+            'h3',
+            {},
+            h('span', { class: 'swatch', 'data-color': i }, ''),
+            h('a', { href: href.experiment(q.experiment_id, warmup) }, q.experiment_id),
+          ),
+          h(
+            'dl',
+            {},
+            h('dt', {}, 'Sessions'),
+            h('dd', {}, f.count(q.sessions.length)),
+            METRICS.flatMap((m) => [
+              h('dt', {}, m.label),
+              h('dd', { 'data-key': m.key }, m.format(q.aggregate[m.key]?.median)),
+            ]),
+          ),
+        ),
+      ),
+    );
     // Colour the swatches like the chart lines (no inline style attributes: the page's CSP forbids them).
-    tableEl.querySelectorAll<HTMLElement>('.swatch').forEach((el) => {
+    [
+      ...Array.from(tableEl.querySelectorAll<HTMLElement>('.swatch')),
+      ...Array.from(cardsEl.querySelectorAll<HTMLElement>('.swatch')),
+    ].forEach((el) => {
       el.style.background = PALETTE[Number(el.dataset.color) % PALETTE.length] ?? '#000';
     });
   }
@@ -102,6 +133,9 @@ export function compareView(ids: string[], initialWarmup: string): View {
   return {
     async mount(root) {
       setCrumbs([['Experiments', href.experiments()], [`Compare ${ids.length}`]]);
+      const all = await api.experiments();
+      const missing = ids.filter((x) => !all.some((e) => e.experiment_id === x));
+      if (missing.length) throw new NotFound(`No experiment ${missing.map((x) => `"${x}"`).join(', ')}`);
       const control = warmupControl(warmup, (v) => {
         warmup = v;
         replaceHash(href.compare(ids, warmup));
@@ -115,11 +149,11 @@ export function compareView(ids: string[], initialWarmup: string): View {
         h('h2', {}, 'QoE per experiment'),
         h('p', { class: 'muted small' }, 'Large: median over sessions. Small: mean and 95th percentile.'),
         tableEl,
-        h('h2', {}, 'Distributions (same axes)'),
+        cardsEl,
+        h('h2', {}, 'Distributions across experiments (same axes)'),
         cdfs.el,
         linksEl,
       );
-      const all = await api.experiments();
       await Promise.all(
         probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
       );

@@ -12,7 +12,9 @@ import { fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { MAX_OVERLAY, Overlay } from '../overlay.ts';
 import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
+import { NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 interface Row extends SessionQoe {
@@ -26,13 +28,63 @@ export function experimentView(id: string, initialWarmup: string): View {
   const summaryEl = h('p', { class: 'summary', id: 'summary' });
   const linksEl = h('div');
   const compareEl = h('div', { class: 'compare-with' });
+  const overlay = new Overlay(id);
+  /** Sessions ticked for the overlay (ids as the API returns them). */
+  const picked = new Set<string>();
+  const starts = new Map<string, number>();
+  const overlayBtn = h('button', { type: 'button', id: 'overlay-btn', disabled: true }, 'Overlay selected');
+  const pickInfo = h('span', { class: 'muted small', id: 'pick-info' });
+  const updatePick = () => {
+    overlayBtn.disabled = picked.size < 1;
+    overlayBtn.textContent = picked.size ? `Overlay ${picked.size} selected` : 'Overlay selected';
+    pickInfo.textContent =
+      picked.size >= MAX_OVERLAY
+        ? `at most ${MAX_OVERLAY} sessions (one colour each)`
+        : 'tick sessions to overlay';
+  };
+  overlayBtn.addEventListener('click', () => {
+    const sessions = [...picked].map((sid) => ({ id: sid, start: starts.get(sid) ?? 0 }));
+    void overlay
+      .show(sessions)
+      .then(() => overlay.el.scrollIntoView({ block: 'start' }))
+      .catch((err) => setStatus(String(err), true));
+  });
 
   const columns: Column<Row>[] = [
+    {
+      key: 'pick',
+      label: '',
+      title: 'Tick sessions to overlay their time series',
+      value: (r) => picked.has(r.session_id),
+      show: (r) => {
+        const box = h('input', {
+          type: 'checkbox',
+          class: 'pick',
+          'aria-label': `overlay ${r.session_id}`,
+          checked: picked.has(r.session_id),
+        });
+        box.addEventListener('change', () => {
+          if (box.checked && picked.size < MAX_OVERLAY) picked.add(r.session_id);
+          else {
+            picked.delete(r.session_id);
+            box.checked = false;
+          }
+          updatePick();
+        });
+        return box;
+      },
+    },
     {
       key: 'session_id',
       label: 'Session',
       value: (r) => r.session_id,
-      show: (r) => h('a', { href: href.session(id, r.session_id, warmup) }, r.session_id),
+      show: (r) => h('a', { class: 'id', href: href.session(id, r.session_id, warmup) }, r.session_id),
+    },
+    {
+      key: 'started',
+      label: 'Started',
+      value: (r) => r.summary?.first_timestamp,
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.summary?.first_timestamp)),
     },
     { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol ?? '–' },
     {
@@ -120,6 +172,7 @@ export function experimentView(id: string, initialWarmup: string): View {
   async function load(): Promise<void> {
     const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
     const byId = new Map(sessions.map((s) => [s.session_id, s]));
+    for (const s of sessions) starts.set(s.session_id, s.first_timestamp);
     table.update(
       q.sessions.map((s) => ({ ...s, summary: byId.get(s.session_id) })),
       aggregateRows(q),
@@ -132,6 +185,8 @@ export function experimentView(id: string, initialWarmup: string): View {
   return {
     async mount(root) {
       setCrumbs([['Experiments', href.experiments()], [id]]);
+      const all = await api.experiments();
+      if (!all.some((e) => e.experiment_id === id)) throw new NotFound(`No experiment "${id}"`);
       const control = warmupControl(warmup, (v) => {
         warmup = v;
         replaceHash(href.experiment(id, warmup));
@@ -144,17 +199,19 @@ export function experimentView(id: string, initialWarmup: string): View {
         summaryEl,
         h('div', { class: 'toolbar' }, control, compareEl),
         h('h2', {}, 'Sessions'),
+        h('div', { class: 'toolbar' }, overlayBtn, pickInfo),
         h('div', { class: 'scroll' }, table.el),
         h(
           'p',
           { class: 'muted small' },
           'Aggregate rows are over sessions where the metric exists (n in the API reply). Click a column to sort.',
         ),
-        h('h2', {}, 'Distributions'),
+        overlay.el,
+        h('h2', {}, 'Distributions across sessions'),
         cdfs.el,
         linksEl,
       );
-      const all = await api.experiments();
+      updatePick();
       renderCompare(all);
       await probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp);
       await load();
@@ -162,7 +219,10 @@ export function experimentView(id: string, initialWarmup: string): View {
     async tick() {
       if (await probe.changed()) await load();
     },
-    destroy: () => cdfs.destroy(),
+    destroy: () => {
+      cdfs.destroy();
+      overlay.clear();
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { apiLinks, type Column, SortTable } from '../components.ts';
 import { h } from '../dom.ts';
 import * as f from '../format.ts';
 import { href, LIVE_WINDOW_S, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { pool } from '../pool.ts';
 import type { View } from './types.ts';
 
 interface Row extends ExperimentSummary {
@@ -190,15 +191,3 @@ const spanOf = (r: ExperimentSummary) =>
 
 const isLive = (r: ExperimentSummary) =>
   r.last_timestamp != null && Date.now() / 1000 - r.last_timestamp < LIVE_WINDOW_S;
-
-/** Runs fn over items with at most n in flight. */
-export async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-}
