@@ -53,6 +53,8 @@ export interface ChartSpec {
   kind: 'cdf' | 'time';
   /** y ticks at the distinct values seen when there are few of them (bitrate ladder rungs). */
   rungs?: boolean;
+  /** x values are counts: ticks only at whole numbers. */
+  xIntegers?: boolean;
   /** The smallest top of the y axis (e.g. 1.2 for a playback rate). */
   yMinTop?: number;
   annotations?: Annotations;
@@ -225,7 +227,15 @@ export class Chart {
         drag: { x: true, y: false, setScale: !s.onZoom },
       },
       axes: [
-        { ...AXIS, label: s.xLabel, labelSize: 18, size: 34 },
+        {
+          ...AXIS,
+          label: s.xLabel,
+          labelSize: 18,
+          size: 34,
+          ...(s.xIntegers
+            ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000] }
+            : {}),
+        },
         {
           ...AXIS,
           label: s.yLabel,
@@ -378,8 +388,8 @@ function defaultSplits(min: number, max: number, incr: number): number[] {
 }
 
 /** A CDF chart: x = metric value (in display units), y = fraction of sessions at or below. */
-export function cdfChart(parent: HTMLElement, title: string, xLabel: string): Chart {
-  return new Chart(parent, { title, xLabel, yLabel: 'fraction of sessions', kind: 'cdf' });
+export function cdfChart(parent: HTMLElement, title: string, xLabel: string, xIntegers = false): Chart {
+  return new Chart(parent, { title, xLabel, yLabel: 'fraction of sessions', kind: 'cdf', xIntegers });
 }
 
 /** Shades stalls (and the trimmed warm-up) behind the series and marks switches. */

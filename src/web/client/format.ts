@@ -68,14 +68,14 @@ export function zoneLabel(d: Date, z: Zone = zone): string {
  * A Unix-seconds timestamp as date and time with its zone, in the chosen zone, e.g.
  * "2026-11-25 07:34:21 UTC" or "2026-11-25 08:34:21 UTC+01:00".
  */
-export function dateTime(ts: number | null | undefined, z: Zone = zone): string {
+export function dateTime(ts: number | null | undefined, z: Zone = zone, withZone = true): string {
   if (!num(ts)) return DASH;
   const d = new Date(ts * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
   const u = z === 'utc';
   const date = `${u ? d.getUTCFullYear() : d.getFullYear()}-${p((u ? d.getUTCMonth() : d.getMonth()) + 1)}-${p(u ? d.getUTCDate() : d.getDate())}`;
   const time = `${p(u ? d.getUTCHours() : d.getHours())}:${p(u ? d.getUTCMinutes() : d.getMinutes())}:${p(u ? d.getUTCSeconds() : d.getSeconds())}`;
-  return `${date} ${time} ${zoneLabel(d, z)}`;
+  return withZone ? `${date} ${time} ${zoneLabel(d, z)}` : `${date} ${time}`;
 }
 
 /** A duration in seconds, human sized: 42 -> "42 s", 754 -> "12 min 34 s", 7300 -> "2 h 1 min". */

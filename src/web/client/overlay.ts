@@ -52,11 +52,16 @@ export class Overlay {
       replies.set(`${d.metric}\u0000${s.id}`, await api.timeseries(this.experimentId, s.id, d.metric));
     });
     const onZoom = (range: [number, number] | null) => {
-      for (const c of this.charts) {
-        if (range) c.setX(range);
-        else c.uplot?.setScale('x', { min: c.uplot.data[0][0] ?? 0, max: c.uplot.data[0].at(-1) ?? 1 });
-      }
+      for (const c of this.charts) c.setX(range ?? full);
     };
+    // One x range for every chart: 0 to the end of the longest session.
+    let end = 1;
+    for (const s of sessions)
+      for (const d of SERIES) {
+        const last = replies.get(`${d.metric}\u0000${s.id}`)?.points.at(-1)?.[0];
+        if (last !== undefined) end = Math.max(end, last - s.start);
+      }
+    const full: [number, number] = [0, end];
     for (const d of SERIES) {
       const { label, scale } = displayUnit(replies.get(`${d.metric}\u0000${sessions[0]?.id}`)?.unit ?? '');
       const chart = new Chart(this.chartsEl, {
@@ -85,7 +90,7 @@ export class Overlay {
           stepped: d.stepped,
         })),
         data as uPlot.AlignedData,
-        undefined,
+        full,
         'none of these sessions reports it',
       );
     }

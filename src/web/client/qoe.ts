@@ -40,28 +40,45 @@ export const METRICS: MetricDef[] = [
 ];
 
 /** Every per-session figure as a distribution, with the unit the x axis shows. */
-export const CDFS: Array<{ key: NumericMetric; title: string; axis: string; scale: (v: number) => number }> =
-  [
-    { key: 'startup_time_s', title: 'Startup time', axis: 'startup time (s)', scale: (v) => v },
-    { key: 'stall_count', title: 'Stall count', axis: 'stalls per session', scale: (v) => v },
-    { key: 'stall_time_s', title: 'Stall time', axis: 'total stall time (s)', scale: (v) => v },
-    {
-      key: 'rebuffering_ratio',
-      title: 'Rebuffering ratio',
-      axis: 'rebuffering ratio (%)',
-      scale: (v) => v * 100,
-    },
-    {
-      key: 'avg_bitrate_bps',
-      title: 'Average bitrate',
-      axis: 'average bitrate (Mbps)',
-      scale: (v) => v / 1e6,
-    },
-    { key: 'switch_count', title: 'Bitrate switches', axis: 'switches per session', scale: (v) => v },
-    { key: 'latency_avg_s', title: 'Live latency (mean)', axis: 'mean live latency (s)', scale: (v) => v },
-    { key: 'latency_p95_s', title: 'Live latency (p95)', axis: 'p95 live latency (s)', scale: (v) => v },
-    { key: 'dropped_frames', title: 'Dropped frames', axis: 'dropped frames per session', scale: (v) => v },
-  ];
+export const CDFS: Array<{
+  key: NumericMetric;
+  title: string;
+  axis: string;
+  scale: (v: number) => number;
+  counts?: boolean;
+}> = [
+  { key: 'startup_time_s', title: 'Startup time', axis: 'startup time (s)', scale: (v) => v },
+  { key: 'stall_count', title: 'Stall count', axis: 'stalls per session', scale: (v) => v, counts: true },
+  { key: 'stall_time_s', title: 'Stall time', axis: 'total stall time (s)', scale: (v) => v },
+  {
+    key: 'rebuffering_ratio',
+    title: 'Rebuffering ratio',
+    axis: 'rebuffering ratio (%)',
+    scale: (v) => v * 100,
+  },
+  {
+    key: 'avg_bitrate_bps',
+    title: 'Average bitrate',
+    axis: 'average bitrate (Mbps)',
+    scale: (v) => v / 1e6,
+  },
+  {
+    key: 'switch_count',
+    title: 'Bitrate switches',
+    axis: 'switches per session',
+    scale: (v) => v,
+    counts: true,
+  },
+  { key: 'latency_avg_s', title: 'Live latency (mean)', axis: 'mean live latency (s)', scale: (v) => v },
+  { key: 'latency_p95_s', title: 'Live latency (p95)', axis: 'p95 live latency (s)', scale: (v) => v },
+  {
+    key: 'dropped_frames',
+    title: 'Dropped frames',
+    axis: 'dropped frames per session',
+    scale: (v) => v,
+    counts: true,
+  },
+];
 
 /** The aggregate rows (mean, median, p95) of a QoE reply, by metric key. */
 export function aggregateRows(q: QoeReply): FooterRow[] {
@@ -92,7 +109,7 @@ export class CdfGrid {
   private readonly charts: Chart[];
 
   constructor() {
-    this.charts = CDFS.map((c) => cdfChart(this.el, c.title, c.axis));
+    this.charts = CDFS.map((c) => cdfChart(this.el, c.title, c.axis, c.counts));
   }
 
   set(groups: Array<{ label: string; sessions: SessionQoe[] }>): void {

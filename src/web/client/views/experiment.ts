@@ -82,9 +82,11 @@ export function experimentView(id: string, initialWarmup: string): View {
     },
     {
       key: 'started',
-      label: 'Started',
+      // The zone once in the header keeps the column narrow.
+      label: `Started (${f.zoneLabel(new Date())})`,
+      title: 'First event of the session (click to sort)',
       value: (r) => r.summary?.first_timestamp,
-      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.summary?.first_timestamp)),
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.summary?.first_timestamp, undefined, false)),
     },
     { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol ?? '–' },
     {

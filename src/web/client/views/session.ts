@@ -2,13 +2,7 @@
  * One session: QoE numbers, time series of bitrate, buffer, latency and throughput on one
  * time axis (stalls shaded, switches marked), and the raw event log filterable by type.
  */
-import {
-  api,
-  paths,
-  type SessionQoe,
-  type StoredEvent,
-  type TimeseriesReply,
-} from '../api.ts';
+import { api, paths, type SessionQoe, type StoredEvent, type TimeseriesReply } from '../api.ts';
 import { type Annotations, Chart } from '../charts.ts';
 import { apiLinks, exportButtons, warmupControl } from '../components.ts';
 import { fill, h } from '../dom.ts';
