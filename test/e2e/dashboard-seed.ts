@@ -148,7 +148,7 @@ export function sessionEvents(p: SessionPlan): EventInput[] {
       current_time: Math.max(0, t - p.startup),
       duration: 0,
       playback_rate: stalledAt(t) ? 0 : (p.rateAt?.(t) ?? 1),
-      dropped_frames: Math.floor((t * (1 + (p.seed % 3))) / 20),
+      dropped_frames: Math.floor((t * (1 + (p.seed % 4))) / 20),
       buffer_level: bufferAt(t),
       current_bitrate: LADDER[qualityAt(t)],
       ...(reporter

@@ -823,7 +823,7 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       await ev.page.close();
 
       const cv = await open('#/compare/abr-400,live-10min,bola-starlink', { width });
-      await cv.page.waitForSelector('table.compare td[data-key]');
+      await cv.page.waitForSelector('table.compare td[data-key]', { state: 'attached' });
       assert.equal(await overflow(cv.page), 0, `compare at ${width}: no sideways overflow`);
       await shot(cv.page, `dense-compare-${width}`);
       assert.deepEqual(cv.problems, []);
