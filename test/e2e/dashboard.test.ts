@@ -387,6 +387,14 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       );
     }
     await shot(page, 'compare');
+    const table = (await download(page, '#compare-csv')).body.toString('utf8').trim().split('\n');
+    assert.equal(table[0], 'experiment_id,metric,n,mean,median,p95');
+    const bola = await getJson<QoeReply>('/api/experiments/bola-starlink/qoe');
+    const a = bola.aggregate.startup_time_s!;
+    assert.ok(
+      table.includes(`bola-starlink,startup_time_s,${a.n},${a.mean},${a.median},${a.p95}`),
+      table.join('\n'),
+    );
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -577,6 +585,23 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       'bitrate, buffer, latency, throughput, playback rate',
     );
     await shot(page, 'experiment-overlay');
+    // The QoE table as CSV: one row per session, the API's numbers in API units.
+    const q = await getJson<QoeReply>(`/api/experiments/${id}/qoe`);
+    const csv = await download(page, '#qoe-csv');
+    assert.equal(csv.name, `${id}-qoe.csv`);
+    const [head, ...rows] = csv.body.toString('utf8').trim().split('\n');
+    const cols = head!.split(',');
+    assert.equal(rows.length, q.sessions.length);
+    for (const [i, s] of q.sessions.entries()) {
+      const cells = rows[i]!.split(',');
+      assert.equal(cells[0], s.session_id);
+      for (const key of ['startup_time_s', 'rebuffering_ratio', 'avg_bitrate_bps', 'stall_count'])
+        assert.equal(
+          cells[cols.indexOf(key)],
+          s[key] == null ? '' : String(s[key]),
+          `${s.session_id} ${key}`,
+        );
+    }
     assert.deepEqual(problems, []);
     await page.close();
   });

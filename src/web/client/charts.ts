@@ -371,13 +371,18 @@ export class Chart {
         : new Blob([format === 'svg' ? this.svg() : this.csv()], {
             type: format === 'svg' ? 'image/svg+xml' : 'text/csv',
           });
-    const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: `${fileStem(this.captionText.textContent ?? '')}.${format}` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    saveFile(`${fileStem(this.captionText.textContent ?? '')}.${format}`, blob);
   }
+}
+
+/** Offers a file to the user (a click on a download link to an object URL). */
+export function saveFile(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 function defaultSplits(min: number, max: number, incr: number): number[] {

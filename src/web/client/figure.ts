@@ -53,6 +53,11 @@ const csvCell = (v: unknown): string => {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
+/** Rows as CSV (RFC 4180 quoting), header first. */
+export function toCsv(rows: unknown[][]): string {
+  return `${rows.map((r) => r.map(csvCell).join(',')).join('\n')}\n`;
+}
+
 /** The plotted data as CSV: a header (x label, then series labels) and one row per x. */
 export function figureCsv(f: Pick<Figure, 'xLabel' | 'series' | 'data'>): string {
   const xs = f.data[0] ?? [];

@@ -1,13 +1,14 @@
 /** Two or more experiments side by side: aggregate QoE per experiment and CDFs on shared axes. */
 import { api, paths, type QoeReply } from '../api.ts';
-import { PALETTE } from '../charts.ts';
+import { PALETTE, saveFile } from '../charts.ts';
 import { apiLinks, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
+import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
-import { NotFound } from '../states.ts';
+import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 export function compareView(ids: string[], initialWarmup: string): View {
@@ -118,12 +119,29 @@ export function compareView(ids: string[], initialWarmup: string): View {
     });
   }
 
+  let lastReplies: QoeReply[] = [];
+  const tableCsv = h(
+    'button',
+    { type: 'button', id: 'compare-csv', title: 'The aggregate QoE of each experiment as CSV, in API units' },
+    'Table as CSV',
+  );
+  tableCsv.addEventListener('click', () => {
+    const rows: unknown[][] = [['experiment_id', 'metric', 'n', 'mean', 'median', 'p95']];
+    for (const q of lastReplies)
+      for (const m of METRICS) {
+        const a = q.aggregate[m.key];
+        rows.push([q.experiment_id, m.key, a?.n ?? 0, a?.mean, a?.median, a?.p95]);
+      }
+    saveFile(`compare-${ids.join('-vs-')}.csv`, new Blob([toCsv(rows)], { type: 'text/csv' }));
+  });
+
   function renderLinks(): void {
     fill(linksEl, apiLinks(ids.map((id) => [`QoE of ${id}`, paths.qoe(id, warmup)] as [string, string])));
   }
 
   async function load(): Promise<void> {
     const replies = await Promise.all(ids.map((id) => api.qoe(id, warmup)));
+    lastReplies = replies;
     renderTable(replies);
     cdfs.set(replies.map((q) => ({ label: q.experiment_id, sessions: q.sessions })));
     setLive(Math.max(0, ...probes.map((p) => p.newest ?? 0)));
@@ -140,12 +158,12 @@ export function compareView(ids: string[], initialWarmup: string): View {
         warmup = v;
         replaceHash(href.compare(ids, warmup));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
         h('h1', {}, `Compare: ${ids.join(' vs ')}`),
-        h('div', { class: 'toolbar' }, control),
+        h('div', { class: 'toolbar' }, control, tableCsv),
         h('h2', {}, 'QoE per experiment'),
         h('p', { class: 'muted small' }, 'Large: median over sessions. Small: mean and 95th percentile.'),
         tableEl,

@@ -7,14 +7,16 @@ import {
   type SessionQoe,
   type SessionSummary,
 } from '../api.ts';
+import { saveFile } from '../charts.ts';
 import { apiLinks, type Column, exportButtons, SortTable, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
+import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { MAX_OVERLAY, Overlay } from '../overlay.ts';
 import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
-import { NotFound } from '../states.ts';
+import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 interface Row extends SessionQoe {
@@ -42,10 +44,39 @@ export function experimentView(id: string, initialWarmup: string): View {
         ? `at most ${MAX_OVERLAY} sessions (one colour each)`
         : 'tick sessions to overlay';
   };
+  let lastReply: QoeReply | undefined;
+  const tableCsv = h(
+    'button',
+    {
+      type: 'button',
+      id: 'qoe-csv',
+      title: 'The per-session QoE table as CSV, in API units (s, bps, ratio)',
+    },
+    'Table as CSV',
+  );
+  tableCsv.addEventListener('click', () => {
+    if (!lastReply) return;
+    const keys = METRICS.map((m) => m.key);
+    const rows: unknown[][] = [
+      ['session_id', 'started_unix_s', 'protocol', 'video_id', ...keys, 'fatal_error', 'exit_before_start'],
+      ...lastReply.sessions.map((r) => [
+        r.session_id,
+        starts.get(r.session_id),
+        r.protocol,
+        r.video_id,
+        ...keys.map((k) => r[k]),
+        r.fatal_error,
+        r.exit_before_start,
+      ]),
+    ];
+    saveFile(
+      `${id}-qoe${warmup ? `-warmup-${warmup}` : ''}.csv`,
+      new Blob([toCsv(rows)], { type: 'text/csv' }),
+    );
+  });
   overlayBtn.addEventListener('click', () => {
     const sessions = [...picked].map((sid) => ({ id: sid, start: starts.get(sid) ?? 0 }));
-    void overlay
-      .show(sessions)
+    void loading(byId('view'), () => overlay.show(sessions))
       .then(() => overlay.el.scrollIntoView({ block: 'start' }))
       .catch((err) => setStatus(String(err), true));
   });
@@ -173,10 +204,11 @@ export function experimentView(id: string, initialWarmup: string): View {
 
   async function load(): Promise<void> {
     const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
-    const byId = new Map(sessions.map((s) => [s.session_id, s]));
+    lastReply = q;
+    const bySession = new Map(sessions.map((s) => [s.session_id, s]));
     for (const s of sessions) starts.set(s.session_id, s.first_timestamp);
     table.update(
-      q.sessions.map((s) => ({ ...s, summary: byId.get(s.session_id) })),
+      q.sessions.map((s) => ({ ...s, summary: bySession.get(s.session_id) })),
       aggregateRows(q),
     );
     cdfs.set([{ label: id, sessions: q.sessions }]);
@@ -193,7 +225,7 @@ export function experimentView(id: string, initialWarmup: string): View {
         warmup = v;
         replaceHash(href.experiment(id, warmup));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
@@ -201,7 +233,7 @@ export function experimentView(id: string, initialWarmup: string): View {
         summaryEl,
         h('div', { class: 'toolbar' }, control, compareEl),
         h('h2', {}, 'Sessions'),
-        h('div', { class: 'toolbar' }, overlayBtn, pickInfo),
+        h('div', { class: 'toolbar' }, overlayBtn, pickInfo, tableCsv),
         h('div', { class: 'scroll' }, table.el),
         h(
           'p',

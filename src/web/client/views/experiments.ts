@@ -60,9 +60,10 @@ export function experimentsView(): View {
     },
     {
       key: 'first_timestamp',
-      label: 'First event',
+      // The zone once in the header keeps the column narrow.
+      label: `First event (${f.zoneLabel(new Date())})`,
       value: (r) => r.first_timestamp,
-      show: (r) => f.dateTime(r.first_timestamp),
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.first_timestamp, undefined, false)),
     },
     {
       key: 'span',

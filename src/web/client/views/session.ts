@@ -5,13 +5,13 @@
 import { api, paths, type SessionQoe, type StoredEvent, type TimeseriesReply } from '../api.ts';
 import { type Annotations, Chart } from '../charts.ts';
 import { apiLinks, exportButtons, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { METRICS } from '../qoe.ts';
 import { displayUnit, SERIES } from '../series.ts';
-import { NotFound } from '../states.ts';
+import { loading, NotFound } from '../states.ts';
 import { stat } from './experiment.ts';
 import type { View } from './types.ts';
 
@@ -182,7 +182,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
         warmup = v;
         replaceHash(href.session(id, sessionId, warmup, eventType));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       typeSelect.addEventListener('change', () => {
         eventType = typeSelect.value;
