@@ -234,7 +234,7 @@ export function experimentView(id: string, initialWarmup: string): View {
         h('div', { class: 'toolbar' }, control, compareEl),
         h('h2', {}, 'Sessions'),
         h('div', { class: 'toolbar' }, overlayBtn, pickInfo, tableCsv),
-        h('div', { class: 'scroll' }, table.el),
+        h('div', { class: 'scroll sessions' }, table.el),
         h(
           'p',
           { class: 'muted small' },
