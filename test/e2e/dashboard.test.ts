@@ -422,14 +422,22 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     const charts = await chartInfo(page);
     assert.deepEqual(
       charts.map((c) => c.series),
-      SESSION_SERIES.map(([label]) => label),
+      SESSION_SERIES.map(([label]) => (label === 'throughput' ? 'throughput|video bitrate' : label)),
+    );
+    const bitrateTs = await getJson<{ points: Array<[number, number]> }>(
+      `/api/experiments/${id}/timeseries?metric=bitrate&session=${sid}&max_points=1000`,
     );
     for (const [i, c] of charts.entries()) {
       const [, metric, color] = SESSION_SERIES[i]!;
-      const ts = await getJson<{ points: unknown[] }>(
+      const ts = await getJson<{ points: Array<[number, number]> }>(
         `/api/experiments/${id}/timeseries?metric=${metric}&session=${sid}&max_points=1000`,
       );
-      assert.equal(c.points, ts.points.length, `${c.series}: every API point plotted`);
+      // Throughput is drawn against the played bitrate: one x column for both series' points.
+      const want =
+        metric === 'throughput'
+          ? new Set([...ts.points, ...bitrateTs.points].map((p) => p[0])).size
+          : ts.points.length;
+      assert.equal(c.points, want, `${c.series}: every API point plotted`);
       assert.ok(c.points > 0, `${c.series} has points`);
       const px = await pixels(page, c.title!, {
         line: color,
@@ -711,6 +719,10 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.ok((points.bitrate ?? 0) > 0 && (points.buffer ?? 0) > 0, JSON.stringify(points));
     assert.equal(points.latency, 0, 'the testbed client sends no live latency');
     assert.equal(await page.isVisible('figure.chart[data-title="Live latency"] .chart-note'), true);
+    // An empty chart is one line, not a blank plot.
+    const empty = await page.locator('figure.chart[data-title="Live latency"]').boundingBox();
+    assert.ok(empty && empty.height < 60, `empty chart collapsed: ${JSON.stringify(empty)}`);
+    await shot(page, 'session-testbed');
     assert.deepEqual(problems, []);
     await page.close();
   });

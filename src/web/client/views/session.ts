@@ -9,8 +9,9 @@ import { byId, fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { alignSeries } from '../overlay.ts';
 import { METRICS } from '../qoe.ts';
-import { displayUnit, SERIES } from '../series.ts';
+import { displayUnit, SERIES, type SeriesDef } from '../series.ts';
 import { loading, NotFound } from '../states.ts';
 import { stat } from './experiment.ts';
 import type { View } from './types.ts';
@@ -111,14 +112,30 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
       const def = SERIES[i];
       if (!def) return;
       chart.setCaption(`${def.title} (${label})`);
-      const xs = r.points.map((p) => p[0] - base);
-      const ys = r.points.map((p) => (p[1] == null ? null : p[1] * scale));
-      chart.set(
-        [{ label: def.label, color: def.color, stepped: def.stepped, dots: def.dots }],
-        [xs, ys],
-        zoom ?? full,
-        'no events in this session report it',
-      );
+      const rel = (pts: TimeseriesReply['points'], k: number) =>
+        pts.map(([t, v]) => [t - base, v == null ? null : v * k] as [number, number | null]);
+      const own = { label: def.label, color: def.color, stepped: def.stepped, dots: def.dots };
+      const bitrate = replies[0];
+      if (def.metric === 'throughput' && bitrate && r.points.length) {
+        // The classic ABR figure: measured throughput against the bitrate being played.
+        const b = SERIES[0] as SeriesDef;
+        chart.set(
+          [own, { label: 'video bitrate', color: b.color, stepped: true }],
+          alignSeries([
+            rel(r.points, scale),
+            rel(bitrate.points, displayUnit(bitrate.unit).scale),
+          ]) as uPlot.AlignedData,
+          zoom ?? full,
+        );
+      } else {
+        const pts = rel(r.points, scale);
+        chart.set(
+          [own],
+          [pts.map((p) => p[0]), pts.map((p) => p[1])],
+          zoom ?? full,
+          'no events in this session report it',
+        );
+      }
       chart.redraw();
     });
   }
