@@ -563,6 +563,16 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       `/api/experiments/${id}/sessions`,
     );
     assert.equal(await page.isDisabled('#overlay-btn'), true);
+    // Runs of one scenario: every session that played the same video, in one pick.
+    const q0 = await getJson<QoeReply>(`/api/experiments/${id}/qoe`);
+    const video = q0.sessions[0]!.video_id as string;
+    const runs = q0.sessions.filter((x) => x.video_id === video);
+    await page.selectOption('#pick-runs', video);
+    assert.equal(await page.textContent('#overlay-btn'), `Overlay ${runs.length} selected`);
+    assert.equal(await page.locator('table.qoe input.pick:checked').count(), runs.length);
+    await page.click('#pick-clear');
+    assert.equal(await page.locator('table.qoe input.pick:checked').count(), 0);
+    assert.equal(await page.isDisabled('#overlay-btn'), true);
     for (const s of sessions) await page.check(`input[aria-label="overlay ${s.session_id}"]`);
     assert.equal(await page.textContent('#overlay-btn'), `Overlay ${sessions.length} selected`);
     await page.click('#overlay-btn');

@@ -36,8 +36,43 @@ export function experimentView(id: string, initialWarmup: string): View {
   const starts = new Map<string, number>();
   const overlayBtn = h('button', { type: 'button', id: 'overlay-btn', disabled: true }, 'Overlay selected');
   const pickInfo = h('span', { class: 'muted small', id: 'pick-info' });
+  /** Runs of one scenario: the sessions that played the same video (manifest). */
+  const runsSelect = h('select', {
+    id: 'pick-runs',
+    'aria-label': 'Pick the runs of one video',
+    hidden: true,
+  });
+  runsSelect.addEventListener('change', () => {
+    const video = runsSelect.value;
+    runsSelect.value = '';
+    if (!video || !lastReply) return;
+    picked.clear();
+    for (const r of lastReply.sessions)
+      if (r.video_id === video && picked.size < MAX_OVERLAY) picked.add(r.session_id);
+    table.update(table.rowsNow(), lastFooter);
+    updatePick();
+  });
+  const clearBtn = h('button', { type: 'button', id: 'pick-clear' }, 'Clear');
+  clearBtn.addEventListener('click', () => {
+    picked.clear();
+    if (lastReply) table.update(table.rowsNow(), lastFooter);
+    updatePick();
+  });
+  let lastFooter: ReturnType<typeof aggregateRows> = [];
+  function renderRuns(q: QoeReply): void {
+    const byVideo = new Map<string, number>();
+    for (const r of q.sessions) if (r.video_id) byVideo.set(r.video_id, (byVideo.get(r.video_id) ?? 0) + 1);
+    const groups = [...byVideo].filter(([, n]) => n > 1);
+    runsSelect.hidden = groups.length === 0;
+    fill(
+      runsSelect,
+      h('option', { value: '' }, 'Pick the runs of one video…'),
+      groups.map(([v, n]) => h('option', { value: v }, `${v} (${n} runs)`)),
+    );
+  }
   const updatePick = () => {
     overlayBtn.disabled = picked.size < 1;
+    clearBtn.hidden = picked.size < 1;
     overlayBtn.textContent = picked.size ? `Overlay ${picked.size} selected` : 'Overlay selected';
     pickInfo.textContent =
       picked.size >= MAX_OVERLAY
@@ -205,11 +240,13 @@ export function experimentView(id: string, initialWarmup: string): View {
   async function load(): Promise<void> {
     const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
     lastReply = q;
+    lastFooter = aggregateRows(q);
+    renderRuns(q);
     const bySession = new Map(sessions.map((s) => [s.session_id, s]));
     for (const s of sessions) starts.set(s.session_id, s.first_timestamp);
     table.update(
       q.sessions.map((s) => ({ ...s, summary: bySession.get(s.session_id) })),
-      aggregateRows(q),
+      lastFooter,
     );
     cdfs.set([{ label: id, sessions: q.sessions }]);
     renderSummary(sessions, q);
@@ -233,7 +270,7 @@ export function experimentView(id: string, initialWarmup: string): View {
         summaryEl,
         h('div', { class: 'toolbar' }, control, compareEl),
         h('h2', {}, 'Sessions'),
-        h('div', { class: 'toolbar' }, overlayBtn, pickInfo, tableCsv),
+        h('div', { class: 'toolbar' }, overlayBtn, clearBtn, runsSelect, pickInfo, tableCsv),
         h('div', { class: 'scroll sessions' }, table.el),
         h(
           'p',
