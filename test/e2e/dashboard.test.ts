@@ -455,6 +455,7 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.equal(new Set(full).size, 1, `one shared time axis: ${full}`);
     const over = await page.locator('figure.chart[data-title="Buffer level"] .u-over').boundingBox();
     assert.ok(over);
+    assert.ok(over.height >= 220, `plot area tall enough to read: ${over.height} px`);
     await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
     await page.mouse.down();
     await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2, { steps: 5 });
