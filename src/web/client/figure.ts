@@ -4,6 +4,7 @@
  * bands, switch marks, a legend). Pure: no DOM, unit-tested in test/web-figure.test.ts.
  * No maintained library turns uPlot's canvas into vectors, so the SVG is written here.
  */
+import { MANY_SWITCHES } from './annotations.ts';
 
 export interface FigureSeries {
   label: string;
@@ -127,7 +128,7 @@ export function figureSvg(f: Figure, width = 800, height = 420): string {
     `<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(f.yLabel)}</text>`,
   );
   if (f.marks) {
-    const many = f.marks.at.length > 15;
+    const many = f.marks.at.filter((t) => t >= x0 && t <= x1).length > MANY_SWITCHES;
     for (const t of f.marks.at) {
       if (t < x0 || t > x1) continue;
       const x = r(sx(t));

@@ -2,8 +2,10 @@
  * One session: QoE numbers, time series of bitrate, buffer, latency and throughput on one
  * time axis (stalls shaded, switches marked), and the raw event log filterable by type.
  */
+
+import type { Annotations } from '../annotations.ts';
 import { api, paths, type SessionQoe, type StoredEvent, type TimeseriesReply } from '../api.ts';
-import { type Annotations, Chart } from '../charts.ts';
+import { Chart } from '../charts.ts';
 import { apiLinks, exportButtons, warmupControl } from '../components.ts';
 import { byId, fill, h } from '../dom.ts';
 import * as f from '../format.ts';
