@@ -35,6 +35,13 @@ export const MetricsQuerystring = Type.Object({
     Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' }),
   ),
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('ndjson'), Type.Literal('csv')])),
+  csv: Type.Optional(
+    Type.Literal('raw', {
+      description:
+        'CSV cells exactly as stored. By default a text cell starting with = + - @ tab or CR gets a leading \' ' +
+        'so that spreadsheets do not run it as a formula (numbers are never changed)',
+    }),
+  ),
 });
 
 /** What paging needs of an event: its sort key. */
@@ -102,11 +109,11 @@ const ndjsonFraming: Framing<JsonEvent> = {
   tail: () => '',
 };
 
-const csvFraming: Framing<StoredEvent> = {
+const csvFraming = (raw: boolean): Framing<StoredEvent> => ({
   head: CSV_HEADER,
-  batch: (events) => csvLines(events),
+  batch: (events) => csvLines(events, { raw }),
   tail: () => '',
-};
+});
 
 async function* frame<T>(
   f: Framing<T>,
@@ -204,7 +211,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // No mark: nothing was stored when the read began, so the snapshot is empty.
       if (format === 'csv') {
         const source = mark === null ? nothing<StoredEvent>() : app.store.readEvents(read);
-        return sendEvents(reply, format, csvFraming, source, opts);
+        return sendEvents(reply, format, csvFraming(q.csv === 'raw'), source, opts);
       }
       const source = mark === null ? nothing<JsonEvent>() : app.store.readEventsJson(read);
       const framing = format === 'json' ? jsonFraming(experiment_id) : ndjsonFraming;
