@@ -38,7 +38,7 @@ export const MetricsQuerystring = Type.Object({
   csv: Type.Optional(
     Type.Literal('raw', {
       description:
-        'CSV cells exactly as stored. By default a text cell starting with = + - @ tab or CR gets a leading \' ' +
+        "CSV cells exactly as stored. By default a text cell starting with = + - @ tab or CR gets a leading ' " +
         'so that spreadsheets do not run it as a formula (numbers are never changed)',
     }),
   ),
