@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
-import { CSV_HEADER, csvLines } from '../export/columns.ts';
+import { CSV_HEADER, csvLines, ndjsonLine } from '../export/columns.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
@@ -103,7 +103,7 @@ const ndjsonFraming: Framing<JsonEvent> = {
   head: '',
   batch: (events) => {
     let s = '';
-    for (const e of events) s += `${e.json}\n`;
+    for (const e of events) s += ndjsonLine(e.json);
     return s;
   },
   tail: () => '',
