@@ -19,7 +19,7 @@ import type { Config } from '../src/config.ts';
 import type { EventDoc, StoredEvent } from '../src/events/schema.ts';
 import { CHUNK_CHARS, COLUMNS, chunked, csvField, flatten, PAYLOAD_COLUMNS } from '../src/export/columns.ts';
 import { exportExperiment } from '../src/export/export.ts';
-import type { EventStore } from '../src/store/types.ts';
+import type { EventStore, ReadQuery } from '../src/store/types.ts';
 import { parseCsv } from './helpers/csv.ts';
 import { dashEvent } from './helpers/events.ts';
 import { openStore, storeFixtures } from './helpers/stores.ts';
@@ -278,6 +278,38 @@ for (const fixture of storeFixtures()) {
         fs.readdirSync(dir).filter((f) => f.includes('.partial-')),
         [],
       );
+    });
+
+    test('a store failing mid-export leaves neither the file nor a partial file', async () => {
+      // The real store, with its read cut after the first batch (a connection lost mid-read).
+      const failing = {
+        readMark: (id: string) => store.readMark(id),
+        async *readEvents(q: ReadQuery) {
+          for await (const batch of store.readEvents(q)) {
+            yield batch.slice(0, 10);
+            throw new Error('connection lost');
+          }
+        },
+        async *readEventsJson(q: ReadQuery) {
+          for await (const batch of store.readEventsJson(q)) {
+            yield batch.slice(0, 10);
+            throw new Error('connection lost');
+          }
+        },
+      } as unknown as EventStore;
+      for (const format of ['csv', 'ndjson', 'json', 'parquet'] as const) {
+        const out = path.join(dir, `cut.${format}`);
+        await assert.rejects(
+          exportExperiment(failing, { experimentId: EXP, format, out }),
+          /connection lost/,
+        );
+        assert.ok(!fs.existsSync(out), format);
+        assert.deepEqual(
+          fs.readdirSync(dir).filter((f) => f.includes('.partial-')),
+          [],
+          format,
+        );
+      }
     });
 
     test('a bad --out directory: exit 1 naming the file, nothing left behind', async () => {
