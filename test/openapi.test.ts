@@ -84,6 +84,16 @@ test('request bodies: submit (JSON, beacon text), batch (array, {events}, NDJSON
   }
 });
 
+test('headers: Content-Encoding on ingest, CMCD-* on the CMCD routes', () => {
+  const headers = (p: string, m: string) =>
+    (doc.paths[p][m].parameters ?? []).filter((x: Json) => x.in === 'header').map((x: Json) => x.name);
+  assert.deepEqual(headers('/api/submit', 'post'), ['Content-Encoding']);
+  assert.deepEqual(headers('/api/submit/batch', 'post'), ['Content-Encoding']);
+  const cmcd = ['CMCD-Request', 'CMCD-Object', 'CMCD-Status', 'CMCD-Session'];
+  assert.deepEqual(headers('/api/cmcd/{experiment_id}', 'get'), cmcd);
+  assert.deepEqual(headers('/api/cmcd', 'post'), ['Content-Encoding', ...cmcd]);
+});
+
 test('GET /api/metrics: JSON, NDJSON and CSV, and the X-Next-Cursor header', () => {
   const ok = doc.paths['/api/metrics/{experiment_id}'].get.responses['200'];
   assert.deepEqual(Object.keys(ok.content), ['application/json', 'application/x-ndjson', 'text/csv']);

@@ -105,6 +105,33 @@ function requestBodies(): Record<string, Json> {
   };
 }
 
+const header = (name: string, description: string) => ({
+  name,
+  in: 'header',
+  required: false,
+  description,
+  schema: { type: 'string' },
+});
+
+/** Headers read by the ingest and CMCD routes (not in their schemas: they are optional). */
+function headerParameters(key: string): Json[] {
+  const encoding = header(
+    'Content-Encoding',
+    'gzip, deflate or br to send the body compressed (limits apply after decompression)',
+  );
+  if (key.startsWith('post /api/submit')) return [encoding];
+  if (!key.includes(' /api/cmcd')) return [];
+  return [
+    ...(key.startsWith('post ') ? [encoding] : []),
+    ...['Request', 'Object', 'Status', 'Session'].map((s) =>
+      header(
+        `CMCD-${s}`,
+        `CMCD request-mode data (CTA-5004 CMCD-${s} header), stored as a cmcd_request event`,
+      ),
+    ),
+  ];
+}
+
 /** GET /api/metrics: one event stream in three formats (the route streams it, so no schema there). */
 function metricsResponse(): Json {
   const page = {
@@ -249,6 +276,8 @@ export function completeOpenapi(doc: Json): Json {
       op.tags = [tag];
       const body = bodies[key];
       if (body) op.requestBody = body;
+      const headers = headerParameters(key);
+      if (headers.length > 0) op.parameters = [...(op.parameters ?? []), ...headers];
       const responses = op.responses ?? {};
       op.responses = responses;
       if (key === 'get /api/metrics/{experiment_id}') responses['200'] = metricsResponse();
