@@ -7,7 +7,7 @@ const USAGE = `Usage: stats-server [command] [options]
 
 Commands:
   serve            Run the HTTP server (the default; configured by environment variables,
-                   see docs/configuration in README)
+                   listed in the README; docs/cli.md)
   export <experiment_id> --format ndjson|json|csv|parquet --out FILE
                    Write one experiment's events to a file (same environment as serve)
   help             Show this help
