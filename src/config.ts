@@ -29,6 +29,8 @@ export interface Config {
   bodyLimit: number;
   corsOrigins: '*' | string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_FORMAT: `pretty` (readable, pino-pretty), `json`, or `auto` (pretty when stdout is a terminal). */
+  logFormat: 'auto' | 'json' | 'pretty';
   adminToken: string | undefined;
   allowUnauthenticatedAdmin: boolean;
   /** Bearer token GET /metrics requires (METRICS_TOKEN); unset: the endpoint is open. */
@@ -122,9 +124,9 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const v = raw.trim() as T;
-  if (!allowed.includes(v))
-    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  // Case does not matter (LOG_LEVEL=INFO, SQLITE_SYNCHRONOUS=normal).
+  const v = allowed.find((a) => a.toLowerCase() === raw.trim().toLowerCase());
+  if (v === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   return v;
 }
 
@@ -216,7 +218,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const storage = storageKind(env);
   const config: Config = {
     host: str(env, 'SERVER_HOST', '0.0.0.0'),
-    port: int(env, 'SERVER_PORT', 8000, 0, 65535),
+    // PORT (what most hosts set) is read too; SERVER_PORT, the testbed's name, wins.
+    port: env.SERVER_PORT ? int(env, 'SERVER_PORT', 8000, 0, 65535) : int(env, 'PORT', 8000, 0, 65535),
     storage,
     dataDir: path.resolve(str(env, 'DATA_DIR', './data')),
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
@@ -230,6 +233,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimit: int(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     corsOrigins: corsOrigins(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    logFormat: oneOf(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty'] as const),
     adminToken: env.ADMIN_TOKEN || undefined,
     allowUnauthenticatedAdmin: bool(env, 'ALLOW_UNAUTHENTICATED_ADMIN', false),
     metricsToken: env.METRICS_TOKEN || undefined,

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
-import { CSV_HEADER, csvLines } from '../export/columns.ts';
+import { CSV_HEADER, csvLines, ndjsonLine } from '../export/columns.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
@@ -38,6 +38,13 @@ export const MetricsQuerystring = Type.Object({
     Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' }),
   ),
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('ndjson'), Type.Literal('csv')])),
+  csv: Type.Optional(
+    Type.Literal('raw', {
+      description:
+        "CSV cells exactly as stored. By default a text cell starting with = + - @ tab or CR gets a leading ' " +
+        'so that spreadsheets do not run it as a formula (numbers are never changed)',
+    }),
+  ),
 });
 
 /** What paging needs of an event: its sort key. */
@@ -70,15 +77,15 @@ function jsonFraming(experimentId: string): Framing<JsonEvent> {
 
 const ndjsonFraming: Framing<JsonEvent> = {
   head: '',
-  event: (e) => `${e.json}\n`,
+  event: (e) => ndjsonLine(e.json),
   tail: () => '',
 };
 
-const csvFraming: Framing<StoredEvent> = {
+const csvFraming = (raw: boolean): Framing<StoredEvent> => ({
   head: CSV_HEADER,
-  event: (e) => csvLines([e]),
+  event: (e) => csvLines([e], { raw }),
   tail: () => '',
-};
+});
 
 /** Text is handed to the socket in chunks of about this many characters (or one larger event). */
 const CHUNK_CHARS = 64 * 1024;
@@ -217,7 +224,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // No mark: nothing was stored when the read began, so the snapshot is empty.
       if (format === 'csv') {
         const source = mark === null ? nothing<StoredEvent>() : app.store.readEvents(read);
-        return sendEvents(reply, format, csvFraming, source, opts);
+        return sendEvents(reply, format, csvFraming(q.csv === 'raw'), source, opts);
       }
       const source = mark === null ? nothing<JsonEvent>() : app.store.readEventsJson(read);
       const framing = format === 'json' ? jsonFraming(experiment_id) : ndjsonFraming;
