@@ -15,6 +15,7 @@ import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts
 import { decodeBody, refuseOtherTypes } from '../ingest/body.ts';
 import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
+import { fillFromStore } from './session-fill.ts';
 
 const Origin = {
   line: Type.Optional(Type.Integer({ description: '1-based line of an application/cmcd body' })),
@@ -105,6 +106,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Send CMCD reports: an application/cmcd body, a CMCD query argument or CMCD-* headers',
       );
     }
+    await fillFromStore(app.store, result.events);
     // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
     // only itself, as a bad line does.
     const docs: EventDoc[] = [];
