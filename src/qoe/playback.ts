@@ -81,6 +81,13 @@ type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
  */
 function resolveErrors(signals: readonly Signal[]): Map<number, boolean> {
   const out = new Map<number, boolean>();
+  // The look-ahead below costs two arrays as long as the session: only for unflagged errors.
+  if (!signals.some((s) => s.kind === 'error' && s.fatal === null)) {
+    signals.forEach((s, i) => {
+      if (s.kind === 'error') out.set(i, s.fatal ?? false);
+    });
+    return out;
+  }
   const n = signals.length;
   const playingAfter: boolean[] = new Array(n + 1).fill(false);
   const maxPlayheadAfter: number[] = new Array(n + 1).fill(Number.NEGATIVE_INFINITY);

@@ -61,11 +61,36 @@ export class SessionAccumulator {
     for (const sig of toSignals(event)) if (!this.fromStore || this.keeps(sig)) this.items.push(sig);
   }
 
+  /**
+   * Live latency samples kept apart from the signals (fromStore): only their values matter
+   * to the figures, and as two number arrays they take a fraction of the memory of objects.
+   */
+  private readonly latencyT: number[] = [];
+  private readonly latencyS: number[] = [];
+  private latencyAt: Set<number> | null = null;
+
+  /** The latency samples at or after `from` (and the first frame), kept apart (fromStore). */
+  latenciesFrom(from: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.latencyT.length; i++) if (this.latencyT[i]! >= from) out.push(this.latencyS[i]!);
+    return out;
+  }
+
   /** Whether a signal can change a QoE figure, given the ones kept before it (fromStore). */
   private keeps(sig: Signal): boolean {
     switch (sig.kind) {
       case 'throughput':
         return false;
+      case 'latency': {
+        // An exact copy at one instant (a resent event) counts once, as in signals().
+        const n = this.latencyT.length;
+        if (n === 0 || this.latencyT[n - 1] !== sig.t) this.latencyAt = new Set();
+        if (this.latencyAt?.has(sig.s)) return false;
+        this.latencyAt?.add(sig.s);
+        this.latencyT.push(sig.t);
+        this.latencyS.push(sig.s);
+        return false;
+      }
       case 'buffer':
         return sig.forStalls;
       case 'dropped':
@@ -133,8 +158,10 @@ export class SessionAccumulator {
     for (let i = 0; i < sorted.length; ) {
       let j = i + 1;
       while (j < sorted.length && sorted[j]!.t === sorted[i]!.t) j++;
-      if (j === i + 1) out.push(sorted[i]!);
-      else {
+      if (j === i + 1 || distinctKinds(sorted, i, j)) {
+        // One signal, or one of each kind (an event's own signals): nothing can be a copy.
+        for (let k = i; k < j; k++) out.push(sorted[k]!);
+      } else {
         // Several signals at one instant: drop exact copies (resent events without event_id).
         const seen = new Set<string>();
         for (let k = i; k < j; k++) {
@@ -153,6 +180,14 @@ export class SessionAccumulator {
   result(opts: QoeOptions = {}): SessionQoe {
     return computeFromSignals(this, this.signals(), opts);
   }
+}
+
+/** True when the signals [i, j) are all of different kinds (so none is a copy of another). */
+function distinctKinds(signals: readonly Signal[], i: number, j: number): boolean {
+  for (let a = i; a < j; a++) {
+    for (let b = a + 1; b < j; b++) if (signals[a]!.kind === signals[b]!.kind) return false;
+  }
+  return true;
 }
 
 function clip(iv: Interval, from: number): Interval | null {
@@ -275,6 +310,7 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
     for (const s of signals) {
       if (s.kind === 'latency' && s.t >= from && s.t >= tl.firstFrame!) latencies.push(s.s);
     }
+    for (const v of acc.latenciesFrom(Math.max(from, tl.firstFrame!))) latencies.push(v);
   }
 
   return {

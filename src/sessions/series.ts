@@ -51,8 +51,15 @@ export async function streamTimeseries(
 ): Promise<Timeseries> {
   const unit = TIMESERIES_UNITS[metric];
   if (metric === 'bitrate') {
+    // Repeats of an unchanged periodic sample change no step (rendition.ts): keep one.
     const renditions: Signal[] = [];
-    for await (const s of signalStream(source)) if (s.kind === 'rendition') renditions.push(s);
+    let last: Extract<Signal, { kind: 'rendition' }> | null = null;
+    for await (const s of signalStream(source)) {
+      if (s.kind !== 'rendition') continue;
+      if (!s.explicit && last && sameSample(last, s)) continue;
+      if (!s.explicit) last = s;
+      renditions.push(s);
+    }
     return { metric, unit, points: downsample(bitratePoints(renditions, span.first, span.last), maxPoints) };
   }
   // Pass 1: the points when they fit, else their count and time span.
@@ -106,4 +113,13 @@ function bucketOf(t: number, t0: number, span: number, buckets: number): number 
     if (t < t0 + (span * (b + 1)) / buckets) return b;
   }
   return buckets - 1;
+}
+
+function sameSample(
+  a: Extract<Signal, { kind: 'rendition' }>,
+  b: Extract<Signal, { kind: 'rendition' }>,
+): boolean {
+  return (
+    a.bps === b.bps && a.quality === b.quality && a.fromBps === b.fromBps && a.fromQuality === b.fromQuality
+  );
 }
