@@ -10,6 +10,7 @@
  *   npm run bench -- --only=sessions [--baseline=<rev>] [--sessions=400] [--per-session=1500]
  *                    [--big-events=1000000]
  */
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { type ServerProcess, startServerProcess } from '../test/helpers/server-process.ts';
@@ -246,11 +247,17 @@ async function bigSession(ctx: Parameters<Bench>[0], store: StoreTarget, n: numb
     const all = sessionEvents(BIG, 0, n, 'big');
     for (let i = 0; i < all.length; i += 10_000) yield all.slice(i, i + 10_000);
   });
-  const server = await startServerProcess({
-    ...env,
-    LOG_LEVEL: 'warn',
-    SESSION_SUMMARIZE_AFTER_MS: '86400000',
+  // From dist/, as `npm start` runs it: the figure is the server's memory, not tsx's.
+  const build = spawnSync('npm', ['run', 'build'], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    stdio: 'ignore',
   });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const server = await startServerProcess(
+    { ...env, LOG_LEVEL: 'warn', SESSION_SUMMARIZE_AFTER_MS: '86400000' },
+    ['serve'],
+    { dist: true },
+  );
   try {
     const base = peakRssMb(server.pid);
     const started = Date.now();
