@@ -1,0 +1,362 @@
+/**
+ * Every environment variable the server reads: the one home of its name, kind, default,
+ * accepted values and docs line. `loadConfig` (src/config.ts) builds the typed Config from it,
+ * and `npm run docs:config` writes the table in docs/configuration.md from it (a test fails
+ * when the committed table differs, so the docs cannot drift).
+ *
+ * Adding a variable:
+ *   1. an entry here, in its section, e.g.
+ *        REQUEST_TIMEOUT_MS: int({ section: 'server', min: 0, max: 600_000, default: 30_000,
+ *          doc: 'a request that takes longer is answered `503`' }),
+ *   2. its field in the `Config` interface and one line in `loadConfig` (src/config.ts),
+ *      e.g. `requestTimeoutMs: v.REQUEST_TIMEOUT_MS`,
+ *   3. `npm run docs:config`.
+ * Kinds: int, bool, oneOf (ignoreCase where harmless), text, optionalText, custom (own parser,
+ * throwing ConfigError naming the variable), noEffect. A default may be `{ shows, from }`,
+ * computed from other variables (`get('STORAGE')`) when the variable is unset.
+ *
+ * Folding a variable: keep its entry, add `deprecated: 'what to do instead'`. A set value still
+ * applies and start-up logs the text once (Config.deprecations); the docs list it apart.
+ * `noEffect` is for one that no longer does anything.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from './error.ts';
+import { bool, custom, int, noEffect, oneOf, optionalText, text, type Var } from './vars.ts';
+
+/** Docs headings, in order; every variable's `section` is one of these keys. */
+export const SECTIONS = {
+  server: 'Server',
+  storage: 'Storage',
+  mongodb: 'MongoDB',
+  ingest: 'Ingest',
+  sessions: 'Sessions',
+  cmcd: 'CMCD',
+  access: 'Access',
+} as const;
+
+export const STORAGE_KINDS = ['sqlite', 'mongodb'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Used when MONGO_URL does not carry serverSelectionTimeoutMS / socketTimeoutMS. */
+export const MONGO_SERVER_SELECTION_TIMEOUT_MS = 3000;
+export const MONGO_SOCKET_TIMEOUT_MS = 30_000;
+/** How long an SQLite write waits for another process's lock before a 503. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+const EXPERIMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+/** An RFC 8941 key as CMCD uses them: lower case, digits, "_", "-", ".", "*". */
+const CMCD_KEY = /^[a-z*][a-z0-9_\-.*]{0,63}$/;
+
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** A whole-number option in a connection string's query (any case, as the driver reads it). */
+export function mongoUrlOption(url: string, option: string): number | undefined {
+  const query = url.split('?')[1] ?? '';
+  for (const pair of query.split('&')) {
+    const [k = '', v = ''] = pair.split('=');
+    if (k.toLowerCase() !== option.toLowerCase()) continue;
+    if (!/^\d+$/.test(v)) throw new ConfigError('MONGO_URL', `${option} must be a whole number, got "${v}"`);
+    return Number(v);
+  }
+  return undefined;
+}
+
+export const SPEC = {
+  SERVER_HOST: text({ section: 'server', default: '0.0.0.0', doc: 'bind address' }),
+  SERVER_PORT: int({
+    section: 'server',
+    min: 0,
+    max: 65535,
+    default: 8000,
+    aliases: ['PORT'],
+    doc: 'port (`PORT` is read when `SERVER_PORT` is unset)',
+  }),
+  WORKERS: custom<number>({
+    section: 'server',
+    default: 1,
+    accepts: '`1`-`256`, `auto`',
+    doc: 'HTTP worker processes on one port (`node:cluster`); `auto` = one per core',
+    parse: (raw, name) =>
+      raw.trim().toLowerCase() === 'auto'
+        ? os.availableParallelism()
+        : int({ section: 'server', doc: '', default: 1, min: 1, max: 256 }).parse(raw, name),
+  }),
+  BODY_LIMIT: int({
+    section: 'server',
+    min: 1024,
+    max: 1024 * 1024 * 1024,
+    default: 1024 * 1024,
+    doc: 'request body limit in bytes (`413` above it)',
+  }),
+  CORS_ORIGINS: custom<'*' | string[]>({
+    section: 'server',
+    default: '*',
+    accepts: '`*` or origins',
+    doc: '`*` or a comma-separated list of origins like `https://player.example.org`',
+    parse(raw, name) {
+      if (raw.trim() === '*') return '*';
+      const origins = list(raw);
+      for (const o of origins) {
+        if (!/^https?:\/\/[^/\s]+$/.test(o))
+          throw new ConfigError(name, `"${o}" is not an origin like https://player.example.org`);
+      }
+      return origins;
+    },
+  }),
+  LOG_LEVEL: oneOf(LOG_LEVELS, {
+    section: 'server',
+    default: 'info',
+    ignoreCase: true,
+    doc: 'pino level (any case); logs never contain bodies or credentials',
+  }),
+
+  STORAGE: custom<(typeof STORAGE_KINDS)[number]>({
+    section: 'storage',
+    accepts: '`sqlite`, `mongodb`',
+    default: {
+      shows: '`mongodb` if `MONGO_URL` or `MONGO_HOST` is set, else `sqlite`',
+      // The testbed's compose file sets MONGO_HOST and nothing else: keep it on MongoDB.
+      from: (_get, env) => (env.MONGO_URL?.trim() || env.MONGO_HOST?.trim() ? 'mongodb' : 'sqlite'),
+    },
+    doc: 'which store (see [operations.md](operations.md#storage))',
+    parse(raw, name) {
+      const v = raw.trim().toLowerCase();
+      if (v === 'sqlite' || v === 'mongodb') return v;
+      if (v === 'mongo') return 'mongodb';
+      throw new ConfigError(name, `expected sqlite or mongodb, got "${raw}"`);
+    },
+  }),
+  DATA_DIR: custom<string>({
+    section: 'storage',
+    accepts: 'a directory',
+    default: { shows: '`./data`', from: () => path.resolve('./data') },
+    doc: 'where the embedded (SQLite) store keeps its file',
+    parse: (raw) => path.resolve(raw),
+  }),
+  SQLITE_SYNCHRONOUS: oneOf(['FULL', 'NORMAL'], {
+    section: 'storage',
+    default: 'FULL',
+    ignoreCase: true,
+    doc: '`FULL`: a `200` survives power loss; `NORMAL`: it survives a process crash',
+  }),
+
+  MONGO_URL: custom<string>({
+    section: 'mongodb',
+    accepts: '`mongodb://...`, `mongodb+srv://...`',
+    default: {
+      shows: 'built from the five below',
+      from: (get) =>
+        `mongodb://${encodeURIComponent(get('MONGO_USERNAME') as string)}:${encodeURIComponent(get('MONGO_PASSWORD') as string)}@${get('MONGO_HOST')}:${get('MONGO_PORT')}/?authSource=${encodeURIComponent(get('MONGO_AUTH_SOURCE') as string)}`,
+    },
+    doc:
+      `full connection string; overrides the five below. Its \`serverSelectionTimeoutMS\` (how long a request waits for MongoDB before a \`503\`; default \`${MONGO_SERVER_SELECTION_TIMEOUT_MS}\`) ` +
+      `and \`socketTimeoutMS\` (a connection silent this long is dropped, so a partition is a \`503\`; default \`${MONGO_SOCKET_TIMEOUT_MS}\`) apply`,
+    parse(raw, name) {
+      if (!/^mongodb(\+srv)?:\/\//.test(raw))
+        throw new ConfigError(name, 'must start with mongodb:// or mongodb+srv://');
+      mongoUrlOption(raw, 'serverSelectionTimeoutMS');
+      mongoUrlOption(raw, 'socketTimeoutMS');
+      return raw;
+    },
+  }),
+  MONGO_HOST: text({ section: 'mongodb', default: 'mongo', doc: 'host, when `MONGO_URL` is unset' }),
+  MONGO_PORT: int({
+    section: 'mongodb',
+    min: 1,
+    max: 65535,
+    default: 27017,
+    doc: 'port, when `MONGO_URL` is unset',
+  }),
+  MONGO_USERNAME: text({ section: 'mongodb', default: 'starlink', doc: 'user, when `MONGO_URL` is unset' }),
+  MONGO_PASSWORD: text({
+    section: 'mongodb',
+    default: 'starlink',
+    doc: 'password, when `MONGO_URL` is unset',
+  }),
+  MONGO_AUTH_SOURCE: text({
+    section: 'mongodb',
+    default: 'admin',
+    doc: 'database the user authenticates against (as the testbed does), when `MONGO_URL` is unset',
+  }),
+  MONGO_DATABASE: text({
+    section: 'mongodb',
+    default: {
+      shows: "the database in `MONGO_URL`'s path, else `testbed`",
+      from: (get) => {
+        const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(get('MONGO_URL') as string);
+        return m?.[1] ? decodeURIComponent(m[1]) : 'testbed';
+      },
+    },
+    doc: 'database holding the `metrics-{experiment_id}` collections',
+  }),
+
+  GROUP_COMMIT: bool({
+    section: 'ingest',
+    default: true,
+    doc: 'coalesce concurrent requests into one bulk write (see [ingest.md](ingest.md))',
+  }),
+  INGEST_MAX_QUEUED_EVENTS: int({
+    section: 'ingest',
+    min: 1,
+    max: 10_000_000,
+    default: 100_000,
+    doc: 'accepted-but-uncommitted events before `503 OVERLOADED`',
+  }),
+  INGEST_BATCH_MAX_EVENTS: int({
+    section: 'ingest',
+    min: 1,
+    max: 1_000_000,
+    default: 5000,
+    doc: 'most events in one `POST /api/submit/batch` (`413` above); at most `INGEST_MAX_QUEUED_EVENTS`',
+  }),
+  INGEST_BATCH_BODY_LIMIT: int({
+    section: 'ingest',
+    min: 1024,
+    max: 1024 * 1024 * 1024,
+    default: 8 * 1024 * 1024,
+    doc: 'batch body limit in bytes, after decompression (`413` above)',
+  }),
+
+  SESSION_SPLIT_GAP_S: int({
+    section: 'sessions',
+    min: 0,
+    max: 365 * 86400,
+    default: 600,
+    doc: 'silence (s) that starts a new run of a session keyed by video_id ([sessions](sessions.md)); `0`: never',
+  }),
+  SESSION_SUMMARIZE_AFTER_MS: int({
+    section: 'sessions',
+    min: 0,
+    max: 7 * 86_400_000,
+    default: 2000,
+    doc: "a changed session's QoE is recomputed in the background once quiet this long",
+  }),
+
+  CMCD_EXPERIMENT_KEY: custom<string>({
+    section: 'cmcd',
+    default: 'stats-experiment',
+    accepts: 'a CMCD key',
+    doc: 'CMCD key naming the experiment in reports to `/api/cmcd` (see [cmcd.md](cmcd.md))',
+    parse(raw, name) {
+      const key = raw.trim();
+      if (!CMCD_KEY.test(key))
+        throw new ConfigError(name, `"${key}" is not a CMCD key (e.g. com.example-experiment)`);
+      return key;
+    },
+  }),
+  CMCD_DEFAULT_EXPERIMENT: custom<string | undefined>({
+    section: 'cmcd',
+    default: undefined,
+    accepts: 'an experiment id',
+    doc: 'experiment for `/api/cmcd` reports without that key (unset: they are refused)',
+    parse(raw, name) {
+      const id = raw.trim();
+      if (!EXPERIMENT_ID.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
+      return id;
+    },
+  }),
+  CMCD_CLOSED_EXPERIMENTS: custom<string[]>({
+    section: 'cmcd',
+    default: [],
+    accepts: 'experiment ids',
+    doc: 'comma-separated experiments answered `410 Gone` on `/api/cmcd`',
+    parse(raw, name) {
+      const ids = list(raw);
+      for (const id of ids) {
+        if (!EXPERIMENT_ID.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
+      }
+      return ids;
+    },
+  }),
+
+  ADMIN_TOKEN: optionalText({
+    section: 'access',
+    doc: 'bearer token for admin endpoints (see [api.md](api.md#delete-apiexperimentsid))',
+  }),
+  ALLOW_UNAUTHENTICATED_ADMIN: bool({
+    section: 'access',
+    default: false,
+    doc: 'allow admin endpoints without `ADMIN_TOKEN`',
+  }),
+  METRICS_TOKEN: optionalText({
+    section: 'access',
+    doc: 'bearer token `GET /metrics` requires (unset: open)',
+  }),
+
+  // Folded: see the `deprecated` texts (and docs/configuration.md) for why each went.
+  SQLITE_BUSY_TIMEOUT_MS: int({
+    section: 'storage',
+    min: 0,
+    max: 600_000,
+    default: SQLITE_BUSY_TIMEOUT_MS,
+    doc: "how long a write waits for another process's lock before a `503`",
+    deprecated: `the wait is fixed at ${SQLITE_BUSY_TIMEOUT_MS} ms; unset it`,
+  }),
+  SQLITE_WRITE_THREAD: noEffect({
+    section: 'storage',
+    doc: 'SQLite writes always run on a worker thread',
+    deprecated: 'SQLite writes always run on a worker thread; unset it',
+  }),
+  MONGO_TIMEOUT_MS: int({
+    section: 'mongodb',
+    min: 100,
+    max: 600_000,
+    default: {
+      shows: `\`serverSelectionTimeoutMS\` in \`MONGO_URL\`, else \`${MONGO_SERVER_SELECTION_TIMEOUT_MS}\``,
+      from: (get) =>
+        mongoUrlOption(get('MONGO_URL') as string, 'serverSelectionTimeoutMS') ??
+        MONGO_SERVER_SELECTION_TIMEOUT_MS,
+    },
+    doc: 'how long a request waits for MongoDB before a `503`',
+    deprecated: 'put serverSelectionTimeoutMS=<ms> in MONGO_URL instead',
+  }),
+  MONGO_SOCKET_TIMEOUT_MS: int({
+    section: 'mongodb',
+    min: 100,
+    max: 3_600_000,
+    default: {
+      shows: `\`socketTimeoutMS\` in \`MONGO_URL\`, else \`${MONGO_SOCKET_TIMEOUT_MS}\``,
+      from: (get) => mongoUrlOption(get('MONGO_URL') as string, 'socketTimeoutMS') ?? MONGO_SOCKET_TIMEOUT_MS,
+    },
+    doc: 'a MongoDB connection silent this long is dropped (a partition is a `503`)',
+    deprecated: 'put socketTimeoutMS=<ms> in MONGO_URL instead',
+  }),
+  GROUP_COMMIT_MAX_EVENTS: int({
+    section: 'ingest',
+    min: 1,
+    max: 100_000,
+    default: 1000,
+    doc: 'flush a group at this many events',
+    deprecated: 'groups are capped at 1000 events; unset it',
+  }),
+  GROUP_COMMIT_MAX_DELAY_MS: int({
+    section: 'ingest',
+    min: 0,
+    max: 1000,
+    default: {
+      shows: '`0` (SQLite), `2` (MongoDB)',
+      // SQLite: the write in flight is the only wait (a timer only delayed an idle writer:
+      // ~15 % fewer events/s in BENCHMARKS.md); MongoDB: 2 ms lets a group form.
+      from: (get) => (get('STORAGE') === 'sqlite' ? 0 : 2),
+    },
+    doc: '... or when its oldest event has waited this long',
+    deprecated: 'the wait is 0 ms on SQLite and 2 ms on MongoDB; unset it',
+  }),
+  GROUP_COMMIT_MAX_INFLIGHT: int({
+    section: 'ingest',
+    min: 1,
+    max: 64,
+    default: 1,
+    doc: 'group writes in flight at once',
+    deprecated: 'one group write is in flight at a time; unset it',
+  }),
+} satisfies Record<string, Var<unknown>>;
+
+export type VarName = keyof typeof SPEC;
+/** The parsed value of each variable. */
+export type Values = { [K in VarName]: (typeof SPEC)[K] extends Var<infer T> ? T : never };
