@@ -153,9 +153,7 @@ export const SPEC = {
       from: (get) =>
         `mongodb://${encodeURIComponent(get('MONGO_USERNAME') as string)}:${encodeURIComponent(get('MONGO_PASSWORD') as string)}@${get('MONGO_HOST')}:${get('MONGO_PORT')}/?authSource=${encodeURIComponent(get('MONGO_AUTH_SOURCE') as string)}`,
     },
-    doc:
-      `full connection string; overrides the five below. Its \`serverSelectionTimeoutMS\` (how long a request waits for MongoDB before a \`503\`; default \`${MONGO_SERVER_SELECTION_TIMEOUT_MS}\`) ` +
-      `and \`socketTimeoutMS\` (a connection silent this long is dropped, so a partition is a \`503\`; default \`${MONGO_SOCKET_TIMEOUT_MS}\`) apply`,
+    doc: 'full connection string, overriding the five below; its `serverSelectionTimeoutMS` and `socketTimeoutMS` apply (see below)',
     parse(raw, name) {
       if (!/^mongodb(\+srv)?:\/\//.test(raw))
         throw new ConfigError(name, 'must start with mongodb:// or mongodb+srv://');
@@ -299,8 +297,8 @@ export const SPEC = {
   }),
   SQLITE_WRITE_THREAD: noEffect({
     section: 'storage',
-    doc: 'SQLite writes always run on a worker thread',
-    deprecated: 'SQLite writes always run on a worker thread; unset it',
+    doc: 'nothing: SQLite writes always run on a worker thread',
+    deprecated: 'unset it',
   }),
   MONGO_TIMEOUT_MS: int({
     section: 'mongodb',
@@ -313,7 +311,7 @@ export const SPEC = {
         MONGO_SERVER_SELECTION_TIMEOUT_MS,
     },
     doc: 'how long a request waits for MongoDB before a `503`',
-    deprecated: 'put serverSelectionTimeoutMS=<ms> in MONGO_URL instead',
+    deprecated: 'put serverSelectionTimeoutMS=N (ms) in MONGO_URL instead',
   }),
   MONGO_SOCKET_TIMEOUT_MS: int({
     section: 'mongodb',
@@ -324,7 +322,7 @@ export const SPEC = {
       from: (get) => mongoUrlOption(get('MONGO_URL') as string, 'socketTimeoutMS') ?? MONGO_SOCKET_TIMEOUT_MS,
     },
     doc: 'a MongoDB connection silent this long is dropped (a partition is a `503`)',
-    deprecated: 'put socketTimeoutMS=<ms> in MONGO_URL instead',
+    deprecated: 'put socketTimeoutMS=N (ms) in MONGO_URL instead',
   }),
   GROUP_COMMIT_MAX_EVENTS: int({
     section: 'ingest',
@@ -344,7 +342,7 @@ export const SPEC = {
       // ~15 % fewer events/s in BENCHMARKS.md); MongoDB: 2 ms lets a group form.
       from: (get) => (get('STORAGE') === 'sqlite' ? 0 : 2),
     },
-    doc: '... or when its oldest event has waited this long',
+    doc: 'flush a group once its oldest event has waited this long',
     deprecated: 'the wait is 0 ms on SQLite and 2 ms on MongoDB; unset it',
   }),
   GROUP_COMMIT_MAX_INFLIGHT: int({
