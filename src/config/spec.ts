@@ -22,7 +22,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './error.ts';
-import { bool, custom, int, noEffect, oneOf, optionalText, text, type Var } from './vars.ts';
+import { bool, custom, int, noEffect, oneOf, optionalText, text, type Var, wholeNumber } from './vars.ts';
 
 /** Docs headings, in order; every variable's `section` is one of these keys. */
 export const SECTIONS = {
@@ -82,9 +82,7 @@ export const SPEC = {
     accepts: '`1`-`256`, `auto`',
     doc: 'HTTP worker processes on one port (`node:cluster`); `auto` = one per core',
     parse: (raw, name) =>
-      raw.trim().toLowerCase() === 'auto'
-        ? os.availableParallelism()
-        : int({ section: 'server', doc: '', default: 1, min: 1, max: 256 }).parse(raw, name),
+      raw.trim().toLowerCase() === 'auto' ? os.availableParallelism() : wholeNumber(raw, name, 1, 256),
   }),
   BODY_LIMIT: int({
     section: 'server',

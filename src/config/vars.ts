@@ -50,18 +50,19 @@ export function isDerived<T>(d: T | Derived<T>): d is Derived<T> {
   return typeof d === 'object' && d !== null && 'from' in d && typeof d.from === 'function';
 }
 
+/** A whole number in [min, max], for int() and custom parsers that accept one. */
+export function wholeNumber(raw: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
 export function int(o: Common<number> & { min: number; max: number }): Var<number> {
   return {
     ...o,
     accepts: `\`${o.min}\`-\`${o.max}\``,
-    parse(raw, name) {
-      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-      const n = Number(raw.trim());
-      if (n < o.min || n > o.max) {
-        throw new ConfigError(name, `must be between ${o.min} and ${o.max}, got ${n}`);
-      }
-      return n;
-    },
+    parse: (raw, name) => wholeNumber(raw, name, o.min, o.max),
   };
 }
 
