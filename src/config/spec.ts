@@ -11,6 +11,7 @@
  *   2. its field in the `Config` interface and one line in `loadConfig` (src/config.ts),
  *      e.g. `requestTimeoutMs: v.REQUEST_TIMEOUT_MS`,
  *   3. `npm run docs:config`.
+ * A new heading is a key in SECTIONS (one without variables is not printed).
  * Kinds: int, bool, oneOf (ignoreCase where harmless), text, optionalText, custom (own parser,
  * throwing ConfigError naming the variable), noEffect. A default may be `{ shows, from }`,
  * computed from other variables (`get('STORAGE')`) when the variable is unset.
@@ -32,6 +33,7 @@ export const SECTIONS = {
   ingest: 'Ingest',
   sessions: 'Sessions',
   cmcd: 'CMCD',
+  export: 'Export',
   access: 'Access',
 } as const;
 
