@@ -16,14 +16,16 @@
  * throwing ConfigError naming the variable), noEffect. A default may be `{ shows, from }`,
  * computed from other variables (`get('STORAGE')`) when the variable is unset.
  *
- * Folding a variable: keep its entry, add `deprecated: 'what to do instead'`. A set value still
- * applies and start-up logs the text once (Config.deprecations); the docs list it apart.
- * `noEffect` is for one that no longer does anything.
+ * Folding a variable: move its entry to folded.ts and add `deprecated: 'what to do instead'`.
+ * A set value still applies and start-up logs the text once (Config.deprecations); the docs
+ * list it apart. `noEffect` is for one that no longer does anything.
  */
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './error.ts';
-import { bool, custom, int, noEffect, oneOf, optionalText, text, type Var, wholeNumber } from './vars.ts';
+import { FOLDED } from './folded.ts';
+import { mongoUrlOption } from './mongo-url.ts';
+import { bool, custom, int, oneOf, optionalText, text, type Var, wholeNumber } from './vars.ts';
 
 /** Docs headings, in order; every variable's `section` is one of these keys. */
 export const SECTIONS = {
@@ -40,12 +42,6 @@ export const SECTIONS = {
 export const STORAGE_KINDS = ['sqlite', 'mongodb'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Used when MONGO_URL does not carry serverSelectionTimeoutMS / socketTimeoutMS. */
-export const MONGO_SERVER_SELECTION_TIMEOUT_MS = 3000;
-export const MONGO_SOCKET_TIMEOUT_MS = 30_000;
-/** How long an SQLite write waits for another process's lock before a 503. */
-export const SQLITE_BUSY_TIMEOUT_MS = 5000;
-
 const EXPERIMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 /** An RFC 8941 key as CMCD uses them: lower case, digits, "_", "-", ".", "*". */
 const CMCD_KEY = /^[a-z*][a-z0-9_\-.*]{0,63}$/;
@@ -55,18 +51,6 @@ const list = (raw: string) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-
-/** A whole-number option in a connection string's query (any case, as the driver reads it). */
-export function mongoUrlOption(url: string, option: string): number | undefined {
-  const query = url.split('?')[1] ?? '';
-  for (const pair of query.split('&')) {
-    const [k = '', v = ''] = pair.split('=');
-    if (k.toLowerCase() !== option.toLowerCase()) continue;
-    if (!/^\d+$/.test(v)) throw new ConfigError('MONGO_URL', `${option} must be a whole number, got "${v}"`);
-    return Number(v);
-  }
-  return undefined;
-}
 
 export const SPEC = {
   SERVER_HOST: text({ section: 'server', default: '0.0.0.0', doc: 'bind address' }),
@@ -286,73 +270,7 @@ export const SPEC = {
     doc: 'bearer token `GET /metrics` requires (unset: open)',
   }),
 
-  // Folded: see the `deprecated` texts (and docs/configuration.md) for why each went.
-  SQLITE_BUSY_TIMEOUT_MS: int({
-    section: 'storage',
-    min: 0,
-    max: 600_000,
-    default: SQLITE_BUSY_TIMEOUT_MS,
-    doc: "how long a write waits for another process's lock before a `503`",
-    deprecated: `the wait is fixed at ${SQLITE_BUSY_TIMEOUT_MS} ms; unset it`,
-  }),
-  SQLITE_WRITE_THREAD: noEffect({
-    section: 'storage',
-    doc: 'nothing: SQLite writes always run on a worker thread',
-    deprecated: 'unset it',
-  }),
-  MONGO_TIMEOUT_MS: int({
-    section: 'mongodb',
-    min: 100,
-    max: 600_000,
-    default: {
-      shows: `\`serverSelectionTimeoutMS\` in \`MONGO_URL\`, else \`${MONGO_SERVER_SELECTION_TIMEOUT_MS}\``,
-      from: (get) =>
-        mongoUrlOption(get('MONGO_URL') as string, 'serverSelectionTimeoutMS') ??
-        MONGO_SERVER_SELECTION_TIMEOUT_MS,
-    },
-    doc: 'how long a request waits for MongoDB before a `503`',
-    deprecated: 'put serverSelectionTimeoutMS=N (ms) in MONGO_URL instead',
-  }),
-  MONGO_SOCKET_TIMEOUT_MS: int({
-    section: 'mongodb',
-    min: 100,
-    max: 3_600_000,
-    default: {
-      shows: `\`socketTimeoutMS\` in \`MONGO_URL\`, else \`${MONGO_SOCKET_TIMEOUT_MS}\``,
-      from: (get) => mongoUrlOption(get('MONGO_URL') as string, 'socketTimeoutMS') ?? MONGO_SOCKET_TIMEOUT_MS,
-    },
-    doc: 'a MongoDB connection silent this long is dropped (a partition is a `503`)',
-    deprecated: 'put socketTimeoutMS=N (ms) in MONGO_URL instead',
-  }),
-  GROUP_COMMIT_MAX_EVENTS: int({
-    section: 'ingest',
-    min: 1,
-    max: 100_000,
-    default: 1000,
-    doc: 'flush a group at this many events',
-    deprecated: 'groups are capped at 1000 events; unset it',
-  }),
-  GROUP_COMMIT_MAX_DELAY_MS: int({
-    section: 'ingest',
-    min: 0,
-    max: 1000,
-    default: {
-      shows: '`0` (SQLite), `2` (MongoDB)',
-      // SQLite: the write in flight is the only wait (a timer only delayed an idle writer:
-      // ~15 % fewer events/s in BENCHMARKS.md); MongoDB: 2 ms lets a group form.
-      from: (get) => (get('STORAGE') === 'sqlite' ? 0 : 2),
-    },
-    doc: 'flush a group once its oldest event has waited this long',
-    deprecated: 'the wait is 0 ms on SQLite and 2 ms on MongoDB; unset it',
-  }),
-  GROUP_COMMIT_MAX_INFLIGHT: int({
-    section: 'ingest',
-    min: 1,
-    max: 64,
-    default: 1,
-    doc: 'group writes in flight at once',
-    deprecated: 'one group write is in flight at a time; unset it',
-  }),
+  ...FOLDED,
 } satisfies Record<string, Var<unknown>>;
 
 export type VarName = keyof typeof SPEC;
