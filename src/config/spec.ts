@@ -137,7 +137,7 @@ export const SPEC = {
       from: (get) =>
         `mongodb://${encodeURIComponent(get('MONGO_USERNAME') as string)}:${encodeURIComponent(get('MONGO_PASSWORD') as string)}@${get('MONGO_HOST')}:${get('MONGO_PORT')}/?authSource=${encodeURIComponent(get('MONGO_AUTH_SOURCE') as string)}`,
     },
-    doc: 'full connection string, overriding the five below; its `serverSelectionTimeoutMS` and `socketTimeoutMS` apply (see below)',
+    doc: 'full connection string, overriding the five below; its `serverSelectionTimeoutMS` and `socketTimeoutMS` apply ([MongoDB timeouts](#mongodb-timeouts))',
     parse(raw, name) {
       if (!/^mongodb(\+srv)?:\/\//.test(raw))
         throw new ConfigError(name, 'must start with mongodb:// or mongodb+srv://');
