@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { COLLECTION_PREFIX } from '../src/store/mongo.ts';
+import { COLLECTION_PREFIX } from '../src/store/mongo/index.ts';
 import { startServerProcess } from '../test/helpers/server-process.ts';
 import { type Bench, cpuMs, fmt, runNodeJson, table } from './lib.ts';
 

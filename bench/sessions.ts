@@ -194,6 +194,10 @@ async function studyCase(
 export function benchSessions(o: SessionsBenchOptions): Bench {
   return async (ctx) => {
     for (const store of ctx.stores) {
+      if (o.sessions === 0) {
+        if (store.name === 'sqlite' && o.bigEvents > 0) await bigSession(ctx, store, o.bigEvents);
+        continue;
+      }
       ctx.print(
         `\n### Sessions and QoE on ${store.name} (${o.sessions} sessions x ${o.perSession} events)\n`,
       );

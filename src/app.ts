@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import querystring from 'node:querystring';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cmcdRoutes from './cmcd/routes.ts';
@@ -13,6 +14,7 @@ import type { Config } from './config.ts';
 import probeRoutes from './health/probes.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { completeOpenapi } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
 import ingestPlugin from './ingest/plugin.ts';
 import submitRoutes from './ingest/routes.ts';
@@ -48,6 +50,13 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       // Never log credentials or bodies: pino's default serializers log neither bodies nor
       // headers; redact the one header that could carry a token if a serializer changes.
       redact: ['req.headers.authorization'],
+      // Readable lines on a terminal, JSON for log collectors (LOG_FORMAT overrides).
+      ...((config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY)) && {
+        transport: {
+          target: 'pino-pretty',
+          options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+        },
+      }),
       ...opts.logger,
     },
     // Honour a caller's X-Request-Id when it looks like one; otherwise make our own.
@@ -99,7 +108,13 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
         description: 'Video-player playback telemetry collector',
       },
     },
+    transformObject: (doc) =>
+      'openapiObject' in doc
+        ? (completeOpenapi(doc.openapiObject as Record<string, unknown>) as object)
+        : doc.swaggerObject,
   });
+  // The browsable reference, served from the package's own files (no CDN: works offline).
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { validatorUrl: null } });
 
   await app.register(storePlugin, { store: opts.store ?? createStore(config), ownsStore: !opts.store });
   await app.register(ingestPlugin);

@@ -35,6 +35,8 @@ export interface Config {
   bodyLimit: number;
   corsOrigins: '*' | string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_FORMAT: `pretty` (readable, pino-pretty), `json`, or `auto` (pretty when stdout is a terminal). */
+  logFormat: 'auto' | 'json' | 'pretty';
   adminToken: string | undefined;
   allowUnauthenticatedAdmin: boolean;
   /** Bearer token GET /metrics requires (METRICS_TOKEN); unset: the endpoint is open. */
@@ -57,6 +59,10 @@ export interface Config {
     batchMaxEvents: number;
     /** Body limit of POST /api/submit/batch in bytes, after decompression. */
     batchBodyLimit: number;
+    /** Largest event, as characters of its JSON text (INGEST_MAX_EVENT_BYTES; more: 413). */
+    maxEventBytes: number;
+    /** Most CMCD reports one request may carry (CMCD_MAX_REPORTS; more: 413). */
+    cmcdMaxReports: number;
   };
   sessions: {
     /**
@@ -67,6 +73,17 @@ export interface Config {
     /** A session's QoE is summarised in the background once it has been quiet this long (ms). */
     summarizeAfterMs: number;
   };
+  /** Plausibility of event timestamps (Unix seconds); see docs/ingest-limits.md. */
+  timestamps: {
+    /** TIMESTAMP_CHECK: off accepts any finite timestamp (replays of old or synthetic data). */
+    check: boolean;
+    /** Earliest accepted timestamp (TIMESTAMP_MIN, default 2000-01-01T00:00:00Z). */
+    min: number;
+    /** How far ahead of the server clock a timestamp may be (TIMESTAMP_MAX_FUTURE_S). */
+    maxFutureS: number;
+  };
+  /** Byte budget of one page of GET /api/metrics (READ_PAGE_MAX_BYTES): a page ends early past it. */
+  readPageMaxBytes: number;
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
     experimentKey: string;
@@ -99,6 +116,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimit: v.BODY_LIMIT,
     corsOrigins: v.CORS_ORIGINS,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
     adminToken: v.ADMIN_TOKEN,
     allowUnauthenticatedAdmin: v.ALLOW_UNAUTHENTICATED_ADMIN,
     metricsToken: v.METRICS_TOKEN,
@@ -111,11 +129,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxInflight: v.GROUP_COMMIT_MAX_INFLIGHT,
       batchMaxEvents: v.INGEST_BATCH_MAX_EVENTS,
       batchBodyLimit: v.INGEST_BATCH_BODY_LIMIT,
+      maxEventBytes: v.INGEST_MAX_EVENT_BYTES,
+      cmcdMaxReports: v.CMCD_MAX_REPORTS,
     },
     sessions: {
       splitGapS: v.SESSION_SPLIT_GAP_S,
       summarizeAfterMs: v.SESSION_SUMMARIZE_AFTER_MS,
     },
+    timestamps: {
+      check: v.TIMESTAMP_CHECK,
+      min: v.TIMESTAMP_MIN,
+      maxFutureS: v.TIMESTAMP_MAX_FUTURE_S,
+    },
+    readPageMaxBytes: v.READ_PAGE_MAX_BYTES,
     cmcd: {
       experimentKey: v.CMCD_EXPERIMENT_KEY,
       defaultExperiment: v.CMCD_DEFAULT_EXPERIMENT,
@@ -123,6 +149,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     deprecations,
   };
+  if (config.ingest.cmcdMaxReports > config.ingest.maxQueuedEvents) {
+    throw new ConfigError(
+      'CMCD_MAX_REPORTS',
+      `must not exceed INGEST_MAX_QUEUED_EVENTS (${config.ingest.maxQueuedEvents}), or such a request could never be accepted`,
+    );
+  }
   if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
     throw new ConfigError(
       'INGEST_BATCH_MAX_EVENTS',
@@ -134,7 +166,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
 /** A config for tests and embedding: defaults (embedded store) with overrides. */
 export function configFrom(overrides: Env = {}): Readonly<Config> {
-  return loadConfig({ LOG_LEVEL: 'silent', ...overrides });
+  // Tests and embedders replay synthetic timelines (t = 1, 2, 3 s): the plausibility check is
+  // opt-in here (TIMESTAMP_CHECK=on), on by default for a server started from the environment.
+  return loadConfig({ LOG_LEVEL: 'silent', TIMESTAMP_CHECK: 'off', ...overrides });
 }
 
 function deepFreeze<T>(o: T): T {

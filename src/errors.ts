@@ -33,6 +33,10 @@ const catalogue = {
       'No experiment for this CMCD report: POST to /api/cmcd/<experiment_id> or set the experiment key',
   },
   CMCD_NO_REPORTS: { status: 400, message: 'No CMCD report in the request could be stored' },
+  IMPLAUSIBLE_TIMESTAMP: {
+    status: 400,
+    message: 'timestamp must be Unix time in seconds (e.g. Date.now() / 1000)',
+  },
   NOT_A_BATCH: {
     status: 400,
     message: 'A batch is a JSON array of events, {"events": [...]}, or NDJSON (one event per line)',
@@ -49,6 +53,8 @@ const catalogue = {
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
   TOO_MANY_EVENTS: { status: 413, message: 'The batch holds more events than the server accepts' },
+  EVENT_TOO_LARGE: { status: 413, message: 'The event is larger than the server accepts' },
+  TOO_MANY_REPORTS: { status: 413, message: 'The request holds more CMCD reports than the server accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
   UNSUPPORTED_ENCODING: {
     status: 415,

@@ -143,3 +143,27 @@ test('folded names still apply when set, each with a deprecation warning naming 
     'a folded name is still validated',
   );
 });
+
+test('PORT is read when SERVER_PORT is unset; SERVER_PORT wins', () => {
+  assert.equal(loadConfig({ PORT: '9000' }).port, 9000);
+  assert.equal(loadConfig({ PORT: '9000', SERVER_PORT: '9100' }).port, 9100);
+  assert.equal(loadConfig({}).port, 8000);
+  assert.throws(
+    () => loadConfig({ PORT: 'abc' }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'PORT',
+  );
+});
+
+test('enumerated values ignore case; LOG_FORMAT is auto, json or pretty', () => {
+  assert.equal(loadConfig({ LOG_LEVEL: 'INFO' }).logLevel, 'info');
+  assert.equal(loadConfig({ LOG_LEVEL: 'Warn' }).logLevel, 'warn');
+  assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: 'normal' }).sqliteSynchronous, 'NORMAL');
+  assert.equal(loadConfig({}).logFormat, 'auto');
+  assert.equal(loadConfig({ LOG_FORMAT: 'JSON' }).logFormat, 'json');
+  assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
+  assert.throws(
+    () => loadConfig({ LOG_FORMAT: 'xml' }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.variable === 'LOG_FORMAT' && /auto, json, pretty/.test(e.message),
+  );
+});

@@ -1,10 +1,17 @@
 // Streamed time series (src/sessions/series.ts) equal the in-memory ones (src/qoe/timeseries.ts)
 // for random sessions of every dialect, every metric and any point budget, including the
-// downsampling pass. Pure: starts nothing.
+// downsampling pass; the lean QoE accumulator used on store reads gives the same figures as the
+// full one, with and without warm-up. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { TIMESERIES_METRICS, timeseries } from '../src/qoe/index.ts';
+import {
+  computeSessionQoe,
+  parseWarmup,
+  SessionAccumulator,
+  TIMESERIES_METRICS,
+  timeseries,
+} from '../src/qoe/index.ts';
 import type { QoeEvent } from '../src/qoe/types.ts';
 import { streamTimeseries } from '../src/sessions/series.ts';
 import { sessionArb } from './helpers/sessions-gen.ts';
@@ -42,5 +49,21 @@ test('streamed series equal the in-memory series', async () => {
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+test('the store-read accumulator keeps only what QoE reads, with the same figures', () => {
+  fc.assert(
+    fc.property(sessions, fc.constantFrom('0', '0.2', '3'), (s, w) => {
+      const events: QoeEvent[] = s.events
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
+        .map(({ e }) => e);
+      const warmup = parseWarmup(w);
+      const lean = new SessionAccumulator('x', { fromStore: true });
+      for (const e of events) lean.add(e);
+      assert.deepEqual(lean.result({ warmup }), computeSessionQoe(events, { warmup, sessionId: 'x' }));
+    }),
+    { numRuns: 500 },
   );
 });

@@ -74,7 +74,15 @@ export function decodeCmcdJson(value: unknown): { reports: DecodedReport[]; prob
       if (decoded.ok) reports.push({ origin, mode: 'event', data: decoded.data });
       else problems.push({ origin, code: 'CMCD_SYNTAX', message: decoded.message });
     } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      reports.push({ origin, mode: 'event', data: item as CmcdData });
+      if (deeperThan(item, MAX_JSON_DEPTH)) {
+        problems.push({
+          origin,
+          code: 'CMCD_INVALID_REPORT',
+          message: `The report is nested deeper than ${MAX_JSON_DEPTH} levels`,
+        });
+      } else {
+        reports.push({ origin, mode: 'event', data: item as CmcdData });
+      }
     } else {
       problems.push({
         origin,
@@ -84,6 +92,18 @@ export function decodeCmcdJson(value: unknown): { reports: DecodedReport[]; prob
     }
   }
   return { reports, problems };
+}
+
+/** As /api/submit: deeper JSON is refused (CMCD values are at most an inner list deep). */
+const MAX_JSON_DEPTH = 32;
+
+/** Whether value nests more than `levels` deep; recursion stops there, so any input is safe. */
+function deeperThan(value: object, levels: number): boolean {
+  if (levels === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    if (v !== null && typeof v === 'object' && deeperThan(v, levels - 1)) return true;
+  }
+  return false;
 }
 
 /** Decodes a `CMCD` query argument (already percent-decoded) as one request-mode report. */

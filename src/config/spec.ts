@@ -98,6 +98,19 @@ export const SPEC = {
     ignoreCase: true,
     doc: 'pino level (any case); logs never contain bodies or credentials',
   }),
+  LOG_FORMAT: oneOf(['auto', 'json', 'pretty'], {
+    section: 'server',
+    default: 'auto',
+    ignoreCase: true,
+    doc: '`pretty` (readable), `json`, or `auto`: pretty when stdout is a terminal',
+  }),
+  READ_PAGE_MAX_BYTES: int({
+    section: 'server',
+    min: 64 * 1024,
+    max: 1024 * 1024 * 1024,
+    default: 16 * 1024 * 1024,
+    doc: 'byte budget of one page of `GET /api/metrics`: a page ends early past it',
+  }),
 
   STORAGE: custom<(typeof STORAGE_KINDS)[number]>({
     section: 'storage',
@@ -202,6 +215,44 @@ export const SPEC = {
     max: 1024 * 1024 * 1024,
     default: 8 * 1024 * 1024,
     doc: 'batch body limit in bytes, after decompression (`413` above)',
+  }),
+  INGEST_MAX_EVENT_BYTES: int({
+    section: 'ingest',
+    min: 1024,
+    // At most 4 MiB: counted as JSON characters, such an event stays under MongoDB's 16 MiB
+    // document limit even as 3-byte UTF-8 text or BSON arrays of numbers.
+    max: 4 * 1024 * 1024,
+    default: 256 * 1024,
+    doc: 'largest event, as characters of its JSON text (`413` above)',
+  }),
+  CMCD_MAX_REPORTS: int({
+    section: 'ingest',
+    min: 1,
+    max: 1_000_000,
+    default: {
+      shows: '`1000` (at most `INGEST_MAX_QUEUED_EVENTS`)',
+      from: (get) => Math.min(1000, get('INGEST_MAX_QUEUED_EVENTS') as number),
+    },
+    doc: 'most CMCD reports one request may carry (`413` above); at most `INGEST_MAX_QUEUED_EVENTS`',
+  }),
+  TIMESTAMP_CHECK: bool({
+    section: 'ingest',
+    default: true,
+    doc: 'refuse implausible event timestamps; off accepts any finite one (replays of old or synthetic data); see [ingest-limits.md](ingest-limits.md)',
+  }),
+  TIMESTAMP_MIN: int({
+    section: 'ingest',
+    min: 0,
+    max: 99_999_999_999,
+    default: 946_684_800,
+    doc: 'earliest accepted timestamp, Unix seconds (default 2000-01-01T00:00:00Z)',
+  }),
+  TIMESTAMP_MAX_FUTURE_S: int({
+    section: 'ingest',
+    min: 0,
+    max: 100 * 365 * 86_400,
+    default: 86_400,
+    doc: 'how far (s) ahead of the server clock a timestamp may be',
   }),
 
   SESSION_SPLIT_GAP_S: int({

@@ -39,7 +39,7 @@ export const SubmitEvent = Type.Object(
 export type SubmitEvent = Static<typeof SubmitEvent>;
 
 /** Fields the server sets itself; a client may not send them. */
-export const RESERVED_FIELDS = ['_id', 'stored_at'] as const;
+export const RESERVED_FIELDS = ['_id', 'stored_at', 'session_key', 'session_base'] as const;
 
 /** The fields every event has, however it is held. */
 interface EventFields {

@@ -4,7 +4,7 @@
  * is answered only after the write holding its events has committed (or failed).
  *
  * The queue is bounded: past maxQueuedEvents, submit() rejects at once with OVERLOADED rather
- * than buffering without limit.
+ * than buffering without limit; a request larger than the whole queue is a 413, never a 503.
  */
 import { apiError } from '../errors.ts';
 import type { EventDoc } from '../events/schema.ts';
@@ -82,6 +82,15 @@ export class GroupCommitter {
   /** Stores docs; resolves once they are committed (duplicates indexed as in the input). */
   submit(docs: readonly EventDoc[]): Promise<InsertResult> {
     if (docs.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (docs.length > this.opts.maxQueuedEvents) {
+      // Retrying cannot help: the queue could never hold it, so this is the client's 413.
+      return Promise.reject(
+        apiError(
+          'TOO_MANY_EVENTS',
+          `The request holds ${docs.length} events; this server stores at most ${this.opts.maxQueuedEvents} per request (INGEST_MAX_QUEUED_EVENTS)`,
+        ),
+      );
+    }
     if (this.#outstanding + docs.length > this.opts.maxQueuedEvents) {
       return Promise.reject(apiError('OVERLOADED', undefined, { retryAfter: 1 }));
     }

@@ -1,5 +1,5 @@
 /**
- * Per-session series for plotting (bitrate, buffer, latency, throughput), downsampled to a
+ * Per-session series for plotting (bitrate, buffer, latency, throughput, playback rate), downsampled to a
  * bounded number of points by keeping each time bucket's minimum and maximum, so buffer
  * drains and bitrate dips survive downsampling.
  */
@@ -7,7 +7,7 @@ import { renditionHistory } from './rendition.ts';
 import { SessionAccumulator } from './session.ts';
 import type { QoeEvent, Signal } from './types.ts';
 
-export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput'] as const;
+export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput', 'playback_rate'] as const;
 export type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
 
 export const TIMESERIES_UNITS: Record<TimeseriesMetric, string> = {
@@ -15,6 +15,8 @@ export const TIMESERIES_UNITS: Record<TimeseriesMetric, string> = {
   buffer: 's',
   latency: 's',
   throughput: 'bps',
+  // A multiple of real time: 1 normal speed, 0 halted, above 1 live catch-up.
+  playback_rate: 'x',
 };
 
 export const DEFAULT_MAX_POINTS = 500;
@@ -72,6 +74,7 @@ export function metricPoint(s: Signal, metric: Exclude<TimeseriesMetric, 'bitrat
   if (metric === 'buffer' && s.kind === 'buffer') return [s.t, s.s];
   if (metric === 'latency' && s.kind === 'latency') return [s.t, s.s];
   if (metric === 'throughput' && s.kind === 'throughput') return [s.t, s.bps];
+  if (metric === 'playback_rate' && s.kind === 'playhead' && s.rate !== null) return [s.t, s.rate];
   return null;
 }
 

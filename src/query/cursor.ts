@@ -26,8 +26,15 @@ export function filterKey(f: {
   return JSON.stringify([f.eventType ?? null, f.startTime ?? null, f.endTime ?? null, f.session ?? null]);
 }
 
+/** JSON has no Infinity (it would become null): older data may hold it, so name it. */
+const INFINITE: Record<string, number> = {
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+
 export function encodeCursor(c: PageCursor): string {
-  return Buffer.from(JSON.stringify([1, c.timestamp, c.id, c.mark, c.filters])).toString('base64url');
+  const ts = Number.isFinite(c.timestamp) ? c.timestamp : String(c.timestamp);
+  return Buffer.from(JSON.stringify([1, ts, c.id, c.mark, c.filters])).toString('base64url');
 }
 
 export function decodeCursor(raw: string): PageCursor {
@@ -45,8 +52,10 @@ export function decodeCursor(raw: string): PageCursor {
     !Array.isArray(v) ||
     v.length !== 5 ||
     v[0] !== 1 ||
-    typeof v[1] !== 'number' ||
-    !Number.isFinite(v[1]) ||
+    !(
+      (typeof v[1] === 'number' && Number.isFinite(v[1])) ||
+      (typeof v[1] === 'string' && Object.hasOwn(INFINITE, v[1]))
+    ) ||
     typeof v[2] !== 'string' ||
     v[2].length > 64 ||
     !(v[3] === null || (typeof v[3] === 'string' && v[3].length <= 64)) ||
@@ -54,7 +63,12 @@ export function decodeCursor(raw: string): PageCursor {
   ) {
     throw bad();
   }
-  return { timestamp: v[1], id: v[2], mark: v[3], filters: v[4] };
+  return {
+    timestamp: typeof v[1] === 'string' ? (INFINITE[v[1]] as number) : v[1],
+    id: v[2],
+    mark: v[3],
+    filters: v[4],
+  };
 }
 
 /**

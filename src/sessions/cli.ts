@@ -5,8 +5,10 @@
  * key) and the repair after a crash on MongoDB, which has no transaction around an event
  * insert and its summary update.
  */
+import fs from 'node:fs';
 import type { Config } from '../config.ts';
 import { experimentIdRe } from '../events/schema.ts';
+import { storeLabel } from '../export/cli.ts';
 import { createStore } from '../store/index.ts';
 
 export const REBUILD_USAGE = `Usage: stats-server rebuild-summaries [experiment_id]
@@ -27,13 +29,19 @@ export async function rebuildCommand(args: string[], config: Readonly<Config>): 
     process.stderr.write(`rebuild-summaries takes at most one valid experiment_id\n\n${REBUILD_USAGE}`);
     return 2;
   }
+  const source = storeLabel(config);
+  if (config.storage === 'sqlite' && !fs.existsSync(source)) {
+    // Opening would create an empty database: a mistyped DATA_DIR must say so.
+    process.stderr.write(`rebuild-summaries failed: no database at ${source} (set DATA_DIR)\n`);
+    return 1;
+  }
   const store = createStore(config);
   await store.open();
   try {
     const started = Date.now();
     const r = await store.rebuildSummaries(experimentId);
     process.stderr.write(
-      `rebuilt ${r.sessions} sessions of ${r.experiments} experiment(s) from ${r.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `${source}: rebuilt ${r.sessions} sessions of ${r.experiments} experiment(s) from ${r.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     return 0;
   } finally {

@@ -85,7 +85,7 @@ export class SessionQoeService {
   }
 
   async #accumulate(experimentId: string, sessionId: string): Promise<SessionAccumulator> {
-    const acc = new SessionAccumulator(sessionId);
+    const acc = new SessionAccumulator(sessionId, { fromStore: true });
     for await (const batch of this.#store.readEvents({ experimentId, session: sessionId })) {
       for (const e of batch) acc.add(e);
     }

@@ -68,6 +68,11 @@ export class SortTable<T> {
     this.render();
   }
 
+  /** The rows last given to update (to redraw them after outside state changed). */
+  rowsNow(): T[] {
+    return this.rows;
+  }
+
   update(rows: T[], footer: FooterRow[] = []): void {
     this.rows = rows;
     this.render();

@@ -20,6 +20,7 @@ export interface DashjsPlayer {
   getCurrentLiveLatency?(): number;
   getAverageThroughput?(type: string): number;
   getDashMetrics?(): { getCurrentBufferLevel(type: string): number } | undefined;
+  getSettings?(): { streaming?: { buffer?: { stallThreshold?: number } } };
   /** dash.js 5 */
   getCurrentRepresentationForType?(type: string): DashRepresentation | null;
   /** dash.js 4 */
@@ -48,6 +49,16 @@ interface DashRequest {
   endDate?: Date | null;
   requestEndDate?: Date | null;
   representation?: DashRepresentation | null;
+}
+
+/** dash.js's empty-buffer threshold in seconds (its default, 0.3 s, when it does not say). */
+function stallThreshold(player: DashjsPlayer): number {
+  try {
+    const v = player.getSettings?.()?.streaming?.buffer?.stallThreshold;
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0.3;
+  } catch {
+    return 0.3;
+  }
 }
 
 /** dash.js ERROR codes that it recovers from by itself. */
@@ -97,6 +108,11 @@ export function attachDashjs(
       playerVersion: player.getVersion?.(),
       manifestUrl: typeof source === 'string' ? source : undefined,
       stallOnWaiting: false,
+      // dash.js's own empty-buffer threshold (streaming.buffer.stallThreshold), checked against
+      // what the element holds. Right after the first frame dash.js sometimes fires
+      // PLAYBACK_WAITING or BUFFER_EMPTY, and BUFFER_LOADED or PLAYBACK_PLAYING a few ms later,
+      // while seconds of media are buffered: reported, that was a 5 ms "stall" (docs/qoe.md).
+      stallMaxBufferS: stallThreshold(player),
       // A stall ends when dash.js has buffer again: Chromium keeps playing audio for a few
       // seconds while video is starved (the picture freezes, the playhead moves), so neither
       // the playhead nor `playing` tells when the viewer sees video again.

@@ -39,6 +39,11 @@ export interface TrackerConfig {
   endStallOnPlaying?: boolean;
   /** End a stall when the playhead moves again (default true; some players resume without `playing`). */
   endStallOnProgress?: boolean;
+  /**
+   * A stall signal while the element holds more than this much media (seconds) at the playhead
+   * is ignored: the player has not run out of media (unset: every signal counts).
+   */
+  stallMaxBufferS?: number;
   /** Report the element's own `error` (off when the player reports errors itself). */
   videoErrors?: boolean;
   sample?: () => PlayerSample;
@@ -49,7 +54,10 @@ export interface TrackerConfig {
 export type PlaybackState = 'idle' | 'playing' | 'paused' | 'waiting' | 'seeking' | 'ended';
 
 export interface Tracker {
-  /** The player says playback stalled (ignored before the first frame, while seeking, or near the end). */
+  /**
+   * The player says playback stalled (ignored before the first frame, while seeking, near the
+   * end, or while the element holds more than `stallMaxBufferS` of media at the playhead).
+   */
   stallStart(): void;
   /** The player says playback resumed. */
   stallEnd(): void;
@@ -142,6 +150,7 @@ export function createTracker(
 
   const stallStart = () => {
     if (!started || ended || stallSince !== undefined || video.seeking || video.paused || nearEnd()) return;
+    if (config.stallMaxBufferS !== undefined && bufferedAhead(video) > config.stallMaxBufferS) return;
     stallSince = now();
     stallAt = video.currentTime;
     stalls += 1;
