@@ -14,6 +14,10 @@ import { createStore } from './store/index.ts';
 
 /** Runs the server: one process, or a cluster primary that forks config.workers workers. */
 export async function startProcess(config: Readonly<Config>): Promise<void> {
+  // Folded variables still work; say so once per start (the primary, not every worker).
+  if (cluster.isPrimary && !['fatal', 'error', 'silent'].includes(config.logLevel)) {
+    for (const warning of config.deprecations) log(40, `deprecated configuration: ${warning}`);
+  }
   // One server per SQLite file: the process that serves (or the cluster primary, whose workers
   // share the file legitimately) holds DATA_DIR's lock until it exits.
   if (config.storage === 'sqlite' && cluster.isPrimary) {

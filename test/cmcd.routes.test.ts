@@ -331,7 +331,7 @@ describe('CMCD collector under pressure', () => {
 
   test('store unreachable: 503 STORE_UNAVAILABLE with Retry-After', async () => {
     const down = await buildApp(
-      configFrom({ STORAGE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:1/', MONGO_TIMEOUT_MS: '200' }),
+      configFrom({ STORAGE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200' }),
     );
     try {
       const res = await down.inject({

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { MONGO_URL, mongoSkip } from './helpers/env.ts';
-import { mongoFixture, storeFixtures } from './helpers/stores.ts';
+import { mongoFixture, mongoUrlWith, storeFixtures } from './helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from './helpers/tcp-proxy.ts';
 
 for (const fixture of storeFixtures()) {
@@ -42,7 +42,9 @@ describe('/readyz during a MongoDB outage', { skip: mongoSkip }, () => {
     proxy = new TcpProxy(host, port);
     await proxy.up();
     app = await buildApp(
-      fixture.config({ MONGO_URL: viaProxy(MONGO_URL as string, proxy.port), MONGO_TIMEOUT_MS: '500' }),
+      fixture.config({
+        MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL as string, proxy.port), { serverSelectionTimeoutMS: 500 }),
+      }),
     );
   });
   after(async () => {

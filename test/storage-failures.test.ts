@@ -164,7 +164,6 @@ describe('writes off the HTTP thread', () => {
         STORAGE: 'sqlite',
         DATA_DIR: dir,
         ALLOW_UNAUTHENTICATED_ADMIN: 'true',
-        SQLITE_BUSY_TIMEOUT_MS: '3000',
       }),
     );
     const other = new Database(path.join(dir, 'stats.db'));
