@@ -51,6 +51,39 @@ export interface Config {
     /** Body limit of POST /api/submit/batch in bytes, after decompression. */
     batchBodyLimit: number;
   };
+  /** Slow clients and connection limits (every value in ms unless named otherwise). */
+  http: {
+    /** The whole request (headers and body) must arrive within this (Node requestTimeout). */
+    requestTimeoutMs: number;
+    /** The request headers must arrive within this (Node headersTimeout). */
+    headersTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+    /** A socket with no traffic either way for this long is destroyed (stalled uploads, unread responses). */
+    idleTimeoutMs: number;
+    /** A body still arriving after bodyGraceMs must average at least this many bytes/s. */
+    bodyMinBytesPerSec: number;
+    bodyGraceMs: number;
+    /** Open connections per process; beyond this, new connections are dropped. */
+    maxConnections: number;
+    /** On SIGTERM, connections still mid-request after this are destroyed. */
+    shutdownGraceMs: number;
+  };
+  /** Access control: "open" (lab LAN, the default) or "public" (keys, tokens, limits). */
+  security: {
+    profile: 'open' | 'public';
+    /** Keys accepted on ingest routes (public profile). */
+    ingestKeys: readonly string[];
+    /** The token every data read needs (public profile). */
+    readToken: string | undefined;
+    /** Requests per client IP per window (0: no limit). */
+    rateLimitPerIp: number;
+    /** Requests per ingest key per window (0: no limit). */
+    rateLimitPerKey: number;
+    rateLimitWindowMs: number;
+    /** Security headers (helmet) on every reply. */
+    headers: boolean;
+  };
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
     experimentKey: string;
@@ -186,6 +219,70 @@ function cmcdConfig(env: Env): Config['cmcd'] {
   return { experimentKey, defaultExperiment, closedExperiments };
 }
 
+function httpConfig(env: Env): Config['http'] {
+  const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000);
+  const headersTimeoutMs = int(
+    env,
+    'HTTP_HEADERS_TIMEOUT_MS',
+    Math.min(20_000, requestTimeoutMs),
+    100,
+    600_000,
+  );
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 10_000, 100, 600_000),
+    idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    bodyMinBytesPerSec: int(env, 'HTTP_BODY_MIN_BYTES_PER_S', 1024, 0, 1024 * 1024 * 1024),
+    bodyGraceMs: int(env, 'HTTP_BODY_GRACE_MS', 10_000, 0, 600_000),
+    maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 5000, 1, 1_000_000),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 5000, 0, 60_000),
+  };
+}
+
+function list(env: Env, name: string): string[] {
+  return str(env, name, '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function securityConfig(env: Env, corsOrigins: Config['corsOrigins']): Config['security'] {
+  const profile = oneOf(env, 'SECURITY_PROFILE', 'open', ['open', 'public'] as const);
+  const pub = profile === 'public';
+  const ingestKeys = list(env, 'INGEST_KEYS');
+  const readToken = env.READ_TOKEN || undefined;
+  for (const k of ingestKeys) {
+    if (k.length < 16) throw new ConfigError('INGEST_KEYS', 'every key must be at least 16 characters');
+  }
+  if (readToken !== undefined && readToken.length < 16) {
+    throw new ConfigError('READ_TOKEN', 'must be at least 16 characters');
+  }
+  if (pub) {
+    const need = 'is required with SECURITY_PROFILE=public';
+    if (ingestKeys.length === 0) throw new ConfigError('INGEST_KEYS', need);
+    if (!readToken) throw new ConfigError('READ_TOKEN', need);
+    if (corsOrigins === '*') {
+      throw new ConfigError('CORS_ORIGINS', `${need} (a list of origins, not "*")`);
+    }
+  }
+  return {
+    profile,
+    ingestKeys,
+    readToken,
+    rateLimitPerIp: int(env, 'RATE_LIMIT_PER_IP', pub ? 600 : 0, 0, 100_000_000),
+    rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', pub ? 60_000 : 0, 0, 100_000_000),
+    rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),
+    headers: bool(env, 'SECURITY_HEADERS', pub),
+  };
+}
+
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const url = mongoUrl(env);
@@ -221,6 +318,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       batchMaxEvents: int(env, 'INGEST_BATCH_MAX_EVENTS', 5000, 1, 1_000_000),
       batchBodyLimit: int(env, 'INGEST_BATCH_BODY_LIMIT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
+    http: httpConfig(env),
+    security: securityConfig(env, corsOrigins(env)),
     cmcd: cmcdConfig(env),
   };
   if (config.ingest.batchMaxEvents > config.ingest.maxQueuedEvents) {
