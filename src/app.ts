@@ -12,12 +12,14 @@ import cmcdRoutes from './cmcd/routes.ts';
 import type { Config } from './config.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { MAX_PARAM_LENGTH, registerLimits, serverOptions } from './http/limits.ts';
 import { validatorCompiler } from './http/validation.ts';
 import submitRoutes from './ingest/routes.ts';
 import experimentsRoutes from './query/experiments.ts';
 import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
 import sdkRoutes from './sdk/route.ts';
+import { redactUrl, registerAccess } from './security/access.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
@@ -32,18 +34,47 @@ export interface BuildOptions {
   webDir?: string;
 }
 
+/**
+ * Browsers resolve "." and ".." path segments, even spelled %2E, so the dashboard sends a
+ * dot-only experiment id with its percent sign escaped (%252E per dot); turn such a segment
+ * back into %2E, which the router decodes to ".". Only whole dot segments: nothing else changes.
+ */
+const ESCAPED_DOTS = /\/((?:%252[eE]){1,2})(?=[/?]|$)/g;
+export function rewriteDotSegments(url: string): string {
+  return url.includes('%252')
+    ? url.replace(ESCAPED_DOTS, (_m, dots: string) => `/${dots.replaceAll(/%252[eE]/g, '%2E')}`)
+    : url;
+}
+
 export const VERSION = '0.1.0';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    ...serverOptions(config),
     bodyLimit: config.bodyLimit,
     logger: {
       level: config.logLevel,
       // Never log credentials or bodies: pino's default serializers log neither bodies nor
-      // headers; redact the one header that could carry a token if a serializer changes.
-      redact: ['req.headers.authorization'],
+      // headers; redact the headers that could carry a token if a serializer changes, and
+      // the ingest key / read token a beacon may carry in its URL.
+      redact: ['req.headers.authorization', 'req.headers["x-ingest-key"]', 'req.headers["x-read-token"]'],
+      serializers: {
+        req: (req: {
+          method: string;
+          url: string;
+          host?: string;
+          ip?: string;
+          socket?: { remotePort?: number };
+        }) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
       ...opts.logger,
     },
     // Honour a caller's X-Request-Id when it looks like one; otherwise make our own.
@@ -52,7 +83,11 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // `?start_time=` (an empty form field) means "no bound", not 0: drop empty values.
+    // Ids are up to 128 characters; allow each to arrive %-escaped (the default 100 gave 414).
+    // A dot-only id (".", "..") arrives as %252E from the dashboard: see rewriteUrl.
+    rewriteUrl: (req) => rewriteDotSegments(req.url ?? '/'),
     routerOptions: {
+      maxParamLength: MAX_PARAM_LENGTH,
       querystringParser: (str) => {
         const parsed = querystring.parse(str);
         for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k];
@@ -66,6 +101,8 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   app.decorate('config', config);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
+  registerLimits(app, config);
+  await registerAccess(app, config);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -78,6 +115,8 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       'Content-Encoding',
       'Authorization',
       'X-Request-Id',
+      'X-Ingest-Key',
+      'X-Read-Token',
       // CMCD request-mode data (CTA-5004) sent cross-origin by players.
       'CMCD-Request',
       'CMCD-Object',
