@@ -72,7 +72,13 @@ export async function registerAccess(app: FastifyInstance, config: Readonly<Conf
 
   await app.register(rateLimit, { global: false, timeWindow: sec.rateLimitWindowMs });
   const limiter = (max: number, keyGenerator?: (r: FastifyRequest) => string) =>
-    max > 0 ? app.createRateLimit({ max, timeWindow: sec.rateLimitWindowMs, keyGenerator }) : undefined;
+    max > 0
+      ? app.createRateLimit({
+          max,
+          timeWindow: sec.rateLimitWindowMs,
+          ...(keyGenerator ? { keyGenerator } : {}),
+        })
+      : undefined;
   const check = async (limit: ReturnType<typeof limiter>, request: FastifyRequest, what: string) => {
     if (!limit) return;
     const r = await limit(request);
