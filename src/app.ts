@@ -125,6 +125,9 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
     ],
     exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-Next-Cursor'],
     maxAge: 86400,
+    // An OPTIONS without preflight headers gets 204 rather than a plain-text 400 outside the
+    // documented error shape.
+    strictPreflight: false,
   });
   await app.register(swagger, {
     openapi: {
