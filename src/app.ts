@@ -46,6 +46,13 @@ export function rewriteDotSegments(url: string): string {
     : url;
 }
 
+/** A hop count as proxy-addr's trust function (Fastify's types name no number form). */
+function trustProxyOption(
+  t: Config['security']['trustProxy'],
+): boolean | string[] | ((a: string, hop: number) => boolean) {
+  return typeof t === 'number' ? (_address, hop) => hop < t : t;
+}
+
 export const VERSION = '0.1.0';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -53,6 +60,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...serverOptions(config),
+    // The client IP (rate limits, logs) behind a reverse proxy: only when the operator says so.
+    trustProxy: trustProxyOption(config.security.trustProxy),
     bodyLimit: config.bodyLimit,
     logger: {
       level: config.logLevel,

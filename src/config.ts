@@ -83,6 +83,8 @@ export interface Config {
     rateLimitWindowMs: number;
     /** Security headers (helmet) on every reply. */
     headers: boolean;
+    /** Which proxies' X-Forwarded-For to believe for the client IP (Fastify trustProxy). */
+    trustProxy: boolean | number | string[];
   };
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
@@ -280,7 +282,24 @@ function securityConfig(env: Env, corsOrigins: Config['corsOrigins']): Config['s
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', pub ? 60_000 : 0, 0, 100_000_000),
     rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),
     headers: bool(env, 'SECURITY_HEADERS', pub),
+    trustProxy: trustProxy(env),
   };
+}
+
+/** TRUST_PROXY: false (default), true, a hop count, or a comma-separated list of addresses/CIDRs. */
+function trustProxy(env: Env): Config['security']['trustProxy'] {
+  const raw = env.TRUST_PROXY?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return false;
+  if (/^\d+$/.test(raw)) return int(env, 'TRUST_PROXY', 0, 0, 100);
+  if (['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'].includes(raw))
+    return bool(env, 'TRUST_PROXY', false);
+  const items = list(env, 'TRUST_PROXY');
+  for (const a of items) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a)) {
+      throw new ConfigError('TRUST_PROXY', `"${a}" is not an address or CIDR (or use true / a hop count)`);
+    }
+  }
+  return items;
 }
 
 /** Parses the environment into a frozen Config. Throws ConfigError naming the bad variable. */

@@ -191,7 +191,16 @@ describe('public profile', () => {
     );
   });
 
-  test('keys and tokens never reach the log', () => {
+  test('keys and tokens never reach the log', async () => {
+    await app.inject(submit({}, `/api/submit?key=${KEY_A}`));
+    await app.inject(submit({ 'x-ingest-key': KEY_B }));
+    await app.inject(`/api/experiments?token=${READ}`);
+    await app.inject({ url: '/api/experiments', headers: { 'x-read-token': READ } });
+    await app.inject({
+      method: 'DELETE',
+      url: '/api/experiments/nope',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     const all = log.lines.join('');
     assert.ok(all.includes('/api/submit'), 'requests are logged');
     for (const secret of [KEY_A, KEY_B, READ, ADMIN])
@@ -234,6 +243,24 @@ describe('rate limits (public profile)', () => {
   });
 });
 
+describe('behind a reverse proxy', () => {
+  test('TRUST_PROXY makes the per-IP limit count each forwarded client, not the proxy', async () => {
+    const app = await buildApp(fixture.config({ ...PUBLIC, RATE_LIMIT_PER_IP: '1', TRUST_PROXY: '1' }));
+    try {
+      const get = (ip: string) =>
+        app.inject({
+          url: '/api/experiments',
+          headers: { authorization: `Bearer ${READ}`, 'x-forwarded-for': ip },
+        });
+      assert.equal((await get('203.0.113.1')).statusCode, 200);
+      assert.equal((await get('203.0.113.2')).statusCode, 200);
+      assertError(await get('203.0.113.1'), 429, 'RATE_LIMITED');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 test('the public profile refuses to start without keys, a read token and an origin list', () => {
   const base = { LOG_LEVEL: 'silent', DATA_DIR: fixture.config().dataDir, ...PUBLIC };
   const cases: Array<[string, Record<string, string>]> = [
@@ -242,6 +269,7 @@ test('the public profile refuses to start without keys, a read token and an orig
     ['CORS_ORIGINS', { CORS_ORIGINS: '*' }],
     ['INGEST_KEYS', { INGEST_KEYS: 'short' }],
     ['SECURITY_PROFILE', { SECURITY_PROFILE: 'closed' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'proxy.local' }],
   ];
   for (const [variable, env] of cases) {
     assert.throws(
