@@ -76,18 +76,17 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
     }
   };
 
-  app.addHook('onRequest', (request, _reply, done) => {
-    const raw = request.raw;
+  // A plain 'request' listener on the server rather than a Fastify hook: a route with no
+  // onRequest hooks skips Fastify's hook runner, so the ingest hot path stays as it was.
+  app.server.on('request', (raw: IncomingMessage) => {
     const len = raw.headers['content-length'];
     const big = len === undefined ? raw.headers['transfer-encoding'] !== undefined : Number(len) > watchAbove;
-    if (big && !raw.complete) {
-      uploads.set(raw, { start: Date.now(), bytesAtStart: raw.socket.bytesRead });
-      if (!timer) {
-        timer = setInterval(sweep, Math.max(50, Math.min(1000, Math.floor(grace / 4) || 50)));
-        timer.unref();
-      }
+    if (!big || raw.complete) return;
+    uploads.set(raw, { start: Date.now(), bytesAtStart: raw.socket.bytesRead });
+    if (!timer) {
+      timer = setInterval(sweep, Math.max(50, Math.min(1000, Math.floor(grace / 4) || 50)));
+      timer.unref();
     }
-    done();
   });
   app.addHook('onClose', (_app, done) => {
     if (timer) clearInterval(timer);
