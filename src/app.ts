@@ -103,7 +103,10 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
         return parsed;
       },
     },
-    return503OnClosing: true,
+    // Fastify's 503 while closing is a body outside the documented error shape; instead a
+    // request on a connection still open during shutdown is served (the store closes only
+    // after every connection has ended), and SHUTDOWN_GRACE_MS bounds how long that lasts.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 
