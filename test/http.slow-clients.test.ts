@@ -154,6 +154,41 @@ describe('slow readers and the connection cap', { timeout: 60_000 }, () => {
     }
   });
 
+  test('a response the server takes longer than HTTP_IDLE_TIMEOUT_MS to compute is not cut', async () => {
+    const app = await buildApp(fixture.config({ HTTP_IDLE_TIMEOUT_MS: '200' }));
+    let release = () => {};
+    const computing = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = () => {};
+    const arrived = new Promise<void>((r) => {
+      started = r;
+    });
+    app.get('/test-slow-compute', async () => {
+      started();
+      await computing;
+      return { ok: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const port = (app.server.address() as net.AddressInfo).port;
+      // Watch the socket itself: a server 'timeout' listener would change what Node does.
+      const timedOut = new Promise<void>((r) =>
+        app.server.once('connection', (socket: net.Socket) => socket.once('timeout', () => r())),
+      );
+      const reply = fetch(`http://127.0.0.1:${port}/test-slow-compute`);
+      await arrived;
+      // The socket's idle timeout fires while the handler is still working; then it answers.
+      await timedOut;
+      release();
+      const res = await reply;
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true });
+    } finally {
+      await app.close();
+    }
+  });
+
   test('connections beyond HTTP_MAX_CONNECTIONS are dropped; the others still work', async () => {
     const { app, port } = await listen({ HTTP_MAX_CONNECTIONS: '2' });
     try {

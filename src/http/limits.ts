@@ -6,7 +6,8 @@
  * connection cap, a floor on body upload rate, and a shutdown that cannot hang on a stalled
  * upload. Values and defaults: docs/security.md.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { clientErrorHandler, frameworkErrors } from './error-handler.ts';
@@ -47,6 +48,17 @@ interface Upload {
 export function registerLimits(app: FastifyInstance, config: Readonly<Config>): void {
   const { maxConnections, bodyMinBytesPerSec: floor, bodyGraceMs: grace } = config.http;
   app.server.maxConnections = maxConnections;
+
+  // The idle timeout is for clients: a stalled upload, a reader that stopped reading, an idle
+  // connection. A response the server is still computing (request received, nothing sent
+  // yet; a large QoE read) is not the client's fault: leave that socket alone. With a
+  // listener here Node no longer destroys timed-out sockets itself, so every other case does.
+  app.server.on('timeout', (socket: Socket) => {
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (res && !res.headersSent && res.req?.complete && !res.writableEnded) return;
+    socket.destroy();
+  });
+
   if (floor === 0) return;
 
   const watchAbove = Math.floor((floor * grace) / 1000);
