@@ -58,6 +58,10 @@ describe('dashboard hardening in Chromium', { skip: chromiumSkip, timeout: 120_0
     const p = page ?? (await browser!.newPage());
     const problems: string[] = [];
     p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    // CSP violations (security headers vs the dashboard's own policy) show up here.
+    p.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
     p.on('response', (r) => {
       if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
