@@ -91,12 +91,12 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    // `?start_time=` (an empty form field) means "no bound", not 0: drop empty values.
-    // Ids are up to 128 characters; allow each to arrive %-escaped (the default 100 gave 414).
-    // A dot-only id (".", "..") arrives as %252E from the dashboard: see rewriteUrl.
+    // A dot-only id (".", "..") arrives as %252E from the dashboard: see rewriteDotSegments.
     rewriteUrl: (req) => rewriteDotSegments(req.url ?? '/'),
     routerOptions: {
+      // Ids are up to 128 characters, each may arrive %-escaped (the default 100 gave 414).
       maxParamLength: MAX_PARAM_LENGTH,
+      // `?start_time=` (an empty form field) means "no bound", not 0: drop empty values.
       querystringParser: (str) => {
         const parsed = querystring.parse(str);
         for (const k of Object.keys(parsed)) if (parsed[k] === '') delete parsed[k];
