@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { dashEvent } from './helpers/events.ts';
 import { startServerProcess } from './helpers/server-process.ts';
 import { sqliteFixture } from './helpers/stores.ts';
@@ -226,4 +227,28 @@ test('SIGTERM with an upload stalled mid-body still exits 0 within the grace per
   } finally {
     await server.stop();
   }
+});
+
+test('timeout and limit settings are checked at start, naming the variable', () => {
+  const base = { LOG_LEVEL: 'silent', DATA_DIR: fixture.config().dataDir };
+  const cases: Array<[string, Record<string, string>]> = [
+    ['HTTP_HEADERS_TIMEOUT_MS', { HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '2000' }],
+    ['HTTP_REQUEST_TIMEOUT_MS', { HTTP_REQUEST_TIMEOUT_MS: 'soon' }],
+    ['HTTP_MAX_CONNECTIONS', { HTTP_MAX_CONNECTIONS: '0' }],
+    ['HTTP_BODY_MIN_BYTES_PER_S', { HTTP_BODY_MIN_BYTES_PER_S: '-1' }],
+    ['SHUTDOWN_GRACE_MS', { SHUTDOWN_GRACE_MS: '999999' }],
+  ];
+  for (const [variable, env] of cases) {
+    assert.throws(
+      () => loadConfig({ ...base, ...env }),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      variable,
+    );
+  }
+  const d = loadConfig(base).http;
+  assert.deepEqual(
+    [d.requestTimeoutMs, d.headersTimeoutMs, d.idleTimeoutMs, d.bodyMinBytesPerSec, d.maxConnections],
+    [60_000, 20_000, 30_000, 1024, 5000],
+    'the documented defaults',
+  );
 });
