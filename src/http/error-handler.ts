@@ -150,7 +150,9 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   const e = apiError(code);
   const body = JSON.stringify({ status: 'error', code, message: e.message });
   const status = statusOf(code);
-  if (socket.writable) {
+  // As Node does: never write into the middle of a response already under way.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
     socket.write(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
