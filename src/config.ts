@@ -84,6 +84,41 @@ export interface Config {
   };
   /** Byte budget of one page of GET /api/metrics (READ_PAGE_MAX_BYTES): a page ends early past it. */
   readPageMaxBytes: number;
+  /** Slow clients and connection limits (every value in ms unless named otherwise). */
+  http: {
+    /** The whole request (headers and body) must arrive within this (Node requestTimeout). */
+    requestTimeoutMs: number;
+    /** The request headers must arrive within this (Node headersTimeout). */
+    headersTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+    /** A socket with no traffic either way for this long is destroyed (stalled uploads, unread responses). */
+    idleTimeoutMs: number;
+    /** A body still arriving after bodyGraceMs must average at least this many bytes/s. */
+    bodyMinBytesPerSec: number;
+    bodyGraceMs: number;
+    /** Open connections per process; beyond this, new connections are dropped. */
+    maxConnections: number;
+    /** On SIGTERM, connections still mid-request after this are destroyed. */
+    shutdownGraceMs: number;
+  };
+  /** Access control: "open" (lab LAN, the default) or "public" (keys, tokens, limits). */
+  security: {
+    profile: 'open' | 'public';
+    /** Keys accepted on ingest routes (public profile). */
+    ingestKeys: readonly string[];
+    /** The token every data read needs (public profile). */
+    readToken: string | undefined;
+    /** Requests per client IP per window (0: no limit). */
+    rateLimitPerIp: number;
+    /** Requests per ingest key per window (0: no limit). */
+    rateLimitPerKey: number;
+    rateLimitWindowMs: number;
+    /** Security headers (helmet) on every reply. */
+    headers: boolean;
+    /** Which proxies' X-Forwarded-For to believe for the client IP (Fastify trustProxy). */
+    trustProxy: boolean | number | string[];
+  };
   cmcd: {
     /** CMCD key naming the experiment in reports sent to `/api/cmcd` (no id in the path). */
     experimentKey: string;
@@ -142,6 +177,26 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxFutureS: v.TIMESTAMP_MAX_FUTURE_S,
     },
     readPageMaxBytes: v.READ_PAGE_MAX_BYTES,
+    http: {
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      idleTimeoutMs: v.HTTP_IDLE_TIMEOUT_MS,
+      bodyMinBytesPerSec: v.HTTP_BODY_MIN_BYTES_PER_S,
+      bodyGraceMs: v.HTTP_BODY_GRACE_MS,
+      maxConnections: v.HTTP_MAX_CONNECTIONS,
+      shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    },
+    security: {
+      profile: v.SECURITY_PROFILE,
+      ingestKeys: v.INGEST_KEYS,
+      readToken: v.READ_TOKEN,
+      rateLimitPerIp: v.RATE_LIMIT_PER_IP,
+      rateLimitPerKey: v.RATE_LIMIT_PER_KEY,
+      rateLimitWindowMs: v.RATE_LIMIT_WINDOW_MS,
+      headers: v.SECURITY_HEADERS,
+      trustProxy: v.TRUST_PROXY,
+    },
     cmcd: {
       experimentKey: v.CMCD_EXPERIMENT_KEY,
       defaultExperiment: v.CMCD_DEFAULT_EXPERIMENT,
@@ -149,6 +204,20 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     deprecations,
   };
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs})`,
+    );
+  }
+  if (config.security.profile === 'public') {
+    const need = 'is required with SECURITY_PROFILE=public';
+    if (config.security.ingestKeys.length === 0) throw new ConfigError('INGEST_KEYS', need);
+    if (!config.security.readToken) throw new ConfigError('READ_TOKEN', need);
+    if (config.corsOrigins === '*') {
+      throw new ConfigError('CORS_ORIGINS', `${need} (a list of origins, not "*")`);
+    }
+  }
   if (config.ingest.cmcdMaxReports > config.ingest.maxQueuedEvents) {
     throw new ConfigError(
       'CMCD_MAX_REPORTS',

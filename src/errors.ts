@@ -48,6 +48,7 @@ const catalogue = {
     status: 404,
     message: 'The reporter bundle is not built on this server: run `npm run build` (or `npm run build:sdk`)',
   },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
@@ -73,6 +74,20 @@ const catalogue = {
     message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
   },
   INTERNAL: { status: 500, message: 'Internal server error' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed (request line, headers or framing)' },
+  INGEST_KEY_REQUIRED: {
+    status: 401,
+    message: 'This server needs an ingest key: X-Ingest-Key header, Authorization: Bearer, or ?key=',
+  },
+  READ_TOKEN_REQUIRED: {
+    status: 401,
+    message: 'This server needs the read token: Authorization: Bearer <READ_TOKEN> (or X-Read-Token)',
+  },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'Requests from this Origin are not allowed (CORS_ORIGINS)' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive; send it again' },
+  URI_TOO_LONG: { status: 414, message: 'A path segment is longer than the server accepts' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the indicated delay' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { closeWithin } from './http/limits.ts';
 import { serveClusterMetrics } from './metrics/cluster.ts';
 import { lockDataDir } from './ops/data-dir-lock.ts';
 import { createStore } from './store/index.ts';
@@ -60,7 +61,7 @@ async function startPrimary(config: Readonly<Config>): Promise<void> {
     stopping = true;
     log(30, 'shutting down workers', { signal });
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(1), 15_000).unref();
+    setTimeout(() => process.exit(1), config.http.shutdownGraceMs + 15_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
@@ -80,13 +81,15 @@ export async function startServer(config: Readonly<Config>): Promise<FastifyInst
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests and writes');
-    // Stop accepting, let in-flight requests finish (their writes commit), then close stores.
+    // Stop accepting, let in-flight requests finish (their writes commit) for up to the grace
+    // period, destroy connections still mid-request (a stalled upload), then close stores.
+    const hardLimitMs = config.http.shutdownGraceMs + 10_000;
     const force = setTimeout(() => {
-      app.log.error('shutdown took over 10 s; exiting');
+      app.log.error(`shutdown took over ${hardLimitMs / 1000} s; exiting`);
       process.exit(1);
-    }, 10_000);
+    }, hardLimitMs);
     force.unref();
-    app.close().then(
+    closeWithin(app, config.http.shutdownGraceMs).then(
       () => process.exit(0),
       (err) => {
         app.log.error({ err }, 'error during shutdown');

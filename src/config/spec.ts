@@ -25,6 +25,7 @@ import path from 'node:path';
 import { ConfigError } from './error.ts';
 import { FOLDED } from './folded.ts';
 import { mongoUrlOption } from './mongo-url.ts';
+import { HTTP_SPEC } from './spec-http.ts';
 import { bool, custom, int, oneOf, optionalText, text, type Var, wholeNumber } from './vars.ts';
 
 /** Docs headings, in order; every variable's `section` is one of these keys. */
@@ -33,6 +34,7 @@ export const SECTIONS = {
   storage: 'Storage',
   mongodb: 'MongoDB',
   ingest: 'Ingest',
+  http: 'HTTP limits and timeouts',
   sessions: 'Sessions',
   cmcd: 'CMCD',
   export: 'Export',
@@ -321,6 +323,7 @@ export const SPEC = {
     doc: 'bearer token `GET /metrics` requires (unset: open)',
   }),
 
+  ...HTTP_SPEC,
   ...FOLDED,
 } satisfies Record<string, Var<unknown>>;
 

@@ -1,9 +1,12 @@
 /**
  * Paging cursors for GET /api/metrics: opaque to clients, base64url JSON inside. A cursor
  * holds the last (timestamp, _id) returned, the store's read mark taken on the first page
- * (so every page reads the same snapshot of the experiment), and the filters it was made
- * for (a cursor used with other filters is refused rather than silently mixing reads).
+ * (so every page reads the same snapshot of the experiment), and a hash of the filters it was
+ * made for (a cursor used with other filters is refused rather than silently mixing reads). A
+ * hash, not the filters: a 2,048-character session filter must still give a cursor short
+ * enough to pass back.
  */
+import { createHash } from 'node:crypto';
 import { apiError } from '../errors.ts';
 
 export interface PageCursor {
@@ -12,18 +15,24 @@ export interface PageCursor {
   id: string;
   /** The store's read mark from the first page (string; null when the store was empty). */
   mark: string | null;
-  /** The filters of the read, as filterKey() made them. */
+  /** The filters of the read, as filterKey() hashed them. */
   filters: string;
 }
 
-/** A stable string for the filters a paged read uses. */
+/** A short stable digest of the filters a paged read uses (22 characters). */
 export function filterKey(f: {
   eventType?: string;
   startTime?: number;
   endTime?: number;
   session?: string;
 }): string {
-  return JSON.stringify([f.eventType ?? null, f.startTime ?? null, f.endTime ?? null, f.session ?? null]);
+  const text = JSON.stringify([
+    f.eventType ?? null,
+    f.startTime ?? null,
+    f.endTime ?? null,
+    f.session ?? null,
+  ]);
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 /** JSON has no Infinity (it would become null): older data may hold it, so name it. */
@@ -59,7 +68,8 @@ export function decodeCursor(raw: string): PageCursor {
     typeof v[2] !== 'string' ||
     v[2].length > 64 ||
     !(v[3] === null || (typeof v[3] === 'string' && v[3].length <= 64)) ||
-    typeof v[4] !== 'string'
+    typeof v[4] !== 'string' ||
+    v[4].length > 64
   ) {
     throw bad();
   }

@@ -1,5 +1,5 @@
 /** Pieces shared by the views: sortable tables, export buttons, copyable API links, warm-up input. */
-import { absolute, paths } from './api.ts';
+import { absolute, paths, withReadToken } from './api.ts';
 import { fill, h } from './dom.ts';
 
 // ---- Sortable table ----
@@ -144,7 +144,7 @@ export function exportButtons(
       'a',
       {
         class: 'button',
-        href: paths.metrics(experimentId, { ...q, format }),
+        href: withReadToken(paths.metrics(experimentId, { ...q, format })),
         download: `${experimentId}${q.session_id ? `-${q.session_id}` : ''}.${format}`,
         'data-format': format,
       },
