@@ -75,6 +75,7 @@ export async function startServer(config: Readonly<Config>): Promise<FastifyInst
     'starting stats-server',
   );
   await app.listen({ host: config.host, port: config.port });
+  if (config.storage === 'mongodb') watchMongo(app, config);
 
   let closing = false;
   const shutdown = (signal: string) => {
@@ -100,4 +101,32 @@ export async function startServer(config: Readonly<Config>): Promise<FastifyInst
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   return app;
+}
+
+/** host:port list of a MongoDB URL, never its credentials. */
+export function mongoTarget(url: string): string {
+  const m = /^mongodb(\+srv)?:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url);
+  return m?.[2] ?? 'MongoDB';
+}
+
+/**
+ * Says at start whether MongoDB answers, naming host and port (a wrong MONGO_HOST otherwise
+ * shows only as 503s), and keeps saying so every 10 s until it does.
+ */
+function watchMongo(app: FastifyInstance, config: Readonly<Config>): void {
+  const target = mongoTarget(config.mongo.url);
+  app.log.info({ mongodb: target, database: config.mongo.database }, `connecting to MongoDB at ${target}`);
+  const check = async () => {
+    const h = await app.store.health();
+    if (h.ok) {
+      app.log.info({ mongodb: target }, `MongoDB at ${target} is reachable`);
+      return;
+    }
+    app.log.warn(
+      { mongodb: target, error: h.detail },
+      `cannot reach MongoDB at ${target} (${h.detail ?? 'no answer'}); events are refused with 503 until it answers`,
+    );
+    setTimeout(check, 10_000).unref();
+  };
+  void check();
 }
