@@ -21,7 +21,7 @@ const post = (base: string, ts: number) =>
 
 test('a second server on the same DATA_DIR is refused with exit code 2', { timeout: 60_000 }, async () => {
   const dataDir = path.join(root, 'a');
-  const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
   try {
     const second = await runCli(['serve'], { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: '0' });
@@ -46,7 +46,7 @@ test('a second server on the same DATA_DIR is refused with exit code 2', { timeo
 
 test('a killed server does not block a restart', { timeout: 60_000 }, async () => {
   const dataDir = path.join(root, 'b');
-  const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
   first.child.kill('SIGKILL');
   await first.exited;
@@ -61,7 +61,13 @@ test('a killed server does not block a restart', { timeout: 60_000 }, async () =
 
 test('WORKERS=2 is one server: its workers share the file', { timeout: 60_000 }, async () => {
   const dataDir = path.join(root, 'c');
-  const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn', WORKERS: '2' };
+  const env = {
+    STORAGE: 'sqlite',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    WORKERS: '2',
+    TIMESTAMP_CHECK: 'off',
+  };
   const server = await startServerProcess(env);
   try {
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => post(server.base, i)));

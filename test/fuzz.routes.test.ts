@@ -4,6 +4,9 @@
 // nothing stored on a 4xx (event counts from the store before and after). Builds the app on
 // SQLite (temp dir) and on MongoDB (FerretDB), open profile, plus the public profile on SQLite.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -285,11 +288,17 @@ async function fuzz(app: FastifyInstance, numRuns: number, seed: number): Promis
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 
+/** A stand-in dashboard bundle, so `/` and `/ui/*` answer as on a built server. */
+const WEB_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-fuzz-ui-'));
+fs.writeFileSync(path.join(WEB_DIR, 'index.html'), '<!doctype html><title>stats</title>');
+fs.writeFileSync(path.join(WEB_DIR, 'app.js'), '');
+after(() => fs.rmSync(WEB_DIR, { recursive: true, force: true }));
+
 for (const fixture of storeFixtures()) {
   describe(`fuzz every route (${fixture.name}, open profile)`, { skip: fixture.skip }, () => {
     after(() => fixture.cleanup());
     test('no 5xx, documented 4xx shape, nothing stored on a 4xx', { timeout: 30_000 }, async () => {
-      const app = await buildApp(fixture.config({ ADMIN_TOKEN: ADMIN }));
+      const app = await buildApp(fixture.config({ ADMIN_TOKEN: ADMIN }), { webDir: WEB_DIR });
       try {
         await fuzz(app, fixture.name === 'sqlite' ? 400 : 120, SEED);
       } finally {
@@ -312,6 +321,7 @@ describe('fuzz every route (sqlite, public profile)', () => {
         CORS_ORIGINS: 'https://player.example.org',
         RATE_LIMIT_PER_IP: '100000',
       }),
+      { webDir: WEB_DIR },
     );
     try {
       await fuzz(app, 200, SEED + 1);

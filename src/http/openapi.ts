@@ -47,6 +47,9 @@ const OPERATIONS: Record<string, [operationId: string, tag: string]> = {
   'get /api/experiments/{experiment_id}/sessions': ['listSessions', 'read'],
   'get /api/experiments/{experiment_id}/qoe': ['getExperimentQoe', 'qoe'],
   'get /api/experiments/{experiment_id}/timeseries': ['getTimeseries', 'qoe'],
+  'get /metrics': ['getPrometheusMetrics', 'operations'],
+  'get /livez': ['getLiveness', 'health'],
+  'get /readyz': ['getReadiness', 'health'],
 };
 
 const TAGS = [
@@ -56,6 +59,7 @@ const TAGS = [
   { name: 'qoe', description: 'Per-session QoE figures and time series (definitions in docs/qoe.md)' },
   { name: 'admin', description: 'Deleting data (admin token)' },
   { name: 'health', description: 'Liveness and storage health' },
+  { name: 'operations', description: 'Prometheus metrics for operators' },
 ];
 
 const CMCD_TEXT = {
