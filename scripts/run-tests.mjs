@@ -4,7 +4,11 @@
 // (SQLite backend) built once into .cache/bin and started on a free loopback port for this run.
 // Under CI=true a missing database or browser fails the run instead of skipping tests.
 //
-//   node scripts/run-tests.mjs [--no-e2e] [--node=/path/to/node] [test files...]
+//   node scripts/run-tests.mjs [--no-e2e] [--node=/path/to/node] [test files or folders...]
+//
+// The tiers are folders: test/unit (pure code, seconds, no database started), test/integration
+// (real stores, the app over sockets or inject, real processes) and test/e2e (real browsers);
+// `npm run test:unit` / `test:integration` / `test:e2e` run one.
 //
 // --no-e2e (or TEST_NO_E2E=1) leaves out the real-browser tests (test/e2e), which need Chromium
 // and ffmpeg; --node (or TEST_NODE) runs the tests, and every server they start, on that Node
@@ -32,9 +36,19 @@ function findTests(dir, out = []) {
   return out;
 }
 
+// Folders given on the command line stand for every test file under them.
+const named = args.flatMap((a) => {
+  const p = path.resolve(root, a);
+  return fs.existsSync(p) && fs.statSync(p).isDirectory() ? findTests(p) : [a];
+});
+const UNIT = `test${path.sep}unit${path.sep}`;
+const onlyUnit = named.length > 0 && named.every((f) => path.normalize(f).startsWith(UNIT));
+
 const env = { ...process.env };
 let ferret;
-if (!env.MONGO_URL) {
+if (onlyUnit) {
+  // Pure tests: no database to start.
+} else if (!env.MONGO_URL) {
   const bin = ferretBinary();
   if (bin) {
     ferret = await startFerret(bin);
@@ -55,7 +69,7 @@ if (!env.MONGO_URL) {
 }
 
 const files = (
-  args.length > 0 ? args : [...findTests(path.join(root, 'test')), ...findTests(path.join(root, 'src'))]
+  named.length > 0 ? named : [...findTests(path.join(root, 'test')), ...findTests(path.join(root, 'src'))]
 ).filter((f) => !(noE2e && path.normalize(f).startsWith(E2E)));
 const node = nodeBin ? path.resolve(nodeBin) : process.execPath;
 if (nodeBin) {

@@ -1,7 +1,7 @@
 /**
  * The configuration tables of docs/configuration.md, rendered from the spec: one table per
  * section, then the folded (deprecated) variables. `npm run docs:config` writes them between
- * the markers; test/config.docs.test.ts fails when the committed text differs.
+ * the markers; test/unit/config.docs.test.ts fails when the committed text differs.
  */
 import { SECTIONS, SPEC } from './spec.ts';
 import { isDerived, type Var } from './vars.ts';

@@ -6,7 +6,7 @@
  * The split is a function of the set of stored events, never of the order they arrived in:
  * `startsOf` computes it from all of a base's events, and `nextStarts` updates it for one new
  * event from a few facts about its neighbours, which is what ingest uses. The two agree for
- * every insertion order (test/sessions.runs.test.ts checks it on random sequences).
+ * every insertion order (test/unit/sessions.runs.test.ts checks it on random sequences).
  */
 import { runKey } from './key.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The storage interface. Every store (MongoDB, embedded SQLite) implements it and passes the
- * same contract suites (test/api.contract.test.ts, test/read.test.ts, test/experiments.test.ts,
+ * same contract suites (test/integration/api.contract.test.ts, test/integration/read.test.ts, test/integration/experiments.test.ts,
  * test/ingest.*.test.ts run every test against both).
  */
 import type { EventDoc, StoredEvent } from '../events/schema.ts';

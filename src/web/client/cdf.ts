@@ -1,4 +1,4 @@
-/** Empirical CDFs as uPlot columns (pure: no DOM, unit-tested in test/web-cdf.test.ts). */
+/** Empirical CDFs as uPlot columns (pure: no DOM, unit-tested in test/unit/web-cdf.test.ts). */
 
 /** x values, then one y column per group (null where a group has no values at all). */
 export type Columns = [number[], ...Array<Array<number | null>>];

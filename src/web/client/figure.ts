@@ -1,7 +1,7 @@
 /**
  * A chart's plotted data as files: CSV (one row per plotted x), and SVG drawn from the same
  * data by a small serialiser (axes with round ticks, one path per series, stall and warm-up
- * bands, switch marks, a legend). Pure: no DOM, unit-tested in test/web-figure.test.ts.
+ * bands, switch marks, a legend). Pure: no DOM, unit-tested in test/unit/web-figure.test.ts.
  * No maintained library turns uPlot's canvas into vectors, so the SVG is written here.
  */
 import { MANY_SWITCHES } from './annotations.ts';
