@@ -54,6 +54,11 @@ const catalogue = {
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
   TOO_MANY_EVENTS: { status: 413, message: 'The batch holds more events than the server accepts' },
+  EVENT_NOT_STORED: {
+    status: 422,
+    message:
+      'The store refused this event (a value it cannot hold); it was not stored, and a retry will not help',
+  },
   EVENT_TOO_LARGE: { status: 413, message: 'The event is larger than the server accepts' },
   TOO_MANY_REPORTS: { status: 413, message: 'The request holds more CMCD reports than the server accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },

@@ -110,6 +110,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
     // only itself, as a bad line does.
     const docs: EventDoc[] = [];
+    const docOrigins: CollectResult['origins'] = [];
     result.events.forEach((event, i) => {
       try {
         docs.push(
@@ -117,6 +118,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
             ? prepareEvent(event, now, untimed)
             : prepareEvent(event, now, rules, CMCD_TS),
         );
+        docOrigins.push(result.origins[i] ?? { source: 'query' });
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         result.rejected.push({
@@ -143,6 +145,14 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     result.rejected.sort((a, b) => orderOf(a.origin) - orderOf(b.origin));
     const stored = await app.ingest.submit(docs);
+    for (const f of stored.failed ?? []) {
+      result.rejected.push({
+        origin: docOrigins[f.index] ?? { source: 'query' },
+        code: 'EVENT_NOT_STORED',
+        message: f.message,
+      });
+    }
+    if (stored.failed?.length) result.rejected.sort((a, b) => orderOf(a.origin) - orderOf(b.origin));
     return reply.send({
       status: 'success' as const,
       stored: stored.inserted,

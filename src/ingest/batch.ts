@@ -20,6 +20,8 @@ export interface Rejected {
 
 export interface CheckedBatch {
   docs: EventDoc[];
+  /** The batch index of each doc. */
+  positions: number[];
   rejected: Rejected[];
 }
 
@@ -53,7 +55,7 @@ function schemaProblem(errors: ErrorObject[]): { code: ErrorCode; message: strin
 
 /** Validates every event; never throws for a bad event. */
 export function checkBatch(items: readonly unknown[], storedAt: Date, rules: EventRules): CheckedBatch {
-  const out: CheckedBatch = { docs: [], rejected: [] };
+  const out: CheckedBatch = { docs: [], positions: [], rejected: [] };
   items.forEach((item, index) => {
     if (item instanceof BadLine) {
       out.rejected.push({ index, code: 'INVALID_JSON', message: item.message });
@@ -65,6 +67,7 @@ export function checkBatch(items: readonly unknown[], storedAt: Date, rules: Eve
     }
     try {
       out.docs.push(prepareEvent(item as SubmitEvent, storedAt, rules));
+      out.positions.push(index);
     } catch (err) {
       const e = err as ApiError;
       out.rejected.push({

@@ -168,11 +168,17 @@ export class GroupCommitter {
   }
 }
 
-/** Splits one write's result back into per-request results. */
+/**
+ * Splits one write's result back into per-request results: each request learns only its own
+ * duplicates and refused events (a store that refuses one document stores the others, so the
+ * other requests of the group succeed).
+ */
 function distribute(group: Pending[], result: InsertResult): void {
   let offset = 0;
   let d = 0;
   const dups = result.duplicates;
+  const failed = [...(result.failed ?? [])].sort((a, b) => a.index - b.index);
+  let f = 0;
   for (const g of group) {
     const end = offset + g.docs.length;
     const mine: number[] = [];
@@ -180,7 +186,17 @@ function distribute(group: Pending[], result: InsertResult): void {
       mine.push((dups[d] as number) - offset);
       d++;
     }
-    g.resolve({ inserted: g.docs.length - mine.length, duplicates: mine });
+    const refused: Array<{ index: number; message: string }> = [];
+    while (f < failed.length && (failed[f]?.index as number) < end) {
+      const x = failed[f] as { index: number; message: string };
+      refused.push({ index: x.index - offset, message: x.message });
+      f++;
+    }
+    g.resolve({
+      inserted: g.docs.length - mine.length - refused.length,
+      duplicates: mine,
+      ...(refused.length > 0 ? { failed: refused } : {}),
+    });
     offset = end;
   }
 }

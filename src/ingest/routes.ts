@@ -3,8 +3,10 @@
  * events are durably stored. Both take JSON as application/json or text/plain (sendBeacon),
  * optionally compressed; the batch route also takes NDJSON.
  */
+
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { apiError } from '../errors.ts';
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { SubmitEvent } from '../events/schema.ts';
 import { batchItems, checkBatch } from './batch.ts';
@@ -44,7 +46,9 @@ const single: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const doc = prepareEvent(request.body, new Date(), rules);
-      await app.ingest.submit([doc]);
+      const result = await app.ingest.submit([doc]);
+      const refused = result.failed?.[0];
+      if (refused) throw apiError('EVENT_NOT_STORED', `The store refused this event: ${refused.message}`);
       return { status: 'success' as const };
     },
   );
@@ -69,8 +73,12 @@ const batch: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const items = batchItems(request.body, batchMaxEvents);
-      const { docs, rejected } = checkBatch(items, new Date(), rules);
+      const { docs, positions, rejected } = checkBatch(items, new Date(), rules);
       const result = await app.ingest.submit(docs);
+      for (const f of result.failed ?? []) {
+        rejected.push({ index: positions[f.index] as number, code: 'EVENT_NOT_STORED', message: f.message });
+      }
+      rejected.sort((a, b) => a.index - b.index);
       return {
         status: 'success' as const,
         stored: result.inserted,

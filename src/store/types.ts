@@ -41,6 +41,11 @@ export interface InsertResult {
   inserted: number;
   /** Indexes (into the input array) of events whose (experiment_id, event_id) was already stored. */
   duplicates: number[];
+  /**
+   * Events the store refused for good (a value it cannot hold) while it stored the others:
+   * their index into the input and the store's reason. Absent when there were none.
+   */
+  failed?: Array<{ index: number; message: string }>;
 }
 
 export interface StoreHealth {
