@@ -63,6 +63,10 @@ export interface Config {
     maxEventBytes: number;
     /** Most CMCD reports one request may carry (CMCD_MAX_REPORTS; more: 413). */
     cmcdMaxReports: number;
+    /** Most experiments the store may hold (MAX_EXPERIMENTS; 0: no cap). */
+    maxExperiments: number;
+    /** New experiments per minute per process (NEW_EXPERIMENTS_PER_MINUTE; 0: no limit). */
+    newExperimentsPerMinute: number;
   };
   sessions: {
     /**
@@ -166,6 +170,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       batchBodyLimit: v.INGEST_BATCH_BODY_LIMIT,
       maxEventBytes: v.INGEST_MAX_EVENT_BYTES,
       cmcdMaxReports: v.CMCD_MAX_REPORTS,
+      maxExperiments: v.MAX_EXPERIMENTS,
+      newExperimentsPerMinute: v.NEW_EXPERIMENTS_PER_MINUTE,
     },
     sessions: {
       splitGapS: v.SESSION_SPLIT_GAP_S,

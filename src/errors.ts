@@ -49,6 +49,14 @@ const catalogue = {
     message: 'The reporter bundle is not built on this server: run `npm run build` (or `npm run build:sdk`)',
   },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  EXPERIMENT_LIMIT: {
+    status: 403,
+    message: 'This server holds the most experiments it accepts (MAX_EXPERIMENTS); send to an existing one',
+  },
+  NEW_EXPERIMENT_RATE: {
+    status: 429,
+    message: 'Too many new experiments in the last minute (NEW_EXPERIMENTS_PER_MINUTE); retry later',
+  },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },

@@ -144,6 +144,30 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw apiError('CMCD_NO_REPORTS', undefined, { details });
     }
     result.rejected.sort((a, b) => orderOf(a.origin) - orderOf(b.origin));
+    // Reports of experiments that may not be started now (MAX_EXPERIMENTS, the rate) are refused.
+    const gate = await app.experimentGate.refused(docs.map((d) => d.experiment_id));
+    if (gate.size > 0) {
+      const keep = docs.map((d) => !gate.has(d.experiment_id));
+      docs.forEach((d, i) => {
+        const err = gate.get(d.experiment_id);
+        if (err)
+          result.rejected.push({
+            origin: docOrigins[i] ?? { source: 'query' },
+            code: err.code,
+            message: err.message,
+          });
+      });
+      const kept = docs.filter((_, i) => keep[i]);
+      const keptOrigins = docOrigins.filter((_, i) => keep[i]);
+      docs.length = 0;
+      docs.push(...kept);
+      docOrigins.length = 0;
+      docOrigins.push(...keptOrigins);
+      if (docs.length === 0) {
+        const first = [...gate.values()][0] as ApiError;
+        throw first;
+      }
+    }
     const stored = await app.ingest.submit(docs);
     for (const f of stored.failed ?? []) {
       result.rejected.push({

@@ -204,6 +204,26 @@ export const SPEC = {
     default: 100_000,
     doc: 'accepted-but-uncommitted events before `503 OVERLOADED`',
   }),
+  MAX_EXPERIMENTS: int({
+    section: 'ingest',
+    min: 0,
+    max: 100_000_000,
+    default: {
+      shows: '`10000` on MongoDB, `0` (no cap) on SQLite',
+      from: (get) => (get('STORAGE') === 'mongodb' ? 10_000 : 0),
+    },
+    doc: 'most experiments the store may hold; an event that would start one more is refused (`403 EXPERIMENT_LIMIT`). On MongoDB each experiment is a collection with indexes',
+  }),
+  NEW_EXPERIMENTS_PER_MINUTE: int({
+    section: 'ingest',
+    min: 0,
+    max: 1_000_000,
+    default: {
+      shows: '`60` on MongoDB, `0` (no limit) on SQLite',
+      from: (get) => (get('STORAGE') === 'mongodb' ? 60 : 0),
+    },
+    doc: 'new experiments one server process starts per minute; more are refused with `429 NEW_EXPERIMENT_RATE` and `Retry-After`',
+  }),
   INGEST_BATCH_MAX_EVENTS: int({
     section: 'ingest',
     min: 1,

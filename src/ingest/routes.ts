@@ -6,10 +6,10 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { apiError } from '../errors.ts';
+import { type ApiError, apiError } from '../errors.ts';
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
-import { SubmitEvent } from '../events/schema.ts';
-import { batchItems, checkBatch } from './batch.ts';
+import { type EventDoc, SubmitEvent } from '../events/schema.ts';
+import { batchItems, type CheckedBatch, checkBatch } from './batch.ts';
 import { registerBodyParsers } from './body.ts';
 
 export const Success = Type.Object({ status: Type.Literal('success') });
@@ -46,9 +46,11 @@ const single: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const doc = prepareEvent(request.body, new Date(), rules);
+      const refused = (await app.experimentGate.refused([doc.experiment_id])).get(doc.experiment_id);
+      if (refused) throw refused;
       const result = await app.ingest.submit([doc]);
-      const refused = result.failed?.[0];
-      if (refused) throw apiError('EVENT_NOT_STORED', `The store refused this event: ${refused.message}`);
+      const failed = result.failed?.[0];
+      if (failed) throw apiError('EVENT_NOT_STORED', `The store refused this event: ${failed.message}`);
       return { status: 'success' as const };
     },
   );
@@ -73,7 +75,12 @@ const batch: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const items = batchItems(request.body, batchMaxEvents);
-      const { docs, positions, rejected } = checkBatch(items, new Date(), rules);
+      const checked = checkBatch(items, new Date(), rules);
+      const { docs, positions } = admit(
+        checked,
+        await app.experimentGate.refused(checked.docs.map((d) => d.experiment_id)),
+      );
+      const { rejected } = checked;
       const result = await app.ingest.submit(docs);
       for (const f of result.failed ?? []) {
         rejected.push({ index: positions[f.index] as number, code: 'EVENT_NOT_STORED', message: f.message });
@@ -88,6 +95,25 @@ const batch: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+/** The checked batch without the events of experiments that may not be started now. */
+function admit(
+  checked: CheckedBatch,
+  refused: Map<string, ApiError>,
+): { docs: EventDoc[]; positions: number[] } {
+  if (refused.size === 0) return checked;
+  const docs: EventDoc[] = [];
+  const positions: number[] = [];
+  checked.docs.forEach((d, i) => {
+    const err = refused.get(d.experiment_id);
+    const index = checked.positions[i] as number;
+    if (!err) {
+      docs.push(d);
+      positions.push(index);
+    } else checked.rejected.push({ index, code: err.code, message: err.message });
+  });
+  return { docs, positions };
+}
 
 const submitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(single);

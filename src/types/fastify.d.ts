@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import type { ExperimentGate } from '../ingest/experiment-gate.ts';
 import type { GroupCommitter } from '../ingest/group-commit.ts';
 import type { SessionQoeService } from '../sessions/qoe-service.ts';
 import type { EventStore } from '../store/types.ts';
@@ -8,6 +9,7 @@ declare module 'fastify' {
     config: Readonly<Config>;
     store: EventStore;
     ingest: GroupCommitter;
+    experimentGate: ExperimentGate;
     sessions: SessionQoeService;
   }
 }
