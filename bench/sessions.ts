@@ -11,6 +11,7 @@
  *                    [--big-events=1000000]
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { type ServerProcess, startServerProcess } from '../test/helpers/server-process.ts';
@@ -150,6 +151,8 @@ interface Timings {
   experiments: number;
   oneQoe: number;
   oneSeries: number;
+  /** Dashboard experiment view: open to numbers on screen (this code only). */
+  dashboard?: number | undefined;
 }
 
 async function measure(server: ServerProcess): Promise<Timings> {
@@ -172,6 +175,9 @@ async function studyCase(
   root: string | undefined,
   o: SessionsBenchOptions,
 ): Promise<Timings> {
+  // The dashboard bundle the server serves (esbuild only: quick).
+  if (!root)
+    spawnSync('npm', ['run', 'build:web'], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'ignore' });
   const env = store.env();
   await load(root ?? path.resolve(import.meta.dirname, '..'), env, function* () {
     for (let s = 0; s < o.sessions; s++) yield sessionEvents(EXP, s, o.perSession);
@@ -186,9 +192,36 @@ async function studyCase(
     },
   );
   try {
-    return await measure(server);
+    const t = await measure(server);
+    if (!root) t.dashboard = await dashboardTime(server.base);
+    return t;
   } finally {
     await server.stop(15_000);
+  }
+}
+
+/**
+ * Milliseconds from opening the dashboard's experiment view (a fresh page at its URL) until it
+ * has drawn its numbers (the client marks body[data-ready]): median of 3. Null without Chromium.
+ */
+async function dashboardTime(base: string): Promise<number | undefined> {
+  if (!fs.existsSync('/usr/bin/chromium')) return undefined;
+  const { launchBrowser } = await import('../test/e2e/harness/browser.ts');
+  const browser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await browser.newPage();
+      const started = Date.now();
+      await page.goto(`${base}/#/experiment/${EXP}`);
+      await page.waitForFunction(() => document.body.dataset.ready !== undefined, null, { timeout: 120_000 });
+      ms.push(Date.now() - started);
+      await page.close();
+    }
+    ms.sort((a, b) => a - b);
+    return ms[1];
+  } finally {
+    await browser.close();
   }
 }
 
@@ -226,6 +259,12 @@ export function benchSessions(o: SessionsBenchOptions): Bench {
             row('experiments list', 'experiments'),
             row('one session QoE', 'oneQoe'),
             row('one session buffer series', 'oneSeries'),
+            [
+              'dashboard experiment view, open to numbers',
+              now.dashboard === undefined ? '-' : fmt(now.dashboard, 0),
+              '-',
+              '-',
+            ],
           ],
         ),
       );
