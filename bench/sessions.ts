@@ -237,7 +237,7 @@ export function benchSessions(o: SessionsBenchOptions): Bench {
       );
       const now = await studyCase(store, undefined, o);
       const old = o.baseline ? await studyCase(store, o.baseline.root, o) : undefined;
-      const row = (what: string, k: keyof Timings) => [
+      const row = (what: string, k: Exclude<keyof Timings, 'dashboard'>) => [
         what,
         fmt(now[k], 1),
         old ? fmt(old[k], 1) : '-',
