@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import type { EventDoc, StoredEvent } from '../src/events/schema.ts';
 import { COLUMNS, flatten } from '../src/export/columns.ts';
-import type { MongoStore } from '../src/store/mongo.ts';
+import type { MongoStore } from '../src/store/mongo/index.ts';
 import type { EventStore } from '../src/store/types.ts';
 import { parseCsv } from './helpers/csv.ts';
 import { dashEvent } from './helpers/events.ts';
