@@ -9,6 +9,7 @@
  * keeps run splitting exact without transactions (write.ts). Several instances writing the
  * same experiment can race on a split base; `stats-server rebuild-summaries` repairs that.
  */
+import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import type { EventDoc, StoredEvent } from '../../events/schema.ts';
 import type { SessionQoe } from '../../qoe/types.ts';
@@ -37,9 +38,14 @@ import {
 } from './docs.ts';
 import { KeyedCollections, KeyPlan } from './legacy.ts';
 import * as read from './read.ts';
-import { collectionExperiments, differs, rebuildExperiment } from './rebuild.ts';
+import {
+  collectionExperiments,
+  interruptedExperiments,
+  rebuildExperiment,
+  repairIfInterrupted,
+} from './rebuild.ts';
 import { getSessionRow, saveQoe, staleRows } from './sessions.ts';
-import { insertGroup } from './write.ts';
+import { insertGroup, markWriting } from './write.ts';
 
 export { COLLECTION_PREFIX, describe, docToEvent } from './docs.ts';
 
@@ -61,6 +67,8 @@ export class MongoStore implements EventStore {
   readonly #once = new Map<string, Promise<void>>();
   readonly #lock = new KeyedLock();
   readonly #keyed = new KeyedCollections();
+  /** Names this process in "writing" notes (write.ts). */
+  readonly #token = randomBytes(8).toString('hex');
 
   constructor(private readonly opts: MongoStoreOptions) {
     this.#where = hostsOf(opts.url);
@@ -120,24 +128,21 @@ export class MongoStore implements EventStore {
     void this.#recover().catch(() => this.#once.delete('recover'));
   }
 
-  /** Checks every managed experiment once (see rebuild.ts); reads do their own meanwhile. */
+  /** Repairs, in the background, every experiment an interrupted write left noted (rebuild.ts). */
   #recover(): Promise<void> {
     return this.#runOnce('recover', async () => {
-      const m = this.#m;
-      const managed = await experimentsOf(m)
-        .find({ legacy: { $ne: true } }, { projection: { _id: 1 } })
-        .toArray();
-      for (const d of managed) await this.#checked(String(d._id));
+      for (const exp of await interruptedExperiments(this.#m)) await this.#checked(exp);
     });
   }
 
-  /** Rebuilds the experiment if a crash left its summaries behind its events (once per process). */
+  /**
+   * Reads of an experiment wait for its repair check (once per process, and again after a
+   * write of this process failed half-way), so they never see summaries behind the events.
+   */
   #checked(exp: string): Promise<void> {
     return this.#runOnce(`check\u0000${exp}`, () =>
       this.#lock.run(exp, async () => {
-        const m = this.#m;
-        const meta = await experimentsOf(m).findOne({ _id: exp as never }, { projection: { legacy: 1 } });
-        if (meta && meta.legacy !== true && (await differs(m, exp))) await rebuildExperiment(m, exp);
+        await repairIfInterrupted(this.#m, exp);
       }),
     );
   }
@@ -162,28 +167,6 @@ export class MongoStore implements EventStore {
     ]).then(() => {});
   }
 
-  /**
-   * Marks the experiment as managed by this store before its first event (once per process):
-   * from then on its summaries are trusted and checked after a crash. A collection that
-   * already holds documents without session keys is marked `legacy` until it is rebuilt.
-   */
-  #manage(exp: string): Promise<void> {
-    return this.#runOnce(`manage\u0000${exp}`, async () => {
-      const m = this.#m;
-      const r = await experimentsOf(m).updateOne(
-        { _id: exp as never },
-        { $setOnInsert: { event_types: [] } },
-        { upsert: true },
-      );
-      if (r.upsertedCount === 0) return;
-      const unkeyed = await eventsOf(m, exp).findOne(
-        { session_key: { $exists: false } },
-        { projection: { _id: 1 } },
-      );
-      if (unkeyed) await experimentsOf(m).updateOne({ _id: exp as never }, { $set: { legacy: true } });
-    });
-  }
-
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     const byExperiment = new Map<string, number[]>();
     events.forEach((e, i) => {
@@ -197,13 +180,19 @@ export class MongoStore implements EventStore {
       await Promise.all(
         [...byExperiment].map(async ([exp, idx]) => {
           await this.#ensureIndexes(exp);
-          await this.#manage(exp);
           await this.#lock.run(exp, async () => {
-            const r = await insertGroup(this.#m, exp, events, idx);
-            inserted += r.inserted;
-            duplicates.push(...r.duplicates);
-            // Another writer stored some of these events meanwhile: re-derive the experiment.
-            if (r.resync.length > 0) await rebuildExperiment(this.#m, exp);
+            try {
+              await markWriting(this.#m, exp, this.#token);
+              const r = await insertGroup(this.#m, exp, events, idx, this.#token);
+              inserted += r.inserted;
+              duplicates.push(...r.duplicates);
+              // Another writer stored some of these events meanwhile: re-derive the experiment.
+              if (r.resync.length > 0) await rebuildExperiment(this.#m, exp);
+            } catch (err) {
+              // The write may have stopped between events and summaries: check before reading.
+              this.#once.delete(`check\u0000${exp}`);
+              throw err;
+            }
           });
         }),
       );

@@ -14,7 +14,7 @@ import type { StoredEvent } from '../../events/schema.ts';
 import { compareSessions } from '../../sessions/key.ts';
 import type { ExperimentSummary, ReadQuery, SessionRow } from '../types.ts';
 import { docToEvent, eventsOf, experimentsOf, idOf, type Mongo } from './docs.ts';
-import { KeyPlan, legacySummary } from './legacy.ts';
+import { type KeyPlan, legacySummary } from './legacy.ts';
 import { collectionExperiments } from './rebuild.ts';
 import { countsByExperiment, listSessionRows } from './sessions.ts';
 

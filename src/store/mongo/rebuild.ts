@@ -5,9 +5,12 @@
  *
  * MongoDB gives us no multi-document transaction here (FerretDB, standalone servers), so a
  * crash between the insert of events and the update of their summaries leaves the summaries
- * behind. Every write stores the events first (write.ts), so such an experiment has more
- * documents than the sum of its summary counts: at open, in the background, the store compares
- * the two for every experiment it manages and rebuilds those that differ.
+ * behind. Every write first leaves a "writing" note on the experiment and removes it with its
+ * last update (write.ts), so an interrupted write is visible: at open (in the background) and
+ * before the first read of an experiment, the store compares the document count of noted
+ * experiments with the sum of their summary counts and rebuilds those that differ. Counting
+ * only noted experiments keeps the check off the read path (a count scans the collection on
+ * FerretDB).
  */
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { COLLECTION_PREFIX, eventsOf, experimentsOf, type Mongo, sessionsOf } from './docs.ts';
@@ -84,32 +87,52 @@ export async function rebuildExperiment(
     );
   }
   await sessionsOf(m).deleteMany({ experiment_id: exp, session_key: { $nin: rows.map((x) => x.key) } });
-  const meta: Document = { event_types: [...types].sort() };
-  if (first !== null) meta.first_ts = first;
-  if (last !== null) meta.last_ts = last;
-  await experimentsOf(m).replaceOne({ _id: exp as never }, meta, { upsert: true });
+  // An update, not a replace: "writing" notes of other processes stay (see write.ts).
+  const set: Document = { event_types: [...types].sort() };
+  const unset: Document = { legacy: '' };
+  if (first !== null) set.first_ts = first;
+  else unset.first_ts = '';
+  if (last !== null) set.last_ts = last;
+  else unset.last_ts = '';
+  await experimentsOf(m).updateOne({ _id: exp as never }, { $set: set, $unset: unset }, { upsert: true });
   return { sessions: rows.length, events };
 }
 
 /**
- * Experiments this store manages (a `stats_experiments` document without the `legacy` mark)
- * whose document count differs from the sum of their summary counts.
+ * Repairs an experiment after an interrupted write: when its document carries "writing" notes
+ * (write.ts) and its document count differs from the sum of its summary counts, it is
+ * rebuilt; the notes seen are then removed (each only if unchanged, so a note another process
+ * has renewed since stays). Must run under the experiment's lock: a write of this process in
+ * progress would look interrupted. Resolves true when it rebuilt.
  */
-export async function experimentsBehind(m: Mongo): Promise<string[]> {
-  const managed = await experimentsOf(m)
-    .find({ legacy: { $ne: true } }, { projection: { _id: 1 } })
-    .toArray();
-  const sums = await countsByExperiment(m);
-  const behind: string[] = [];
-  for (const d of managed) {
-    const exp = String(d._id);
-    if (await differs(m, exp, sums.get(exp)?.count ?? 0)) behind.push(exp);
+export async function repairIfInterrupted(m: Mongo, exp: string): Promise<boolean> {
+  const meta = await experimentsOf(m).findOne(
+    { _id: exp as never },
+    { projection: { legacy: 1, writing: 1 } },
+  );
+  const notes = Object.entries((meta?.writing ?? {}) as Record<string, unknown>);
+  if (!meta || meta.legacy === true || notes.length === 0) return false;
+  const rebuilt = await differs(m, exp);
+  if (rebuilt) await rebuildExperiment(m, exp);
+  for (const [token, at] of notes) {
+    await experimentsOf(m).updateOne(
+      { _id: exp as never, [`writing.${token}`]: at },
+      { $unset: { [`writing.${token}`]: '' } },
+    );
   }
-  return behind;
+  return rebuilt;
+}
+
+/** Experiments with "writing" notes: candidates for repairIfInterrupted (one query). */
+export async function interruptedExperiments(m: Mongo): Promise<string[]> {
+  const metas = await experimentsOf(m)
+    .find({ writing: { $exists: true } }, { projection: { _id: 1, writing: 1 } })
+    .toArray();
+  return metas.filter((d) => Object.keys(d.writing ?? {}).length > 0).map((d) => String(d._id));
 }
 
 /** True when the experiment's document count is not the sum of its summary counts. */
-export async function differs(m: Mongo, exp: string, summed?: number): Promise<boolean> {
-  const sum = summed ?? (await countsByExperiment(m, { experiment_id: exp })).get(exp)?.count ?? 0;
+export async function differs(m: Mongo, exp: string): Promise<boolean> {
+  const sum = (await countsByExperiment(m, { experiment_id: exp })).get(exp)?.count ?? 0;
   return (await eventsOf(m, exp).countDocuments({})) !== sum;
 }

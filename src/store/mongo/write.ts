@@ -2,11 +2,10 @@
  * Inserting one experiment's events with their sessions (the MongoDB twin of
  * src/store/sqlite/write-ops.ts; the same rule and the same results).
  *
- * Order of writes, so that a crash at any point leaves a state the open-time check repairs
- * (rebuild.ts): the experiment's `stats_experiments` document (once per process), the events,
- * the moves of stored events between runs of split bases, the session summaries, the event
- * types. Until the summaries are written the experiment's document count differs from the sum
- * of its summary counts, which is what the check compares.
+ * Order of writes, so that a crash at any point leaves a state the repair finds (rebuild.ts):
+ * a "writing" note on the experiment's `stats_experiments` document, the events, the moves of
+ * stored events between runs of split bases, the session summaries, then the event types
+ * together with the removal of the note.
  *
  * Split bases: events are keyed one by one in arrival order from neighbour facts
  * (src/sessions/runs.ts nextStarts), counting this group's earlier events; after the insert,
@@ -153,6 +152,28 @@ async function loadBases(m: Mongo, exp: string, bks: readonly BaseKey[]): Promis
 }
 
 /**
+ * Notes in the experiment's `stats_experiments` document that this process (`token`) is
+ * writing it, before any event is stored; the write's last update removes the note. A note
+ * left behind means a write stopped between its events and its summaries (a crash, a lost
+ * connection): rebuild.ts then compares and repairs. Creates the document for a new
+ * experiment, marking it `legacy` when the collection already holds unkeyed documents (written
+ * by the Flask server): those are read from scans until rebuilt.
+ */
+export async function markWriting(m: Mongo, exp: string, token: string): Promise<void> {
+  const r = await experimentsOf(m).updateOne(
+    { _id: exp as never },
+    { $set: { [`writing.${token}`]: Date.now() }, $setOnInsert: { event_types: [] } },
+    { upsert: true },
+  );
+  if (r.upsertedCount === 0) return;
+  const unkeyed = await eventsOf(m, exp).findOne(
+    { session_key: { $exists: false } },
+    { projection: { _id: 1 } },
+  );
+  if (unkeyed) await experimentsOf(m).updateOne({ _id: exp as never }, { $set: { legacy: true } });
+}
+
+/**
  * Inserts events (indexes `idx` into `events`, all of experiment `exp`) with their sessions.
  * Returns how many were stored, the indexes of duplicates, and split bases that must be
  * re-derived because another writer stored one of their events meanwhile.
@@ -162,6 +183,7 @@ export async function insertGroup(
   exp: string,
   events: readonly EventDoc[],
   idx: readonly number[],
+  token: string,
 ): Promise<{ inserted: number; duplicates: number[]; resync: BaseKey[] }> {
   const bks = idx.map((i) => baseSessionKey(events[i] as EventDoc));
   const anySplit = bks.some((b) => b.split);
@@ -271,6 +293,8 @@ export async function insertGroup(
   const ops = [...deltas.values()].flatMap((x) => deltaOps(exp, x, changedAt));
   if (ops.length > 0) await applySummaryOps(m, ops);
 
+  // Last: the event types and time span, and the end of this write (see markWriting).
+  const update: Document = { $unset: { [`writing.${token}`]: '' } };
   if (inserted > 0) {
     const types = new Set<string>();
     let first = Number.POSITIVE_INFINITY;
@@ -281,15 +305,10 @@ export async function insertGroup(
       first = Math.min(first, d.timestamp as number);
       last = Math.max(last, d.timestamp as number);
     });
-    await experimentsOf(m).updateOne(
-      { _id: exp as never },
-      {
-        $addToSet: { event_types: { $each: [...types] } },
-        $min: { first_ts: first },
-        $max: { last_ts: last },
-      },
-      { upsert: true },
-    );
+    update.$addToSet = { event_types: { $each: [...types] } };
+    update.$min = { first_ts: first };
+    update.$max = { last_ts: last };
   }
+  await experimentsOf(m).updateOne({ _id: exp as never }, update);
   return { inserted, duplicates, resync: [...resync.values()] };
 }
