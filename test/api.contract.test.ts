@@ -242,7 +242,10 @@ for (const fixture of storeFixtures()) {
             indexes.includes(JSON.stringify({ event_type: 1, timestamp: 1, _id: 1 })),
             indexes.join(),
           );
-          assert.ok(indexes.includes(JSON.stringify({ session_key: 1, timestamp: 1, _id: 1 })), indexes.join());
+          assert.ok(
+            indexes.includes(JSON.stringify({ session_key: 1, timestamp: 1, _id: 1 })),
+            indexes.join(),
+          );
           assert.ok(indexes.includes(JSON.stringify({ session_base: 1, timestamp: 1 })), indexes.join());
         } finally {
           await client.close();

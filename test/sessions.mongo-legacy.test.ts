@@ -200,7 +200,9 @@ describe('MongoDB summaries after a lost summary update', { skip: mongoSkip }, (
     // A crash between the events and their summaries: the summaries never arrive, and the
     // write's "writing" note (set before its events, removed with its last update) stays.
     const db = client.db(config.mongo.database);
-    await db.collection('stats_experiments').updateOne({ _id: EXP as never }, { $set: { 'writing.dead0': 1 } });
+    await db
+      .collection('stats_experiments')
+      .updateOne({ _id: EXP as never }, { $set: { 'writing.dead0': 1 } });
     await db
       .collection('stats_sessions')
       .deleteMany({ experiment_id: EXP, session_key: { $in: [MPD, 'r1'] } });

@@ -27,7 +27,6 @@ import type {
 import {
   createEventIndexes,
   createSessionIndexes,
-  describe,
   eventsOf,
   experimentsOf,
   hostsOf,
