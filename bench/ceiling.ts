@@ -1,7 +1,7 @@
 /**
  * The store's own ceiling, run as its own process by bench/ingest.ts: the benchmark's events
  * bulk-inserted straight through EventStore.insertMany (no HTTP, no validation), in groups of
- * GROUP_COMMIT_MAX_EVENTS with GROUP_COMMIT_MAX_INFLIGHT writes in flight, as the group committer.
+ * config.ingest.maxBatchEvents with maxInflight writes in flight, as the group committer.
  * Configured by the same environment as the server; argument: seconds. Prints one JSON line.
  */
 import { randomBytes } from 'node:crypto';

@@ -50,12 +50,14 @@ async function serverCase(
   label: string,
   serverEnv: Record<string, string>,
   load: LoadSpec,
+  root?: string,
 ): Promise<CaseResult> {
   const nodeArgs = ctx.profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${store.name}-${label}`]
     : [];
   const server = await startServerProcess({ ...store.env(), LOG_LEVEL: 'warn', ...serverEnv }, ['serve'], {
     nodeArgs,
+    root,
   });
   try {
     const path = load.batchSize ? '/api/submit/batch' : '/api/submit';
@@ -170,6 +172,31 @@ export const benchIngest: Bench = async (ctx) => {
     } else {
       ctx.print(`- target (MongoDB): group commit >= 5x without: ${gc >= 5 ? 'met' : 'MISSED'}`);
     }
-    ctx.results[`ingest.${store.name}`] = { single, batch, ceiling, singleOff, singleW2, r13, r23, gc };
+    let vsBaseline: { single: CaseResult; batch: CaseResult } | undefined;
+    if (ctx.baseline) {
+      // The same two cases on the baseline's code, right after, on the same machine state.
+      const root = ctx.baseline.root;
+      vsBaseline = {
+        single: await serverCase(ctx, store, 'single-base', {}, { connections: 64 }, root),
+        batch: await serverCase(ctx, store, 'batch100-base', {}, { connections: 16, batchSize: 100 }, root),
+      };
+      const pct = (a: number, b: number) => fmt((100 * a) / b, 1);
+      ctx.print(
+        `- vs baseline ${ctx.baseline.rev}: single ${fmt(vsBaseline.single.eventsPerSec)} events/s ` +
+          `(this code ${pct(single.eventsPerSec, vsBaseline.single.eventsPerSec)} %), batches ` +
+          `${fmt(vsBaseline.batch.eventsPerSec)} events/s (this code ${pct(batch.eventsPerSec, vsBaseline.batch.eventsPerSec)} %)`,
+      );
+    }
+    ctx.results[`ingest.${store.name}`] = {
+      single,
+      batch,
+      ceiling,
+      singleOff,
+      singleW2,
+      r13,
+      r23,
+      gc,
+      vsBaseline,
+    };
   }
 };

@@ -21,6 +21,8 @@ export interface BenchContext {
   print(line?: string): void;
   /** Collected numbers, written as JSON with --json=<file>. */
   results: Record<string, unknown>;
+  /** The older code to compare with (--baseline=<rev>), checked out for this run. */
+  baseline?: { rev: string; root: string } | undefined;
 }
 
 export type Bench = (ctx: BenchContext) => Promise<void>;

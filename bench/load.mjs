@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { benchEvent } from './events.mjs';
 
-const { url, connections, duration, batchSize } = JSON.parse(process.argv[2]);
+const { url, connections, duration, batchSize } = JSON.parse(process.argv[2] ?? '{}');
 const run = randomBytes(4).toString('hex');
 let n = 0;
 

@@ -285,9 +285,9 @@ async function main() {
       }
       env = {
         STORAGE: 'mongodb',
-        MONGO_URL: url,
+        // The driver's own option, in the connection string, as a user would set it.
+        MONGO_URL: `${url}${url.includes('?') ? '&' : /^mongodb(\+srv)?:\/\/[^/]+\//.test(url) ? '?' : '/?'}serverSelectionTimeoutMS=10000`,
         MONGO_DATABASE: `bench_read_${process.pid}`,
-        MONGO_TIMEOUT_MS: '10000',
       };
     } else {
       throw new Error(`unknown store ${name}`);

@@ -3,19 +3,26 @@
  * into BENCHMARKS.md). MongoDB is MONGO_URL when set, else a FerretDB started for the run
  * (scripts/ferretdb.mjs, as the tests do).
  *
- *   npm run bench -- [--only=ingest,read] [--stores=sqlite,mongodb] [--seconds=10]
- *                    [--read-events=N] [--profile[=dir]] [--json=file]
+ *   npm run bench -- [--only=ingest,read,sessions,multi] [--stores=sqlite,mongodb] [--seconds=10]
+ *                    [--read-events=N] [--baseline=<git rev>] [--profile[=dir]] [--json=file]
+ *
+ * --baseline checks out that commit beside this one (bench/baseline.ts) and measures it in the
+ * same run where a suite can (ingest: single events and batches; sessions: every read).
  *
  * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES. `read` runs the read
  * side's bench/read.ts (1,000,000 events per store unless --read-events says otherwise).
+ * `multi` runs two server processes on one MongoDB (bench/multi.ts; at most 10 s of load).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Ferret, ferretBinary, startFerret } from '../scripts/ferretdb.mjs';
+import { type Baseline, checkoutBaseline } from './baseline.ts';
 import { benchIngest } from './ingest.ts';
 import { type Bench, type BenchContext, machine, type StoreTarget } from './lib.ts';
+import { benchMulti } from './multi.ts';
 import { benchRead } from './read-suite.ts';
+import { benchSessions } from './sessions.ts';
 
 // Filled in once MongoDB is known (the read suite reuses the same server).
 const SUITES: Record<string, Bench> = {};
@@ -26,7 +33,9 @@ const args = new Map(
     return [k as string, v ?? 'true'];
   }),
 );
-const only = (args.get('only') ?? 'ingest,read').split(',');
+const only = (args.get('only') ?? 'ingest,read,sessions,multi').split(',');
+const baselineRev = args.get('baseline');
+const baseline: Baseline | undefined = baselineRev ? checkoutBaseline(baselineRev) : undefined;
 const readEvents = args.has('read-events') ? Number(args.get('read-events')) : undefined;
 const storeNames = (args.get('stores') ?? 'sqlite,mongodb').split(',');
 const seconds = Number(args.get('seconds') ?? 10);
@@ -68,12 +77,27 @@ if (storeNames.includes('mongodb')) {
 }
 
 SUITES.ingest = benchIngest;
+SUITES.multi = benchMulti;
 SUITES.read = benchRead({
   events: readEvents,
   mongoUrl: stores.some((s) => s.name === 'mongodb') ? (process.env.MONGO_URL ?? ferret?.url) : undefined,
 });
 
-const ctx: BenchContext = { stores, seconds, profileDir, print: (l = '') => console.log(l), results: {} };
+SUITES.sessions = benchSessions({
+  sessions: Number(args.get('sessions') ?? 400),
+  perSession: Number(args.get('per-session') ?? 1500),
+  bigEvents: Number(args.get('big-events') ?? 1_000_000),
+  baseline,
+});
+
+const ctx: BenchContext = {
+  stores,
+  seconds,
+  profileDir,
+  print: (l = '') => console.log(l),
+  results: {},
+  baseline,
+};
 ctx.print(`## Benchmark run ${new Date().toISOString()}\n`);
 ctx.print(`- machine: ${machine()}`);
 ctx.print(`- command: npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
@@ -81,6 +105,8 @@ ctx.print(
   `- MongoDB: ${process.env.MONGO_URL ? 'MONGO_URL' : ferret ? 'FerretDB (SQLite backend) started by the bench' : 'none'}`,
 );
 ctx.print(`- ${seconds} s per case after 1 s warm-up; every case on a fresh store`);
+if (baseline)
+  ctx.print(`- baseline: ${baseline.rev} (checked out beside this code, measured in the same run)`);
 try {
   for (const name of only) {
     const suite = SUITES[name];
@@ -95,6 +121,7 @@ try {
       `\nCPU profiles in ${profileDir} (one per process and thread; summarise: node --import tsx bench/profile.ts <file>)`,
     );
 } finally {
+  baseline?.remove();
   await ferret?.stop();
   if (ferret === undefined && process.env.MONGO_URL) {
     // Databases created on a user's MongoDB are dropped.

@@ -3,13 +3,23 @@
 // It provides the test database: MONGO_URL when given (a real MongoDB), otherwise a FerretDB
 // (SQLite backend) built once into .cache/bin and started on a free loopback port for this run.
 // Under CI=true a missing database or browser fails the run instead of skipping tests.
-import { spawn } from 'node:child_process';
+//
+//   node scripts/run-tests.mjs [--no-e2e] [--node=/path/to/node] [test files...]
+//
+// --no-e2e (or TEST_NO_E2E=1) leaves out the real-browser tests (test/e2e), which need Chromium
+// and ffmpeg; --node (or TEST_NODE) runs the tests, and every server they start, on that Node
+// binary (.ci/run checks each supported Node version this way).
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ferretBinary, root, startFerret } from './ferretdb.mjs';
 
 const CI = process.env.CI === 'true' || process.env.CI === '1';
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const noE2e = argv.includes('--no-e2e') || ['1', 'true'].includes(process.env.TEST_NO_E2E ?? '');
+const nodeBin = argv.find((a) => a.startsWith('--node='))?.slice('--node='.length) || process.env.TEST_NODE;
+const args = argv.filter((a) => a !== '--no-e2e' && !a.startsWith('--node='));
+const E2E = `test${path.sep}e2e${path.sep}`;
 
 function findTests(dir, out = []) {
   if (!fs.existsSync(dir)) return out;
@@ -44,11 +54,22 @@ if (!env.MONGO_URL) {
   console.log('# MongoDB tests: using MONGO_URL');
 }
 
-const files =
-  args.length > 0 ? args : [...findTests(path.join(root, 'test')), ...findTests(path.join(root, 'src'))];
+const files = (
+  args.length > 0 ? args : [...findTests(path.join(root, 'test')), ...findTests(path.join(root, 'src'))]
+).filter((f) => !(noE2e && path.normalize(f).startsWith(E2E)));
+const node = nodeBin ? path.resolve(nodeBin) : process.execPath;
+if (nodeBin) {
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0) {
+    console.error(`--node=${nodeBin}: cannot run it`);
+    process.exit(1);
+  }
+  console.log(`# Node ${version.stdout.trim()} (${node})`);
+}
+if (noE2e) console.log('# browser tests (test/e2e) left out');
 const concurrency = env.TEST_CONCURRENCY || '2';
 const child = spawn(
-  process.execPath,
+  node,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { cwd: root, env, stdio: 'inherit' },
 );

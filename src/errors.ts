@@ -33,6 +33,10 @@ const catalogue = {
       'No experiment for this CMCD report: POST to /api/cmcd/<experiment_id> or set the experiment key',
   },
   CMCD_NO_REPORTS: { status: 400, message: 'No CMCD report in the request could be stored' },
+  IMPLAUSIBLE_TIMESTAMP: {
+    status: 400,
+    message: 'timestamp must be Unix time in seconds (e.g. Date.now() / 1000)',
+  },
   NOT_A_BATCH: {
     status: 400,
     message: 'A batch is a JSON array of events, {"events": [...]}, or NDJSON (one event per line)',
@@ -44,12 +48,14 @@ const catalogue = {
     status: 404,
     message: 'The reporter bundle is not built on this server: run `npm run build` (or `npm run build:sdk`)',
   },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_NOT_FOUND: { status: 404, message: 'No such experiment' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session in this experiment' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   EXPERIMENT_CLOSED: { status: 410, message: 'This experiment no longer accepts events' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts' },
   TOO_MANY_EVENTS: { status: 413, message: 'The batch holds more events than the server accepts' },
+  EVENT_TOO_LARGE: { status: 413, message: 'The event is larger than the server accepts' },
+  TOO_MANY_REPORTS: { status: 413, message: 'The request holds more CMCD reports than the server accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
   UNSUPPORTED_ENCODING: {
     status: 415,
@@ -57,14 +63,39 @@ const catalogue = {
   },
   OVERLOADED: { status: 503, message: 'The server is at capacity; retry after the indicated delay' },
   STORE_UNAVAILABLE: { status: 503, message: 'The storage backend is unavailable; nothing was stored' },
+  STORE_CANNOT_WRITE: {
+    status: 507,
+    message:
+      "The server's storage cannot write (disk full, read-only, damaged or removed); nothing was stored. An operator must fix it",
+  },
+  NOT_READY: { status: 503, message: 'Not ready to take traffic' },
   DASHBOARD_NOT_BUILT: {
     status: 503,
     message: 'The dashboard is not built: run `npm run build` (or `npm run build:web`), then reload',
   },
   INTERNAL: { status: 500, message: 'Internal server error' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed (request line, headers or framing)' },
+  INGEST_KEY_REQUIRED: {
+    status: 401,
+    message: 'This server needs an ingest key: X-Ingest-Key header, Authorization: Bearer, or ?key=',
+  },
+  READ_TOKEN_REQUIRED: {
+    status: 401,
+    message: 'This server needs the read token: Authorization: Bearer <READ_TOKEN> (or X-Read-Token)',
+  },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'Requests from this Origin are not allowed (CORS_ORIGINS)' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive; send it again' },
+  URI_TOO_LONG: { status: 414, message: 'A path segment is longer than the server accepts' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the indicated delay' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;
+
+/** Every code with its status, for docs checks. */
+export const ERROR_CODES: ReadonlyArray<[ErrorCode, number]> = Object.entries(catalogue).map(
+  ([code, { status }]) => [code as ErrorCode, status],
+);
 
 export class ApiError extends Error {
   readonly statusCode: number;
@@ -90,8 +121,15 @@ export function apiError(
   return new ApiError(code, message, opts.details, opts.retryAfter);
 }
 
-export function statusOf(code: ErrorCode): number {
-  return catalogue[code].status;
+/**
+ * Raised by stores when writing cannot succeed until an operator acts (disk full, read-only
+ * file system, damaged or removed database): a 507 without Retry-After, not "retry in 5 s".
+ */
+export class StoreFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreFailedError';
+  }
 }
 
 /** Raised by stores when the backend cannot be reached or refuses a write. */

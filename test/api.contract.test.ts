@@ -1,6 +1,6 @@
-// The spec's HTTP API (POST /api/submit, GET /api/health, GET /api/metrics/:id), run through
-// app.inject() against every store: an SQLite file in a temp dir and a real MongoDB-compatible
-// server (MONGO_URL; FerretDB by default).
+// The HTTP API of the Flask server the testbed relies on (POST /api/submit, GET /api/health,
+// GET /api/metrics/:id), run through app.inject() against every store: an SQLite file in a temp
+// dir and a real MongoDB-compatible server (MONGO_URL; FerretDB by default).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';

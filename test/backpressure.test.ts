@@ -12,7 +12,7 @@ import type { Config } from '../src/config.ts';
 import { SQLITE_FILE } from '../src/store/index.ts';
 import { MONGO_URL, mongoSkip } from './helpers/env.ts';
 import { dashEvent } from './helpers/events.ts';
-import { mongoFixture, sqliteFixture } from './helpers/stores.ts';
+import { mongoFixture, mongoUrlWith, sqliteFixture } from './helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from './helpers/tcp-proxy.ts';
 
 const submit = (app: FastifyInstance, exp: string, i: number) =>
@@ -64,8 +64,8 @@ async function checkAccounting(app: FastifyInstance, exp: string, replies: Light
   return { ids, codes };
 }
 
-for (const writeThread of ['on', 'off'])
-  describe(`backpressure on sqlite (SQLITE_WRITE_THREAD=${writeThread})`, () => {
+{
+  describe('backpressure on sqlite', () => {
     const fixture = sqliteFixture();
     after(() => fixture.cleanup());
 
@@ -80,7 +80,7 @@ for (const writeThread of ['on', 'off'])
     }
 
     test('a write lock held too long is a 503 STORE_UNAVAILABLE while the app keeps answering', async () => {
-      const config = fixture.config({ SQLITE_BUSY_TIMEOUT_MS: '1500', SQLITE_WRITE_THREAD: writeThread });
+      const config = fixture.config();
       const app = await buildApp(config);
       try {
         assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);
@@ -107,8 +107,6 @@ for (const writeThread of ['on', 'off'])
       const config = fixture.config({
         INGEST_MAX_QUEUED_EVENTS: '5',
         INGEST_BATCH_MAX_EVENTS: '5',
-        SQLITE_BUSY_TIMEOUT_MS: '10000',
-        SQLITE_WRITE_THREAD: writeThread,
       });
       const app = await buildApp(config);
       try {
@@ -126,6 +124,7 @@ for (const writeThread of ['on', 'off'])
       }
     });
   });
+}
 
 describe('backpressure on mongodb', { skip: mongoSkip }, () => {
   const fixture = mongoFixture();
@@ -140,11 +139,13 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
     await fixture.cleanup();
   });
 
-  const configVia = (overrides: Record<string, string>) =>
+  const configVia = (overrides: Record<string, string>, urlOptions: Record<string, number> = {}) =>
     fixture.config({
-      MONGO_URL: viaProxy(MONGO_URL ?? 'mongodb://127.0.0.1:1/', proxy.port),
-      MONGO_TIMEOUT_MS: '800',
       ...overrides,
+      MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL ?? 'mongodb://127.0.0.1:1/', proxy.port), {
+        serverSelectionTimeoutMS: 800,
+        ...urlOptions,
+      }),
     });
 
   test('a MongoDB that is gone is a 503 STORE_UNAVAILABLE; writes work again when it is back', async () => {
@@ -172,11 +173,7 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
 
   test('a partition fills the queue: 503 OVERLOADED at once, queued events stored after it heals', async () => {
     const app = await buildApp(
-      configVia({
-        INGEST_MAX_QUEUED_EVENTS: '5',
-        INGEST_BATCH_MAX_EVENTS: '5',
-        MONGO_SOCKET_TIMEOUT_MS: '20000',
-      }),
+      configVia({ INGEST_MAX_QUEUED_EVENTS: '5', INGEST_BATCH_MAX_EVENTS: '5' }, { socketTimeoutMS: 20_000 }),
     );
     try {
       assert.equal((await submit(app, 'bp_part', 100)).statusCode, 200); // collection and indexes exist
@@ -195,7 +192,7 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
   });
 
   test('a partition longer than the socket timeout is a 503, not a hang; retries are stored once', async () => {
-    const app = await buildApp(configVia({ MONGO_SOCKET_TIMEOUT_MS: '1000' }));
+    const app = await buildApp(configVia({}, { socketTimeoutMS: 1000 }));
     try {
       assert.equal((await submit(app, 'bp_long', 100)).statusCode, 200);
       proxy.pause();

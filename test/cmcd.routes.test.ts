@@ -311,7 +311,7 @@ describe('CMCD collector under pressure', () => {
     await fixture?.cleanup();
   });
 
-  test('over the ingest queue bound: 503 with Retry-After, nothing claimed stored', async () => {
+  test('more reports than the ingest queue can ever hold: 413, no Retry-After, nothing stored', async () => {
     assert.ok(fixture);
     app = await buildApp(fixture.config({ INGEST_MAX_QUEUED_EVENTS: '2', INGEST_BATCH_MAX_EVENTS: '2' }));
     const res = await app.inject({
@@ -320,14 +320,18 @@ describe('CMCD collector under pressure', () => {
       payload: SESSION,
       headers: { 'content-type': 'application/cmcd' },
     });
-    assert.equal(res.statusCode, 503);
-    assert.equal(res.json().code, 'OVERLOADED');
-    assert.ok(Number(res.headers['retry-after']) > 0);
+    // Retrying could never succeed, so this is not a 503 (players would retry it forever).
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.json().code, 'TOO_MANY_REPORTS');
+    assert.match(res.json().message, /at most 2 per request/);
+    assert.equal(res.headers['retry-after'], undefined);
+    const read = await app.inject({ method: 'GET', url: '/api/metrics/cmcd-busy' });
+    assert.equal(read.json().count, 0);
   });
 
   test('store unreachable: 503 STORE_UNAVAILABLE with Retry-After', async () => {
     const down = await buildApp(
-      configFrom({ STORAGE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:1/', MONGO_TIMEOUT_MS: '200' }),
+      configFrom({ STORAGE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200' }),
     );
     try {
       const res = await down.inject({

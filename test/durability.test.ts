@@ -2,11 +2,13 @@
 // (an SQLite file with the default SQLITE_SYNCHRONOUS=FULL; the MongoDB from MONGO_URL), sends
 // hundreds of concurrent submissions (single events and batches, all with event_ids), kill -9s
 // the server mid-stream, then opens the store directly and checks every acknowledged event is
-// there; a restarted server then takes the same events again and stores each exactly once.
+// there, and that the session summaries equal the stored events; a restarted server then takes
+// the same events again and stores each exactly once.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import { createStore } from '../src/store/index.ts';
+import type { EventStore } from '../src/store/types.ts';
 import { dashEvent } from './helpers/events.ts';
 import { startServerProcess } from './helpers/server-process.ts';
 import { storeFixtures } from './helpers/stores.ts';
@@ -23,10 +25,48 @@ interface Submission {
   ids: string[];
 }
 
+/** Per-session counts and time spans from the stored events vs. the store's summaries. */
+async function summaryMismatch(store: EventStore): Promise<string | null> {
+  const fromEvents = new Map<string, { n: number; first: number; last: number }>();
+  for await (const page of store.readEvents({ experimentId: EXP })) {
+    for (const e of page) {
+      const k = String(e.session_key);
+      const s = fromEvents.get(k) ?? { n: 0, first: e.timestamp, last: e.timestamp };
+      s.n++;
+      s.first = Math.min(s.first, e.timestamp);
+      s.last = Math.max(s.last, e.timestamp);
+      fromEvents.set(k, s);
+    }
+  }
+  const rows = await store.listSessions(EXP);
+  const sorted = (entries: Array<[string, number[]]>) =>
+    JSON.stringify(entries.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+  const got = sorted(rows.map((r) => [r.session_id, [r.count, r.first_timestamp, r.last_timestamp]]));
+  const want = sorted([...fromEvents].map(([k, s]) => [k, [s.n, s.first, s.last]]));
+  return got === want ? null : `summaries ${got} != events ${want}`;
+}
+
+/** Waits for the store's summaries to equal its events (MongoDB repairs them after open). */
+async function summariesMatch(store: EventStore): Promise<string | null> {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const m = await summaryMismatch(store);
+    if (m === null || store.kind === 'sqlite' || Date.now() > until) return m;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function submissions(): Submission[] {
   const out: Submission[] = [];
   for (let i = 0; i < SINGLES; i++) {
-    out.push({ path: '/api/submit', body: dashEvent(EXP, i, { event_id: `s-${i}` }), ids: [`s-${i}`] });
+    // Testbed runs (a stream_initialized every 100 events) and one explicit session.
+    const shape =
+      i % 100 === 0 ? { event_type: 'stream_initialized' } : i % 7 === 0 ? { session_id: 'explicit' } : {};
+    out.push({
+      path: '/api/submit',
+      body: dashEvent(EXP, i, { event_id: `s-${i}`, ...shape }),
+      ids: [`s-${i}`],
+    });
     if (i % (SINGLES / BATCHES) === 0) {
       const k = out.length;
       const events = Array.from({ length: BATCH_SIZE }, (_, j) =>
@@ -76,6 +116,7 @@ for (const fixture of storeFixtures()) {
         config.storage === 'sqlite'
           ? { STORAGE: 'sqlite', DATA_DIR: config.dataDir }
           : { STORAGE: 'mongodb', MONGO_URL: config.mongo.url, MONGO_DATABASE: config.mongo.database };
+      env.TIMESTAMP_CHECK = 'off'; // events at t = 0, 1, 2 s
       const server = await startServerProcess(env);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       const all = submissions();
@@ -110,6 +151,7 @@ for (const fixture of storeFixtures()) {
         for await (const page of store.readEvents({ experimentId: EXP })) {
           for (const e of page) stored.push(e.event_id as string);
         }
+        assert.equal(await summariesMatch(store), null, 'summaries equal the stored events after kill -9');
       } finally {
         await store.close();
       }
@@ -143,6 +185,14 @@ for (const fixture of storeFixtures()) {
       } finally {
         agent2.destroy();
         await again.stop();
+      }
+      const final = createStore(config);
+      await final.open();
+      try {
+        assert.equal(await summariesMatch(final), null, 'summaries equal the stored events after retries');
+        assert.ok((await final.listSessions(EXP)).length >= 7, 'testbed runs are split into sessions');
+      } finally {
+        await final.close();
       }
     });
   });

@@ -118,7 +118,7 @@ for (const fixture of storeFixtures()) {
       // The stall (t=110) lies inside a 20 s warm-up from t=100.
       assert.equal(secs.sessions[0].stall_count, 0);
 
-      for (const bad of ['abc', '-1']) {
+      for (const bad of ['abc', '-1', '0x10', '1_0', 'Infinity']) {
         const res = await get(`/api/experiments/${EXP}/qoe?warmup=${bad}`);
         assert.equal(res.statusCode, 400, bad);
         assert.equal(res.json().code, 'INVALID_QUERY');

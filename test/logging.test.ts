@@ -53,8 +53,8 @@ test('MongoDB credentials appear neither in logs nor in health output', async ()
   const log = memoryLog();
   const config = configFrom({
     STORAGE: 'mongodb',
-    MONGO_URL: 'mongodb://admin:SUPER-SECRET-PW@127.0.0.1:1/testbed?authSource=admin',
-    MONGO_TIMEOUT_MS: '200',
+    MONGO_URL:
+      'mongodb://admin:SUPER-SECRET-PW@127.0.0.1:1/testbed?authSource=admin&serverSelectionTimeoutMS=200',
     LOG_LEVEL: 'debug',
   });
   const app = await buildApp(config, { logger: { stream: log.stream } });

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { MONGO_URL, mongoSkip } from './helpers/env.ts';
 import { dashEvent } from './helpers/events.ts';
-import { mongoFixture } from './helpers/stores.ts';
+import { mongoFixture, mongoUrlWith } from './helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from './helpers/tcp-proxy.ts';
 
 const fixture = mongoFixture();
@@ -20,7 +20,9 @@ before(async () => {
   proxy = new TcpProxy(host, port);
   await proxy.up();
   await proxy.down(); // start with the database unreachable
-  const config = fixture.config({ MONGO_URL: viaProxy(MONGO_URL, proxy.port), MONGO_TIMEOUT_MS: '500' });
+  const config = fixture.config({
+    MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL, proxy.port), { serverSelectionTimeoutMS: 500 }),
+  });
   app = await buildApp(config);
 });
 

@@ -13,7 +13,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-proc-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('serves on the embedded store, drains on SIGTERM, and keeps the data for the next start', async () => {
-  const env = { DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const env = { DATA_DIR: dir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
   const health = await (await fetch(`${first.base}/api/health`)).json();
   assert.equal(health.storage, 'sqlite');
@@ -46,4 +46,31 @@ test('bad configuration stops start-up naming the variable', async () => {
   assert.equal(code, 2);
   assert.match(output, /SERVER_PORT/);
   assert.doesNotMatch(output, /at .*\.ts:\d+/, 'no stack trace for a configuration error');
+});
+
+test('a port in use stops start-up saying which variable to change', async () => {
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-proc-port-'));
+  const first = await startServerProcess({ DATA_DIR: dir, LOG_LEVEL: 'warn' });
+  try {
+    const port = new URL(first.base).port;
+    const { code, output } = await runCli(['serve'], {
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: port,
+      DATA_DIR: other,
+      LOG_LEVEL: 'warn',
+    });
+    assert.equal(code, 1, output);
+    assert.match(output, /EADDRINUSE/);
+    assert.match(output, /set SERVER_PORT \(or PORT\) to a free port/);
+  } finally {
+    first.child.kill('SIGTERM');
+    await first.exited;
+    fs.rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('serve --help prints the usage and does not start', async () => {
+  const { code, output } = await runCli(['serve', '--help'], { SERVER_PORT: '1', DATA_DIR: dir });
+  assert.equal(code, 0, output);
+  assert.match(output, /^Usage: stats-server serve/);
 });

@@ -6,22 +6,18 @@ import { describe, test } from 'node:test';
 import { Value } from 'typebox/value';
 import {
   AggregateSchema,
-  computeExperimentQoe,
-  computeExperimentQoeAsync,
   downsample,
   type Point,
   parseWarmup,
   type QoeEvent,
   quantile,
   SessionQoeSchema,
-  sessionKey,
   summarize,
   TimeseriesPointsSchema,
   timeseries,
   WarmupSchema,
 } from '../src/qoe/index.ts';
-
-const T0 = 1_700_000_000;
+import { experimentQoe, T0 } from './helpers/qoe.ts';
 
 function ev(
   dt: number,
@@ -70,7 +66,7 @@ describe('aggregates', () => {
       ev(0.5, 'play_requested', {}, { video_id: 'gone.mpd' }),
       ev(4, 'session_ended', { reason: 'pagehide' }, { video_id: 'gone.mpd' }),
     ].sort((x, y) => y.timestamp - x.timestamp);
-    const { sessions, aggregate } = computeExperimentQoe(events);
+    const { sessions, aggregate } = experimentQoe(events);
     assert.deepEqual(
       sessions.map((s) => s.session_id),
       ['a', 'b', 'c', 'gone.mpd'],
@@ -88,7 +84,7 @@ describe('aggregates', () => {
       ev(5, 'rebuffer_ended', {}, { session_id: 's' }),
       ev(6, 'quality_change_rendered', { old_bitrate: 1e6, bitrate: 2e6 }, { session_id: 's' }),
     ];
-    const { sessions, aggregate } = computeExperimentQoe([...stalled, ...session('never', 99)]);
+    const { sessions, aggregate } = experimentQoe([...stalled, ...session('never', 99)]);
     for (const q of sessions) assert.ok(Value.Check(SessionQoeSchema, q), JSON.stringify(q));
     const s = sessions.find((x) => x.session_id === 's')!;
     assert.equal(s.stalls.length, 1);
@@ -96,29 +92,6 @@ describe('aggregates', () => {
     assert.ok(Value.Check(AggregateSchema, aggregate));
     assert.ok(Value.Check(WarmupSchema, parseWarmup('0.2')));
     assert.ok(Value.Check(TimeseriesPointsSchema, timeseries(stalled, 'bitrate').points));
-  });
-
-  test('the async form reads a cursor and can keep one session', async () => {
-    async function* cursor() {
-      yield* [...session('a', 1), ...session('b', 2)];
-    }
-    const only = await computeExperimentQoeAsync(cursor(), { session: 'b' });
-    assert.deepEqual(
-      only.sessions.map((s) => [s.session_id, s.startup_time_s]),
-      [['b', 2]],
-    );
-  });
-
-  test('session key: session_id, else payload.session_id, else video_id', () => {
-    assert.equal(
-      sessionKey({ timestamp: 0, event_type: 'x', session_id: 's', video_id: 'v', payload: {} }),
-      's',
-    );
-    assert.equal(
-      sessionKey({ timestamp: 0, event_type: 'x', video_id: 'v', payload: { session_id: 'p' } }),
-      'p',
-    );
-    assert.equal(sessionKey({ timestamp: 0, event_type: 'x', video_id: 'v', payload: {} }), 'v');
   });
 });
 

@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeCmcdLines } from '../src/cmcd/decode.ts';
 import { SessionMemory, toEvent } from '../src/cmcd/map.ts';
+import { cmcdKeyValue } from '../src/cmcd/payload.ts';
 import { computeSessionQoe, type QoeEvent, timeseries, toSignals } from '../src/qoe/index.ts';
-import { cmcdKeyValue } from '../src/qoe/signals.ts';
+import { cmcdTs, near, T0 } from './helpers/qoe.ts';
 
-const T0 = 1_700_000_000;
-/** `ts` of a report sent `s` seconds into the session, as players write it (Unix ms). */
-const ts = (s: number) => Math.round((T0 + s) * 1000);
+const ts = (s: number) => cmcdTs(s);
 
 /** CMCD lines (one report each, arrival order) stored as the collector stores them. */
 function stored(lines: string[]): QoeEvent[] {
@@ -24,13 +23,6 @@ function stored(lines: string[]): QoeEvent[] {
   const memory = new SessionMemory();
   return reports.map(
     (r) => toEvent(r.data, { experimentId: 'exp', mode: 'event', now: new Date(), memory }) as QoeEvent,
-  );
-}
-
-function near(actual: number | null, expected: number, what: string): void {
-  assert.ok(
-    actual !== null && Math.abs(actual - expected) < 1e-6,
-    `${what}: got ${actual}, expected ${expected}`,
   );
 }
 

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
+import { cmcdTs } from './helpers/qoe.ts';
 import { storeFixtures } from './helpers/stores.ts';
 
 const T0 = 1_764_752_400;
-const ts = (s: number) => Math.round((T0 + s) * 1000);
+const ts = (s: number) => cmcdTs(s, T0);
 const MPD = 'http://127.0.0.1/media/manifest.mpd';
 
 /** dash.js 5.2's first reports of a session (arrival order): no sf before the manifest. */

@@ -1,21 +1,13 @@
-// QoE across event dialects (src/qoe/signals.ts): a session as the testbed's dash.js client
+// QoE across event dialects (src/qoe/dialects): a session as the testbed's dash.js client
 // really sends it, a CMCD v2 session that must give the same figures as its reporter twin,
 // and the CMCD value shapes the decoder produces. Pure functions: starts nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeExperimentQoe, computeSessionQoe, type QoeEvent, toSignals } from '../src/qoe/index.ts';
-import { cmcdVideoValue } from '../src/qoe/signals.ts';
+import { cmcdVideoValue } from '../src/cmcd/payload.ts';
+import { computeSessionQoe, type QoeEvent, toSignals } from '../src/qoe/index.ts';
+import { experimentQoe, near, T0 } from './helpers/qoe.ts';
 
-const T0 = 1_700_000_000;
 const MPD = 'http://media.local/live/manifest.mpd';
-
-function near(actual: number | null, expected: number, what: string): void {
-  const eps = Math.max(1e-5, Math.abs(expected) * 1e-8);
-  assert.ok(
-    actual !== null && Math.abs(actual - expected) < eps,
-    `${what}: got ${actual}, expected ${expected}`,
-  );
-}
 
 /** Shaped like the testbed client's sendMetric: no session_id, video_id = MPD URL. */
 function tb(dt: number, event_type: string, payload: Record<string, unknown>): QoeEvent {
@@ -84,7 +76,7 @@ describe('testbed dash.js dialect', () => {
   ];
 
   test('figures from buffer, playhead and quality events', () => {
-    const { sessions } = computeExperimentQoe(events);
+    const { sessions } = experimentQoe(events);
     assert.equal(sessions.length, 1);
     const q = sessions[0]!;
     assert.equal(q.session_id, MPD, 'no session_id: grouped by video_id');

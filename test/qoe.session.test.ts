@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StoredEvent } from '../src/events/schema.ts';
 import { computeSessionQoe, parseWarmup, type QoeEvent, type SessionQoe } from '../src/qoe/index.ts';
-
-const T0 = 1_700_000_000;
+import { near, T0 } from './helpers/qoe.ts';
 
 function ev(sid: string, dt: number, event_type: string, payload: Record<string, unknown> = {}): QoeEvent {
   return {
@@ -17,18 +16,6 @@ function ev(sid: string, dt: number, event_type: string, payload: Record<string,
     video_id: 'http://media.local/a.mpd',
     protocol: 'dash',
   };
-}
-
-/**
- * Equal within 1e-5 (timestamps near 1.7e9 carry ~2e-7 s of float error), or one part in 1e8
- * for large values (bitrates are rounded to 1e-3 b/s).
- */
-function near(actual: number | null, expected: number, what: string): void {
-  const eps = Math.max(1e-5, Math.abs(expected) * 1e-8);
-  assert.ok(
-    actual !== null && Math.abs(actual - expected) < eps,
-    `${what}: got ${actual}, expected ${expected}`,
-  );
 }
 
 // Clean: play request at 0, first frame at 1.5, one rendition (2 Mb/s), ended at 21.5.

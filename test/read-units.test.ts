@@ -2,9 +2,7 @@
 // session key rule. Starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sessionKeyOf } from '../src/events/session.ts';
 import { CSV_HEADER, csvLines } from '../src/export/columns.ts';
-import { sessionKey } from '../src/qoe/index.ts';
 import { decodeCursor, encodeCursor, filterKey } from '../src/query/cursor.ts';
 import { negotiateFormat } from '../src/query/format.ts';
 import { parseCsv } from './helpers/csv.ts';
@@ -60,24 +58,9 @@ test('CSV quotes commas, quotes and newlines, and leaves nulls empty', () => {
     'a,b',
     '',
     '',
+    '',
     '2024-01-01T00:00:00.000Z',
     '{"s":"say \\"hi\\"\\nbye"}',
     '',
   ]);
-});
-
-test("the stores' session key rule is the QoE module's", () => {
-  const cases = [
-    { session_id: 's', video_id: 'v', payload: { session_id: 'p' } },
-    { video_id: 'v', payload: { session_id: 'p' } },
-    { video_id: 'v', payload: { session_id: '' } },
-    { video_id: 'v', payload: { session_id: 5 } },
-    { session_id: '', video_id: 'v', payload: {} },
-  ];
-  for (const e of cases)
-    assert.equal(
-      sessionKeyOf(e as never).key,
-      sessionKey({ timestamp: 0, event_type: 'x', ...e }),
-      JSON.stringify(e),
-    );
 });

@@ -250,7 +250,8 @@ for (const fixture of storeFixtures()) {
                 closedStore = true;
                 // Stop reading so the server blocks on backpressure, fail the store, then resume.
                 res.pause();
-                const fail = own.kind === 'mongodb' ? (own as MongoStore).client.close(true) : own.close();
+                const fail =
+                  own.kind === 'mongodb' ? (own as unknown as MongoStore).client.close(true) : own.close();
                 fail.then(() => setTimeout(() => res.resume(), 100));
               }
             });

@@ -51,7 +51,9 @@ describe('session runs', () => {
         const all = startsOf(points, gap);
         const inc = incremental(points, gap);
         assert.deepEqual(inc.starts, all);
-        points.forEach((p, i) => assert.equal(inc.keys[i], keyAt('b', all, p.t)));
+        points.forEach((p, i) => {
+          assert.equal(inc.keys[i], keyAt('b', all, p.t));
+        });
       }),
       { numRuns: 2000 },
     );

@@ -12,6 +12,7 @@ import * as esbuild from 'esbuild';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, 'dist');
 const { version } = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8'));
+/** @type {import('esbuild').BuildOptions} */
 const common = {
   bundle: true,
   minify: true,
@@ -53,8 +54,11 @@ if (process.argv.includes('--sizes')) {
     write: false,
   });
   const gz = (buf) => zlib.gzipSync(buf, { level: 9 }).length;
+  const coreOut = core.outputFiles?.[0];
+  if (!coreOut) throw new Error('esbuild wrote no core bundle');
+  /** @type {Array<[string, Uint8Array]>} */
   const rows = [
-    ['core (createReporter only, ESM)', core.outputFiles[0].contents],
+    ['core (createReporter only, ESM)', coreOut.contents],
     ['reporter.mjs (core + 4 adapters)', fs.readFileSync(path.join(dist, 'reporter.mjs'))],
     ['reporter.js (IIFE, core + 4 adapters)', fs.readFileSync(path.join(dist, 'reporter.js'))],
   ];

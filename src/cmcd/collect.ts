@@ -4,6 +4,7 @@
  * and map it. Bad reports are listed, never fatal to the good ones. Pure apart from the
  * session memory; the route stores the events.
  */
+import secureJson from 'secure-json-parse';
 import { apiError, type ErrorDetail } from '../errors.ts';
 import type { SubmitEvent } from '../events/schema.ts';
 import {
@@ -28,6 +29,8 @@ export interface CmcdRequestParts {
 
 export interface CollectOptions {
   now: Date;
+  /** Most reports a request may carry (CMCD_MAX_REPORTS); more is a 413. */
+  maxReports?: number;
   memory?: SessionMemory;
   /** The experiment a report belongs to, or why it has none. */
   experimentFor: (data: CmcdData) => string | ErrorDetail;
@@ -37,13 +40,22 @@ export interface CollectOptions {
 export interface CollectResult {
   /** The request carried no CMCD data at all. */
   empty: boolean;
-  events: SubmitEvent[];
+  events: (SubmitEvent & { timestamp_source?: 'server' })[];
+  /** Where each of `events` came from (same order), for per-report rejections when storing. */
+  origins: ReportOrigin[];
   rejected: ReportProblem[];
   warnings: { origin: ReportOrigin; details: ErrorDetail[] }[];
 }
 
-/** Decodes every report in the request. Throws INVALID_JSON for a JSON body that does not parse. */
-export function decodeRequest(parts: CmcdRequestParts): {
+/**
+ * Decodes every report in the request. Throws INVALID_JSON for a JSON body that does not parse
+ * (or carries `__proto__` / `constructor.prototype`, refused as /api/submit refuses them), and
+ * TOO_MANY_REPORTS past maxReports, counted before any report is decoded.
+ */
+export function decodeRequest(
+  parts: CmcdRequestParts,
+  maxReports = Number.POSITIVE_INFINITY,
+): {
   reports: DecodedReport[];
   problems: ReportProblem[];
   empty: boolean;
@@ -58,16 +70,19 @@ export function decodeRequest(parts: CmcdRequestParts): {
     if (looksLikeJson(body)) {
       let value: unknown;
       try {
-        value = JSON.parse(body);
+        value = secureJson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' });
       } catch (err) {
         throw apiError('INVALID_JSON', `The request body is not valid JSON: ${(err as Error).message}`);
       }
+      checkCount(Array.isArray(value) ? value.length : 1, maxReports);
       decoded = decodeCmcdJson(value);
     } else {
+      checkCount(countLines(body), maxReports);
       decoded = decodeCmcdLines(body);
     }
-    reports.push(...decoded.reports);
-    problems.push(...decoded.problems);
+    // One at a time: spreading 100,000+ reports into push() overflows the call stack.
+    for (const r of decoded.reports) reports.push(r);
+    for (const p of decoded.problems) problems.push(p);
   }
   for (const r of [
     parts.query !== undefined && parts.query !== '' ? decodeCmcdQuery(parts.query) : undefined,
@@ -81,9 +96,24 @@ export function decodeRequest(parts: CmcdRequestParts): {
   return { reports, problems, empty };
 }
 
+function countLines(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  return n;
+}
+
+function checkCount(n: number, max: number): void {
+  if (n > max) {
+    throw apiError(
+      'TOO_MANY_REPORTS',
+      `The request holds ${n} CMCD reports; this server accepts at most ${max} per request (CMCD_MAX_REPORTS)`,
+    );
+  }
+}
+
 export function collectReports(parts: CmcdRequestParts, opts: CollectOptions): CollectResult {
-  const { reports, problems, empty } = decodeRequest(parts);
-  const result: CollectResult = { empty, events: [], rejected: problems, warnings: [] };
+  const { reports, problems, empty } = decodeRequest(parts, opts.maxReports);
+  const result: CollectResult = { empty, events: [], origins: [], rejected: problems, warnings: [] };
   for (const report of reports) {
     const { origin } = report;
     const check = checkReport(report);
@@ -118,13 +148,15 @@ export function collectReports(parts: CmcdRequestParts, opts: CollectOptions): C
         memory: opts.memory,
       }),
     );
+    result.origins.push(origin);
     if (check.warnings.length > 0) result.warnings.push({ origin, details: check.warnings });
   }
   result.rejected.sort((a, b) => orderOf(a.origin) - orderOf(b.origin));
   return result;
 }
 
-function orderOf(o: ReportOrigin): number {
+/** Rejections are listed in the order of the request (lines, array items, then query/headers). */
+export function orderOf(o: ReportOrigin): number {
   if ('line' in o) return o.line;
   if ('index' in o) return o.index;
   return Number.MAX_SAFE_INTEGER;

@@ -1,7 +1,7 @@
 /**
  * Decoding and validating CMCD reports: event-mode bodies (one RFC 8941 dictionary per line,
  * or the older JSON array), and request-mode data from a `CMCD` query argument or `CMCD-*`
- * headers. Pure functions; @svta/cml-cmcd does the structured-field parsing and the spec's
+ * headers. Pure functions; @svta/cml-cmcd does the structured-field parsing and CTA-5004's
  * value rules. What a report may still be stored with is our policy, below.
  */
 import { decodeCmcd, validateCmcdKeys, validateCmcdStructure, validateCmcdValues } from '@svta/cml-cmcd';
@@ -74,7 +74,15 @@ export function decodeCmcdJson(value: unknown): { reports: DecodedReport[]; prob
       if (decoded.ok) reports.push({ origin, mode: 'event', data: decoded.data });
       else problems.push({ origin, code: 'CMCD_SYNTAX', message: decoded.message });
     } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      reports.push({ origin, mode: 'event', data: item as CmcdData });
+      if (deeperThan(item, MAX_JSON_DEPTH)) {
+        problems.push({
+          origin,
+          code: 'CMCD_INVALID_REPORT',
+          message: `The report is nested deeper than ${MAX_JSON_DEPTH} levels`,
+        });
+      } else {
+        reports.push({ origin, mode: 'event', data: item as CmcdData });
+      }
     } else {
       problems.push({
         origin,
@@ -84,6 +92,18 @@ export function decodeCmcdJson(value: unknown): { reports: DecodedReport[]; prob
     }
   }
   return { reports, problems };
+}
+
+/** As /api/submit: deeper JSON is refused (CMCD values are at most an inner list deep). */
+const MAX_JSON_DEPTH = 32;
+
+/** Whether value nests more than `levels` deep; recursion stops there, so any input is safe. */
+function deeperThan(value: object, levels: number): boolean {
+  if (levels === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    if (v !== null && typeof v === 'object' && deeperThan(v, levels - 1)) return true;
+  }
+  return false;
 }
 
 /** Decodes a `CMCD` query argument (already percent-decoded) as one request-mode report. */
@@ -159,7 +179,7 @@ export interface ReportCheck {
 /**
  * Validates one report. Rejected: a wrong-typed value of a key CMCD defines (the number we
  * would store would be garbage), and in event mode a missing or malformed `e`. Everything else
- * the spec's validators flag (unknown keys, missing `v` or `ts`, custom-key value types, a
+ * CTA-5004's validators (in @svta/cml-cmcd) flag (unknown keys, missing `v` or `ts`, custom-key value types, a
  * missing state field) is a warning: players in the wild send such reports and they still
  * carry the data, and a player that gets a 4xx drops the report for good.
  */

@@ -5,11 +5,9 @@
  * pandas reads as a column. Pure, apart from the bounded per-session memory passed in.
  */
 import { createHash } from 'node:crypto';
+import { CMCD_EVENT_PREFIX, CMCD_REQUEST_EVENT_TYPE } from '../events/names.ts';
 import type { SubmitEvent } from '../events/schema.ts';
 import type { CmcdData, CmcdMode } from './decode.ts';
-
-/** event_type of request-mode data (a `CMCD` query argument or `CMCD-*` headers): it has no `e`. */
-export const REQUEST_EVENT_TYPE = 'cmcd_request';
 
 interface Item {
   value: unknown;
@@ -139,7 +137,8 @@ export function toEvent(data: CmcdData, ctx: MapContext): SubmitEvent & { timest
   const event: SubmitEvent & { timestamp_source?: 'server' } = {
     experiment_id: ctx.experimentId,
     timestamp: (ts ?? ctx.now.getTime()) / 1000,
-    event_type: ctx.mode === 'event' ? `cmcd_${String(bare(data.e))}` : REQUEST_EVENT_TYPE,
+    event_type:
+      ctx.mode === 'event' ? `${CMCD_EVENT_PREFIX}${String(bare(data.e))}` : CMCD_REQUEST_EVENT_TYPE,
     protocol: protocolOf(remembered.sf),
     video_id: remembered.cid ?? 'unknown',
     payload,

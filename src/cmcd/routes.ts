@@ -9,12 +9,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { apiError, type ErrorDetail } from '../errors.ts';
-import { prepareEvent } from '../events/normalize.ts';
-import { ExperimentId, experimentIdRe } from '../events/schema.ts';
-import { decodeBody } from '../ingest/body.ts';
-import { type CollectResult, collectReports } from './collect.ts';
+import { ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.ts';
+import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
+import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts';
+import { decodeBody, refuseOtherTypes } from '../ingest/body.ts';
+import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
+import { fillFromStore } from './session-fill.ts';
 
 const Origin = {
   line: Type.Optional(Type.Integer({ description: '1-based line of an application/cmcd body' })),
@@ -51,6 +52,18 @@ const TEXT_TYPES = ['application/cmcd', 'text/cmcd', 'text/plain', 'application/
 
 const MAX_LISTED = 50;
 
+/** CMCD `ts` is milliseconds (CTA-5004); timestamp problems are told in its terms. */
+const CMCD_TS = { field: 'ts', perSecond: 1000 } as const;
+
+/** When every report failed for one of these reasons, the reply is that error, not CMCD_NO_REPORTS. */
+const PASSED_ON: ReadonlySet<ErrorCode> = new Set([
+  'CMCD_MISSING_EXPERIMENT',
+  'EVENT_TOO_LARGE',
+  'IMPLAUSIBLE_TIMESTAMP',
+  'INVALID_FIELD_NAME',
+  'VALIDATION_FAILED',
+]);
+
 const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Own parsers in this scope: CMCD bodies are text whatever other routes do with text/plain.
   app.removeAllContentTypeParsers();
@@ -61,10 +74,14 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
       (err: Error) => done(err),
     );
   });
+  refuseOtherTypes(app, TEXT_TYPES);
 
   const memory = new SessionMemory();
   const { cmcd } = app.config;
   const closed = new Set(cmcd.closedExperiments);
+  const rules = eventRulesOf(app.config);
+  // Reports without `ts` are stamped with server time: nothing to check.
+  const untimed = { ...rules, timestamps: { check: false, min: 0, maxFutureS: 0 } };
 
   async function handle(request: FastifyRequest, reply: FastifyReply, pathExperiment?: string) {
     if (pathExperiment !== undefined && closed.has(pathExperiment)) throw apiError('EXPERIMENT_CLOSED');
@@ -77,6 +94,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       {
         now,
+        maxReports: app.config.ingest.cmcdMaxReports,
         memory,
         experimentFor: (data) => experimentFor(data, pathExperiment),
         isClosed: (id) => closed.has(id),
@@ -88,7 +106,28 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Send CMCD reports: an application/cmcd body, a CMCD query argument or CMCD-* headers',
       );
     }
-    if (result.events.length === 0) {
+    await fillFromStore(app.store, result.events);
+    // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
+    // only itself, as a bad line does.
+    const docs: EventDoc[] = [];
+    result.events.forEach((event, i) => {
+      try {
+        docs.push(
+          event.timestamp_source === 'server'
+            ? prepareEvent(event, now, untimed)
+            : prepareEvent(event, now, rules, CMCD_TS),
+        );
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        result.rejected.push({
+          origin: result.origins[i] ?? { source: 'query' },
+          code: err.code,
+          message: err.message,
+          ...(err.details ? { details: err.details } : {}),
+        });
+      }
+    });
+    if (docs.length === 0) {
       // One reason for all (every report closed, or none names its experiment): say that one.
       const codes = new Set(result.rejected.map((r) => r.code));
       const only = codes.size === 1 ? [...codes][0] : undefined;
@@ -96,10 +135,13 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .slice(0, MAX_LISTED)
         .map((r) => ({ path: where(r), message: r.message }));
       if (only === 'EXPERIMENT_CLOSED') throw apiError(only);
-      if (only === 'CMCD_MISSING_EXPERIMENT') throw apiError(only, undefined, { details });
+      if (only !== undefined && PASSED_ON.has(only)) {
+        const message = result.rejected.length === 1 ? result.rejected[0]?.message : undefined;
+        throw apiError(only, message, { details });
+      }
       throw apiError('CMCD_NO_REPORTS', undefined, { details });
     }
-    const docs = result.events.map((e) => prepareEvent(e, now));
+    result.rejected.sort((a, b) => orderOf(a.origin) - orderOf(b.origin));
     const stored = await app.ingest.submit(docs);
     return reply.send({
       status: 'success' as const,

@@ -39,7 +39,7 @@ export const SubmitEvent = Type.Object(
 export type SubmitEvent = Static<typeof SubmitEvent>;
 
 /** Fields the server sets itself; a client may not send them. */
-export const RESERVED_FIELDS = ['_id', 'stored_at'] as const;
+export const RESERVED_FIELDS = ['_id', 'stored_at', 'session_key', 'session_base'] as const;
 
 /** The fields every event has, however it is held. */
 interface EventFields {
@@ -64,17 +64,3 @@ export interface StoredEvent extends EventFields {
   _id: string;
   stored_at: string;
 }
-
-export const StoredEventSchema = Type.Object(
-  {
-    _id: Type.String(),
-    experiment_id: Type.String(),
-    timestamp: Type.Number(),
-    event_type: Type.String(),
-    protocol: Type.String(),
-    video_id: Type.String(),
-    payload: Type.Record(Type.String(), Type.Unknown()),
-    stored_at: Type.String({ description: 'ISO 8601 time the server stored the event' }),
-  },
-  { additionalProperties: true },
-);

@@ -1,28 +1,43 @@
 /**
- * Exports one experiment to a file: NDJSON, CSV (columns in ./columns.ts) or Parquet. Reads
- * stream from the store in (timestamp, _id) order over the snapshot pinned at the start, so
- * memory is bounded (Parquet: by one row group) however large the experiment.
+ * Exports one experiment to a file: NDJSON, JSON (an array, as the testbed runner's
+ * stats/metrics.json), CSV (columns in ./columns.ts) or Parquet. Reads stream from the store in
+ * (timestamp, _id) order over the snapshot pinned at the start, so memory is bounded (Parquet:
+ * by one row group) however large the experiment; text is written in bounded chunks, so a few
+ * events of several MB each export as well as many small ones.
  */
 
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { fileWriter, parquetWriteRows } from 'hyparquet-writer';
 import type { StoredEvent } from '../events/schema.ts';
-import type { EventStore, ReadQuery } from '../store/types.ts';
-import { CSV_HEADER, csvLines, flatten } from './columns.ts';
+import type { EventStore, JsonEvent, ReadQuery } from '../store/types.ts';
+import {
+  COLUMN_TYPES,
+  COLUMNS,
+  CSV_HEADER,
+  type CsvOptions,
+  chunked,
+  csvLine,
+  flatten,
+  ndjsonLine,
+  PAYLOAD_COLUMNS,
+  payloadColumns,
+} from './columns.ts';
 
-export type ExportFormat = 'ndjson' | 'csv' | 'parquet';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['ndjson', 'csv', 'parquet'];
+export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'parquet';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['ndjson', 'json', 'csv', 'parquet'];
 
 /** Rows per Parquet row group: what the exporter holds in memory at once. */
 export const PARQUET_ROW_GROUP = 10_000;
 
-export interface ExportOptions {
+export interface ExportOptions extends CsvOptions {
   experimentId: string;
   format: ExportFormat;
-  /** File to write, or '-' for stdout (NDJSON and CSV only). */
+  /** File to write, or '-' for stdout (not Parquet). */
   out: string;
   rowGroupSize?: number;
+  /** Called after each batch with the number of events written so far. */
+  onProgress?: (events: number) => void;
 }
 
 /** The experiment's events as of now (a snapshot: events stored during the export are not in it). */
@@ -43,69 +58,92 @@ async function writeText(stream: NodeJS.WritableStream, chunks: AsyncIterable<st
   }
 }
 
-/** The text chunks of an NDJSON or CSV export; counts events into counter.n. */
+/** The text chunks of an NDJSON, JSON or CSV export; counts events into counter.n. */
 async function* textChunks(
   store: EventStore,
-  experimentId: string,
-  format: 'ndjson' | 'csv',
+  opts: ExportOptions,
   counter: { n: number },
 ): AsyncGenerator<string> {
+  const { experimentId, format } = opts;
+  const counted = <T>(batch: T[]) => {
+    counter.n += batch.length;
+    opts.onProgress?.(counter.n);
+    return batch;
+  };
   if (format === 'csv') {
     yield CSV_HEADER;
     for await (const batch of snapshot(store, experimentId, (q) => store.readEvents(q))) {
-      counter.n += batch.length;
-      yield csvLines(batch);
+      yield* chunked(counted(batch), (e: StoredEvent) => csvLine(e, opts));
     }
     return;
   }
-  for await (const batch of snapshot(store, experimentId, (q) => store.readEventsJson(q))) {
-    counter.n += batch.length;
-    let s = '';
-    for (const e of batch) s += `${e.json}\n`;
-    yield s;
+  const rows = snapshot(store, experimentId, (q) => store.readEventsJson(q));
+  if (format === 'ndjson') {
+    for await (const batch of rows) yield* chunked(counted(batch), (e: JsonEvent) => ndjsonLine(e.json));
+    return;
   }
+  // JSON: one array of the documents GET /api/metrics returns (`_id` as a string).
+  let first = true;
+  yield '[';
+  for await (const batch of rows) {
+    yield* chunked(counted(batch), (e: JsonEvent) => {
+      const s = first ? `\n${e.json}` : `,\n${e.json}`;
+      first = false;
+      return s;
+    });
+  }
+  yield ']\n';
 }
 
-const PARQUET_COLUMNS = [
-  { name: '_id', type: 'STRING', nullable: false },
-  { name: 'experiment_id', type: 'STRING', nullable: false },
-  { name: 'timestamp', type: 'DOUBLE', nullable: false },
-  { name: 'event_type', type: 'STRING', nullable: false },
-  { name: 'protocol', type: 'STRING', nullable: false },
-  { name: 'video_id', type: 'STRING', nullable: false },
-  { name: 'session_id', type: 'STRING', nullable: true },
-  { name: 'event_id', type: 'STRING', nullable: true },
-  { name: 'stored_at', type: 'TIMESTAMP', nullable: false },
-  { name: 'payload', type: 'STRING', nullable: false },
-  { name: 'extra', type: 'STRING', nullable: true },
-] as const;
+/** Parquet columns: the export columns, then typed copies of common payload fields. */
+export const PARQUET_COLUMNS = [
+  ...COLUMNS.map((name) => ({ name, ...COLUMN_TYPES[name] })),
+  ...PAYLOAD_COLUMNS.map(({ key, type }) => ({ name: `payload.${key}`, type, nullable: true })),
+];
 
-async function* parquetRows(batches: AsyncIterable<StoredEvent[]>, counter: { n: number }) {
+async function* parquetRows(
+  batches: AsyncIterable<StoredEvent[]>,
+  opts: ExportOptions,
+  counter: { n: number },
+) {
   for await (const batch of batches) {
     for (const e of batch) {
-      counter.n++;
       const r = flatten(e);
-      yield { ...r, timestamp: Number(r.timestamp), stored_at: new Date(r.stored_at) };
+      yield {
+        ...r,
+        timestamp: Number(r.timestamp),
+        stored_at: new Date(r.stored_at),
+        ...payloadColumns(e.payload),
+      };
     }
+    counter.n += batch.length;
+    opts.onProgress?.(counter.n);
   }
 }
 
-/** Writes the export; resolves with the number of events written. A failed export leaves no file. */
+/**
+ * Writes the export; resolves with the number of events written. A failed export leaves no
+ * file: it is written beside the target and renamed at the end (the temporary file is created
+ * before anything is read, so it exists to be removed whatever fails).
+ */
 export async function exportExperiment(store: EventStore, opts: ExportOptions): Promise<number> {
   const counter = { n: 0 };
   if (opts.out === '-') {
     if (opts.format === 'parquet') throw new Error('Parquet cannot be written to stdout; pass --out FILE');
-    await writeText(process.stdout, textChunks(store, opts.experimentId, opts.format, counter));
+    await writeText(process.stdout, textChunks(store, opts, counter));
     return counter.n;
   }
-  // Write beside the target and rename at the end: a reader never sees half a file.
-  const tmp = `${opts.out}.partial-${process.pid}`;
+  const tmp = partialPath(opts.out);
+  fs.closeSync(fs.openSync(tmp, 'w'));
+  const removeTmp = () => fs.rmSync(tmp, { force: true });
+  // An interrupted export (Ctrl-C, kill) also leaves nothing behind.
+  process.once('exit', removeTmp);
   try {
     if (opts.format === 'parquet') {
       const batches = snapshot(store, opts.experimentId, (q) => store.readEvents(q));
       await parquetWriteRows({
         writer: fileWriter(tmp),
-        rows: parquetRows(batches, counter),
+        rows: parquetRows(batches, opts, counter),
         columns: PARQUET_COLUMNS.map((c) => ({ ...c })),
         rowGroupSize: opts.rowGroupSize ?? PARQUET_ROW_GROUP,
         kvMetadata: [{ key: 'stats-server.experiment_id', value: opts.experimentId }],
@@ -115,17 +153,19 @@ export async function exportExperiment(store: EventStore, opts: ExportOptions): 
       const stream = fs.createWriteStream(tmp);
       const failed = new Promise<never>((_, reject) => stream.once('error', reject));
       failed.catch(() => {});
-      await Promise.race([
-        writeText(stream, textChunks(store, opts.experimentId, opts.format, counter)),
-        failed,
-      ]);
+      await Promise.race([writeText(stream, textChunks(store, opts, counter)), failed]);
       stream.end();
       await Promise.race([once(stream, 'finish'), failed]);
     }
     fs.renameSync(tmp, opts.out);
     return counter.n;
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    removeTmp();
     throw err;
+  } finally {
+    process.removeListener('exit', removeTmp);
   }
 }
+
+/** The temporary file an export is written to before it is renamed to `out`. */
+export const partialPath = (out: string): string => `${out}.partial-${process.pid}`;

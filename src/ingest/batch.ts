@@ -4,7 +4,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { type ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.ts';
-import { prepareEvent } from '../events/normalize.ts';
+import { type EventRules, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, SubmitEvent } from '../events/schema.ts';
 import { compileBodyValidator } from '../http/validation.ts';
 import { BadLine, NdjsonBody } from './body.ts';
@@ -52,7 +52,7 @@ function schemaProblem(errors: ErrorObject[]): { code: ErrorCode; message: strin
 }
 
 /** Validates every event; never throws for a bad event. */
-export function checkBatch(items: readonly unknown[], storedAt: Date): CheckedBatch {
+export function checkBatch(items: readonly unknown[], storedAt: Date, rules: EventRules): CheckedBatch {
   const out: CheckedBatch = { docs: [], rejected: [] };
   items.forEach((item, index) => {
     if (item instanceof BadLine) {
@@ -64,7 +64,7 @@ export function checkBatch(items: readonly unknown[], storedAt: Date): CheckedBa
       return;
     }
     try {
-      out.docs.push(prepareEvent(item as SubmitEvent, storedAt));
+      out.docs.push(prepareEvent(item as SubmitEvent, storedAt, rules));
     } catch (err) {
       const e = err as ApiError;
       out.rejected.push({

@@ -103,7 +103,9 @@ export function registerBodyParsers(app: FastifyInstance, opts: { ndjson: boolea
   };
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, jsonParser);
 
+  const accepted = ['application/json', 'text/plain'];
   if (opts.ndjson) {
+    accepted.push('application/x-ndjson', 'application/ndjson', 'application/jsonl');
     // Fastify's JSON parser (with its prototype-poisoning checks) is synchronous: call it
     // per line and turn its callback back into a return value or a throw.
     const parseLine = (line: string) => {
@@ -125,4 +127,18 @@ export function registerBodyParsers(app: FastifyInstance, opts: { ndjson: boolea
       },
     );
   }
+  refuseOtherTypes(app, accepted);
+}
+
+/** Any other Content-Type (or none) is a 415 that lists what this route accepts. */
+export function refuseOtherTypes(app: FastifyInstance, accepted: readonly string[]): void {
+  app.addContentTypeParser('*', (req: FastifyRequest, _payload: unknown, done: Done) => {
+    const got = req.headers['content-type'];
+    done(
+      apiError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `${got ? `Content-Type "${got.split(';')[0]}"` : 'A body without Content-Type'} is not accepted here; send ${accepted.join(', ')}`,
+      ),
+    );
+  });
 }

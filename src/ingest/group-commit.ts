@@ -4,7 +4,7 @@
  * is answered only after the write holding its events has committed (or failed).
  *
  * The queue is bounded: past maxQueuedEvents, submit() rejects at once with OVERLOADED rather
- * than buffering without limit.
+ * than buffering without limit; a request larger than the whole queue is a 413, never a 503.
  */
 import { apiError } from '../errors.ts';
 import type { EventDoc } from '../events/schema.ts';
@@ -23,6 +23,11 @@ export interface GroupCommitOptions {
   maxInflight?: number | undefined;
 }
 
+/** Told about every store write (metrics); called once per write, not per request. */
+export interface CommitObserver {
+  written(events: number, seconds: number, result: InsertResult | undefined, error?: unknown): void;
+}
+
 interface Pending {
   docs: readonly EventDoc[];
   resolve: (r: InsertResult) => void;
@@ -37,12 +42,36 @@ export class GroupCommitter {
   #inflight = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #maxInflight: number;
+  #observer: CommitObserver | undefined;
 
   constructor(
     private readonly store: EventStore,
     private readonly opts: GroupCommitOptions,
   ) {
     this.#maxInflight = opts.maxInflight ?? 1;
+  }
+
+  /** Registers the one observer of store writes (the metrics plugin). */
+  observe(observer: CommitObserver): void {
+    this.#observer = observer;
+  }
+
+  /** store.insertMany, timed for the observer. */
+  #write(docs: readonly EventDoc[]): Promise<InsertResult> {
+    const observer = this.#observer;
+    if (!observer) return this.store.insertMany(docs);
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
+    return this.store.insertMany(docs).then(
+      (r) => {
+        observer.written(docs.length, seconds(), r);
+        return r;
+      },
+      (err) => {
+        observer.written(docs.length, seconds(), undefined, err);
+        throw err;
+      },
+    );
   }
 
   /** Events accepted and not yet committed. */
@@ -53,6 +82,15 @@ export class GroupCommitter {
   /** Stores docs; resolves once they are committed (duplicates indexed as in the input). */
   submit(docs: readonly EventDoc[]): Promise<InsertResult> {
     if (docs.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
+    if (docs.length > this.opts.maxQueuedEvents) {
+      // Retrying cannot help: the queue could never hold it, so this is the client's 413.
+      return Promise.reject(
+        apiError(
+          'TOO_MANY_EVENTS',
+          `The request holds ${docs.length} events; this server stores at most ${this.opts.maxQueuedEvents} per request (INGEST_MAX_QUEUED_EVENTS)`,
+        ),
+      );
+    }
     if (this.#outstanding + docs.length > this.opts.maxQueuedEvents) {
       return Promise.reject(apiError('OVERLOADED', undefined, { retryAfter: 1 }));
     }
@@ -61,7 +99,7 @@ export class GroupCommitter {
       p.finally(() => {
         this.#outstanding -= docs.length;
       });
-    if (!this.opts.enabled) return settle(this.store.insertMany(docs));
+    if (!this.opts.enabled) return settle(this.#write(docs));
     return settle(
       new Promise<InsertResult>((resolve, reject) => {
         this.#queue.push({ docs, resolve, reject });
@@ -99,7 +137,7 @@ export class GroupCommitter {
     this.#queuedEvents -= n;
     this.#inflight++;
     const all = group.length === 1 ? (group[0] as Pending).docs : group.flatMap((g) => g.docs);
-    this.store.insertMany(all).then(
+    this.#write(all).then(
       (result) => {
         this.#inflight--;
         distribute(group, result);

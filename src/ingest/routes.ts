@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { prepareEvent } from '../events/normalize.ts';
+import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { SubmitEvent } from '../events/schema.ts';
 import { batchItems, checkBatch } from './batch.ts';
 import { registerBodyParsers } from './body.ts';
@@ -29,6 +29,7 @@ export const BatchResult = Type.Object({
 
 const single: FastifyPluginAsyncTypebox = async (app) => {
   registerBodyParsers(app, { ndjson: false });
+  const rules = eventRulesOf(app.config);
   app.post(
     '/submit',
     {
@@ -42,7 +43,7 @@ const single: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const doc = prepareEvent(request.body, new Date());
+      const doc = prepareEvent(request.body, new Date(), rules);
       await app.ingest.submit([doc]);
       return { status: 'success' as const };
     },
@@ -52,6 +53,7 @@ const single: FastifyPluginAsyncTypebox = async (app) => {
 const batch: FastifyPluginAsyncTypebox = async (app) => {
   registerBodyParsers(app, { ndjson: true });
   const { batchMaxEvents, batchBodyLimit } = app.config.ingest;
+  const rules = eventRulesOf(app.config);
   app.post(
     '/submit/batch',
     {
@@ -67,7 +69,7 @@ const batch: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const items = batchItems(request.body, batchMaxEvents);
-      const { docs, rejected } = checkBatch(items, new Date());
+      const { docs, rejected } = checkBatch(items, new Date(), rules);
       const result = await app.ingest.submit(docs);
       return {
         status: 'success' as const,

@@ -1,6 +1,8 @@
 /** Statistics over sessions: mean, median, p95 and n of each SessionQoe metric, nulls ignored. */
+
+import { AGGREGATED_METRICS } from './schema.ts';
 import { mean, quantile } from './stats.ts';
-import { AGGREGATED_METRICS, type AggregatedMetric, type SessionQoe, type Summary } from './types.ts';
+import type { AggregatedMetric, SessionQoe, Summary } from './types.ts';
 
 /** Rounded to 6 decimals, so JSON shows 3.85 rather than 3.8499999999999996. */
 function tidy(v: number | null): number | null {

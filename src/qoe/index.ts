@@ -3,13 +3,9 @@
  * per-session figures, aggregates and plot series. No I/O. Definitions: docs/qoe.md.
  */
 export { aggregate, summarize } from './aggregate.ts';
+export { SIGNAL_RULES, type SignalRule, toSignals } from './dialects/index.ts';
 export {
-  computeExperimentQoe,
-  computeExperimentQoeAsync,
-  type ExperimentQoe,
-  QoeCollector,
-} from './experiment.ts';
-export {
+  AGGREGATED_METRICS,
   AggregateSchema,
   SessionQoeSchema,
   StallSchema,
@@ -19,12 +15,10 @@ export {
   WarmupSchema,
 } from './schema.ts';
 export { computeSessionQoe, SessionAccumulator } from './session.ts';
-export { SIGNAL_RULES, type SignalRule, toSignals } from './signals.ts';
 export { quantile } from './stats.ts';
 export {
   DEFAULT_MAX_POINTS,
   downsample,
-  isTimeseriesMetric,
   type Point,
   TIMESERIES_METRICS,
   TIMESERIES_UNITS,
@@ -33,16 +27,15 @@ export {
   timeseries,
   timeseriesOf,
 } from './timeseries.ts';
-export {
-  AGGREGATED_METRICS,
-  type AggregatedMetric,
-  type QoeEvent,
-  type QoeOptions,
-  type SessionQoe,
-  type Signal,
-  type Stall,
-  type Summary,
-  type Switch,
-  type Warmup,
+export type {
+  AggregatedMetric,
+  QoeEvent,
+  QoeOptions,
+  SessionQoe,
+  Signal,
+  Stall,
+  Summary,
+  Switch,
+  Warmup,
 } from './types.ts';
 export { NO_WARMUP, parseWarmup, trimPoint } from './warmup.ts';

@@ -13,6 +13,13 @@ const BUFFER_RISE_S = 0.05;
 const PLAYHEAD_ADVANCE_S = 0.25;
 /** A late stall duration (CMCD bsd) ending this close after a known stall is that same stall. */
 const SAME_STALL_TOLERANCE_S = 1;
+/**
+ * A stall still open when the session's events stop, during which the player never reported
+ * less than this much buffer (seconds), is a player stuck at the end of the content, not a
+ * stall: a player that starves reports an empty buffer. hls.js does this at the end of a VOD
+ * whose audio runs a few ms past its video (see docs/qoe.md).
+ */
+export const STUCK_AT_END_BUFFER_S = 1;
 
 export interface Interval {
   start: number;
@@ -74,6 +81,13 @@ type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
  */
 function resolveErrors(signals: readonly Signal[]): Map<number, boolean> {
   const out = new Map<number, boolean>();
+  // The look-ahead below costs two arrays as long as the session: only for unflagged errors.
+  if (!signals.some((s) => s.kind === 'error' && s.fatal === null)) {
+    signals.forEach((s, i) => {
+      if (s.kind === 'error') out.set(i, s.fatal ?? false);
+    });
+    return out;
+  }
   const n = signals.length;
   const playingAfter: boolean[] = new Array(n + 1).fill(false);
   const maxPlayheadAfter: number[] = new Array(n + 1).fill(Number.NEGATIVE_INFINITY);
@@ -166,11 +180,19 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     const end = closeStall(t);
     if (end < t) tl.played.push({ start: end, end: t });
   };
-  const finish = (t: number, dropBufferStall: boolean) => {
+  const finish = (t: number, dropBufferStall: boolean, lastEvent = false) => {
     if (phase === 'stalled' && stall) {
       // A buffer still dry when the content ended is the end of the content, not a stall.
       if (dropBufferStall && stall.fromBuffer && stall.weakEnd === null) stall = null;
-      else leaveStall(t);
+      else if (
+        lastEvent &&
+        stall.weakEnd === null &&
+        Number.isFinite(stall.minBuffer) &&
+        stall.minBuffer >= STUCK_AT_END_BUFFER_S
+      ) {
+        // Stuck at the end with a full buffer until the events stop: the end of the content.
+        stall = null;
+      } else leaveStall(t);
     }
     stopPlaying(t);
     phase = 'over';
@@ -298,6 +320,6 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         break;
     }
   }
-  if (phase !== 'over') finish(Math.max(sessionEnd, playingSince), false);
+  if (phase !== 'over') finish(Math.max(sessionEnd, playingSince), false, true);
   return tl;
 }

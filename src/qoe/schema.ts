@@ -1,9 +1,24 @@
 /**
- * JSON Schemas (TypeBox) of what the QoE functions return, for the read-side routes' response
- * schemas and OpenAPI. Kept next to the types they describe so the two change together.
+ * JSON Schemas (TypeBox) of what the QoE functions return: the read-side routes' response
+ * schemas, OpenAPI, and (through Static, in types.ts) the TypeScript types.
  */
 import { Type } from 'typebox';
-import { AGGREGATED_METRICS } from './types.ts';
+
+/** The numeric SessionQoe fields that get aggregated over sessions. */
+export const AGGREGATED_METRICS = [
+  'startup_time_s',
+  'stall_count',
+  'stall_time_s',
+  'rebuffering_ratio',
+  'avg_bitrate_bps',
+  'switch_count',
+  'latency_avg_s',
+  'latency_p95_s',
+  'dropped_frames',
+  'played_time_s',
+  'fatal_error',
+  'exit_before_start',
+] as const;
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 

@@ -2,13 +2,14 @@
  * Per-session QoE: collects a session's events as signals (in any order, duplicates allowed),
  * then computes the SessionQoe figures over the session minus its warm-up.
  */
+
+import { CMCD_PROTOCOL, isKnownVideo } from '../sessions/summary.ts';
+import { toSignals } from './dialects/index.ts';
 import { buildTimeline, type Interval, type PlaybackTimeline } from './playback.ts';
 import { renditionHistory, timeWeightedBitrate } from './rendition.ts';
-import { toSignals } from './signals.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';
-import { CMCD_PROTOCOL } from '../sessions/summary.ts';
 
 /** A player-reported startup below this share of (first frame − play request) is not believed. */
 export const MIN_REPORTED_STARTUP_SHARE = 0.5;
@@ -21,29 +22,110 @@ export class SessionAccumulator {
   readonly sessionId: string;
   videoId: string | null = null;
   protocol: string | null = null;
+  /** Timestamp of the event that gave a known `videoId` (see `noteVideo`). */
+  private videoAt: number | null = null;
   /** Timestamp of the event that gave `protocol` (see `noteProtocol`). */
   private protocolAt = Number.POSITIVE_INFINITY;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
   private readonly items: Signal[] = [];
   private readonly eventIds = new Set<string>();
+  private readonly fromStore: boolean;
+  /** The last rendition sample and dropped-frames counter kept (fromStore only). */
+  private lastSample: Extract<Signal, { kind: 'rendition' }> | null = null;
+  private lastDropped: number | null = null;
 
-  constructor(sessionId: string) {
+  /**
+   * `fromStore`: the events come from a store, in (timestamp, id) order with unique event ids,
+   * and only the QoE figures will be asked for (not time series). The accumulator then keeps no
+   * event ids and only the signals the figures read, so a session of a million events fits in
+   * tens of megabytes: no periodic buffer copies or throughput (plot-only), and no repeats of an
+   * unchanged rendition sample or dropped-frames counter (they change no figure).
+   */
+  constructor(sessionId: string, opts: { fromStore?: boolean } = {}) {
     this.sessionId = sessionId;
+    this.fromStore = opts.fromStore ?? false;
   }
 
   add(event: QoeEvent): void {
     const t = event.timestamp;
     if (typeof t !== 'number' || !Number.isFinite(t)) return;
-    if (typeof event.event_id === 'string') {
+    if (!this.fromStore && typeof event.event_id === 'string') {
       if (this.eventIds.has(event.event_id)) return;
       this.eventIds.add(event.event_id);
     }
-    if (this.videoId === null && typeof event.video_id === 'string') this.videoId = event.video_id;
+    this.noteVideo(event.video_id, t);
     this.noteProtocol(event.protocol, t);
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
-    for (const sig of toSignals(event)) this.items.push(sig);
+    for (const sig of toSignals(event)) if (!this.fromStore || this.keeps(sig)) this.items.push(sig);
+  }
+
+  /**
+   * Live latency samples kept apart from the signals (fromStore): only their values matter
+   * to the figures, and as two number arrays they take a fraction of the memory of objects.
+   */
+  private readonly latencyT: number[] = [];
+  private readonly latencyS: number[] = [];
+  private latencyAt: Set<number> | null = null;
+
+  /** The latency samples at or after `from` (and the first frame), kept apart (fromStore). */
+  latenciesFrom(from: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.latencyT.length; i++) if (this.latencyT[i]! >= from) out.push(this.latencyS[i]!);
+    return out;
+  }
+
+  /** Whether a signal can change a QoE figure, given the ones kept before it (fromStore). */
+  private keeps(sig: Signal): boolean {
+    switch (sig.kind) {
+      case 'throughput':
+        return false;
+      case 'latency': {
+        // An exact copy at one instant (a resent event) counts once, as in signals().
+        const n = this.latencyT.length;
+        if (n === 0 || this.latencyT[n - 1] !== sig.t) this.latencyAt = new Set();
+        if (this.latencyAt?.has(sig.s)) return false;
+        this.latencyAt?.add(sig.s);
+        this.latencyT.push(sig.t);
+        this.latencyS.push(sig.s);
+        return false;
+      }
+      case 'buffer':
+        return sig.forStalls;
+      case 'dropped':
+        if (sig.frames === this.lastDropped) return false;
+        this.lastDropped = sig.frames;
+        return true;
+      case 'rendition': {
+        if (sig.explicit) return true;
+        const p = this.lastSample;
+        if (
+          p &&
+          p.bps === sig.bps &&
+          p.quality === sig.quality &&
+          p.fromBps === sig.fromBps &&
+          p.fromQuality === sig.fromQuality
+        ) {
+          return false;
+        }
+        this.lastSample = sig;
+        return true;
+      }
+      default:
+        return true;
+    }
+  }
+
+  /** The session's video: the earliest video_id other than "unknown", else "unknown". */
+  private noteVideo(video: unknown, t: number): void {
+    if (typeof video !== 'string') return;
+    if (isKnownVideo(video)) {
+      if (this.videoAt === null || t < this.videoAt) {
+        this.videoId = video;
+        this.videoAt = t;
+      }
+    } else if (this.videoId === null) this.videoId = video;
   }
 
   /**
@@ -63,14 +145,23 @@ export class SessionAccumulator {
 
   /** Signals sorted by time (stable: arrival order breaks ties), exact duplicates dropped. */
   signals(): Signal[] {
-    // Array.prototype.sort is stable, so equal timestamps keep their arrival order.
-    const sorted = [...this.items].sort((a, b) => a.t - b.t);
+    // Array.prototype.sort is stable, so equal timestamps keep their arrival order. Sorted in
+    // place (a second sort changes nothing), and only when needed: store reads arrive sorted.
+    const sorted = this.items;
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]!.t < sorted[i - 1]!.t) {
+        sorted.sort((a, b) => a.t - b.t);
+        break;
+      }
+    }
     const out: Signal[] = [];
     for (let i = 0; i < sorted.length; ) {
       let j = i + 1;
       while (j < sorted.length && sorted[j]!.t === sorted[i]!.t) j++;
-      if (j === i + 1) out.push(sorted[i]!);
-      else {
+      if (j === i + 1 || distinctKinds(sorted, i, j)) {
+        // One signal, or one of each kind (an event's own signals): nothing can be a copy.
+        for (let k = i; k < j; k++) out.push(sorted[k]!);
+      } else {
         // Several signals at one instant: drop exact copies (resent events without event_id).
         const seen = new Set<string>();
         for (let k = i; k < j; k++) {
@@ -89,6 +180,14 @@ export class SessionAccumulator {
   result(opts: QoeOptions = {}): SessionQoe {
     return computeFromSignals(this, this.signals(), opts);
   }
+}
+
+/** True when the signals [i, j) are all of different kinds (so none is a copy of another). */
+function distinctKinds(signals: readonly Signal[], i: number, j: number): boolean {
+  for (let a = i; a < j; a++) {
+    for (let b = a + 1; b < j; b++) if (signals[a]!.kind === signals[b]!.kind) return false;
+  }
+  return true;
 }
 
 function clip(iv: Interval, from: number): Interval | null {
@@ -211,6 +310,7 @@ function computeFromSignals(acc: SessionAccumulator, signals: Signal[], opts: Qo
     for (const s of signals) {
       if (s.kind === 'latency' && s.t >= from && s.t >= tl.firstFrame!) latencies.push(s.s);
     }
+    for (const v of acc.latenciesFrom(Math.max(from, tl.firstFrame!))) latencies.push(v);
   }
 
   return {

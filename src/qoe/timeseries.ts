@@ -1,5 +1,5 @@
 /**
- * Per-session series for plotting (bitrate, buffer, latency, throughput), downsampled to a
+ * Per-session series for plotting (bitrate, buffer, latency, throughput, playback rate), downsampled to a
  * bounded number of points by keeping each time bucket's minimum and maximum, so buffer
  * drains and bitrate dips survive downsampling.
  */
@@ -7,7 +7,7 @@ import { renditionHistory } from './rendition.ts';
 import { SessionAccumulator } from './session.ts';
 import type { QoeEvent, Signal } from './types.ts';
 
-export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput'] as const;
+export const TIMESERIES_METRICS = ['bitrate', 'buffer', 'latency', 'throughput', 'playback_rate'] as const;
 export type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];
 
 export const TIMESERIES_UNITS: Record<TimeseriesMetric, string> = {
@@ -15,6 +15,8 @@ export const TIMESERIES_UNITS: Record<TimeseriesMetric, string> = {
   buffer: 's',
   latency: 's',
   throughput: 'bps',
+  // A multiple of real time: 1 normal speed, 0 halted, above 1 live catch-up.
+  playback_rate: 'x',
 };
 
 export const DEFAULT_MAX_POINTS = 500;
@@ -26,10 +28,6 @@ export interface Timeseries {
   metric: TimeseriesMetric;
   unit: string;
   points: Point[];
-}
-
-export function isTimeseriesMetric(v: unknown): v is TimeseriesMetric {
-  return typeof v === 'string' && (TIMESERIES_METRICS as readonly string[]).includes(v);
 }
 
 /**
@@ -71,20 +69,34 @@ export function downsample(points: readonly Point[], maxPoints: number): Point[]
   return out.slice(0, max);
 }
 
-function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
+/** The plotted point a signal gives for a metric other than bitrate, or null. */
+export function metricPoint(s: Signal, metric: Exclude<TimeseriesMetric, 'bitrate'>): Point | null {
+  if (metric === 'buffer' && s.kind === 'buffer') return [s.t, s.s];
+  if (metric === 'latency' && s.kind === 'latency') return [s.t, s.s];
+  if (metric === 'throughput' && s.kind === 'throughput') return [s.t, s.bps];
+  if (metric === 'playback_rate' && s.kind === 'playhead' && s.rate !== null) return [s.t, s.rate];
+  return null;
+}
+
+/**
+ * The bitrate steps of a session from its time-sorted signals (only rendition signals are
+ * read), carried to the session end so a step plot reaches it.
+ */
+export function bitratePoints(signals: readonly Signal[], start: number, end: number): Point[] {
   const out: Point[] = [];
-  if (metric === 'bitrate') {
-    const { steps } = renditionHistory(signals, start);
-    for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
-    // Carry the last rendition to the session end so a step plot reaches it.
-    const lastStep = steps.at(-1);
-    if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
-    return out;
-  }
+  const { steps } = renditionHistory(signals, start);
+  for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
+  const lastStep = steps.at(-1);
+  if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
+  return out;
+}
+
+function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
+  if (metric === 'bitrate') return bitratePoints(signals, start, end);
+  const out: Point[] = [];
   for (const s of signals) {
-    if (metric === 'buffer' && s.kind === 'buffer') out.push([s.t, s.s]);
-    else if (metric === 'latency' && s.kind === 'latency') out.push([s.t, s.s]);
-    else if (metric === 'throughput' && s.kind === 'throughput') out.push([s.t, s.bps]);
+    const p = metricPoint(s, metric);
+    if (p) out.push(p);
   }
   return out;
 }

@@ -1,7 +1,17 @@
 /**
  * Types shared by the QoE modules: the event shape they read, the dialect-free signals the
- * dialect table produces, and the per-session result.
+ * dialect rules produce, and the per-session result. Reply types are derived from their TypeBox
+ * schemas (schema.ts), so the route's validation, OpenAPI and these types cannot drift apart.
  */
+import type { Static } from 'typebox';
+import type {
+  AGGREGATED_METRICS,
+  SessionQoeSchema,
+  StallSchema,
+  SummarySchema,
+  SwitchSchema,
+  WarmupSchema,
+} from './schema.ts';
 
 /** Anything shaped like a stored event (StoredEvent fits); only these fields are read. */
 export interface QoeEvent {
@@ -78,69 +88,22 @@ export type Signal =
 export type SignalKind = Signal['kind'];
 
 /** Warm-up trim: nothing, a number of seconds, or a fraction (0 < f < 1) of each session. */
-export type Warmup =
-  | { mode: 'none' }
-  | { mode: 'seconds'; seconds: number }
-  | { mode: 'fraction'; fraction: number };
+export type Warmup = Static<typeof WarmupSchema>;
 
 export interface QoeOptions {
   warmup?: Warmup;
 }
 
-export interface Stall {
-  /** Unix seconds. */
-  start: number;
-  end: number;
-  duration_s: number;
-}
+/** A stall interval of the QoE reply; Unix seconds. */
+export type Stall = Static<typeof StallSchema>;
 
-export interface Switch {
-  timestamp: number;
-  from_bps: number | null;
-  to_bps: number | null;
-}
+/** A rendition switch of the QoE reply. */
+export type Switch = Static<typeof SwitchSchema>;
 
 /** The per-session QoE record (the `sessions[]` items of GET /api/experiments/:id/qoe). */
-export interface SessionQoe {
-  session_id: string;
-  video_id: string | null;
-  protocol: string | null;
-  startup_time_s: number | null;
-  stall_count: number | null;
-  stall_time_s: number | null;
-  rebuffering_ratio: number | null;
-  avg_bitrate_bps: number | null;
-  switch_count: number | null;
-  latency_avg_s: number | null;
-  latency_p95_s: number | null;
-  dropped_frames: number | null;
-  played_time_s: number | null;
-  fatal_error: boolean;
-  exit_before_start: boolean;
-  stalls: Stall[];
-  switches: Switch[];
-}
+export type SessionQoe = Static<typeof SessionQoeSchema>;
 
-/** The numeric SessionQoe fields that get aggregated over sessions. */
-export const AGGREGATED_METRICS = [
-  'startup_time_s',
-  'stall_count',
-  'stall_time_s',
-  'rebuffering_ratio',
-  'avg_bitrate_bps',
-  'switch_count',
-  'latency_avg_s',
-  'latency_p95_s',
-  'dropped_frames',
-  'played_time_s',
-  'fatal_error',
-  'exit_before_start',
-] as const;
 export type AggregatedMetric = (typeof AGGREGATED_METRICS)[number];
 
-export interface Summary {
-  mean: number | null;
-  median: number | null;
-  p95: number | null;
-  n: number;
-}
+/** Mean, median, p95 and n of one metric over sessions. */
+export type Summary = Static<typeof SummarySchema>;

@@ -8,12 +8,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
-import { CSV_HEADER, csvLines } from '../export/columns.ts';
+import { CSV_HEADER, csvLines, ndjsonLine } from '../export/columns.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
 
-/** Largest page a client may ask for (NDJSON/CSV pages are held in memory to set X-Next-Cursor). */
+/**
+ * Largest page a client may ask for. NDJSON/CSV pages are held in memory to set X-Next-Cursor;
+ * every page also ends once it holds READ_PAGE_MAX_BYTES of events.
+ */
 export const MAX_LIMIT = 10_000;
 
 export const MetricsParams = Type.Object({ experiment_id: ExperimentId });
@@ -35,6 +38,13 @@ export const MetricsQuerystring = Type.Object({
     Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' }),
   ),
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('ndjson'), Type.Literal('csv')])),
+  csv: Type.Optional(
+    Type.Literal('raw', {
+      description:
+        "CSV cells exactly as stored. By default a text cell starting with = + - @ tab or CR gets a leading ' " +
+        'so that spreadsheets do not run it as a formula (numbers are never changed)',
+    }),
+  ),
 });
 
 /** What paging needs of an event: its sort key. */
@@ -42,51 +52,24 @@ type Keyed = { _id: string; timestamp: number };
 
 interface PageState {
   count: number;
+  /** Characters of event text in this page so far. */
+  bytes: number;
   last?: Keyed;
   /** More events exist after this page (only when a limit was given). */
   more: boolean;
 }
 
-/**
- * Batches from the store, cut to `limit` events; the store was asked for limit + 1 so that
- * one extra event tells whether a next page exists. Closes the store cursor when done or abandoned.
- */
-async function* limited<T extends Keyed>(
-  it: AsyncIterator<T[]>,
-  first: IteratorResult<T[]>,
-  limit: number | undefined,
-  st: PageState,
-): AsyncGenerator<T[]> {
-  try {
-    for (let r = first; !r.done; r = await it.next()) {
-      let batch = r.value;
-      if (limit !== undefined && st.count + batch.length > limit) {
-        batch = batch.slice(0, limit - st.count);
-        st.more = true;
-      }
-      if (batch.length > 0) {
-        st.count += batch.length;
-        st.last = batch[batch.length - 1];
-        yield batch;
-      }
-      if (st.more) return;
-    }
-  } finally {
-    await it.return?.();
-  }
-}
-
-/** How one format frames a read: what comes first, each batch, and what comes last. */
+/** How one format frames a read: what comes first, each event, and what comes last. */
 interface Framing<T> {
   head: string;
-  batch: (events: T[], first: boolean) => string;
+  event: (e: T, first: boolean) => string;
   tail: (count: number, next: string | undefined) => string;
 }
 
 function jsonFraming(experimentId: string): Framing<JsonEvent> {
   return {
     head: `{"experiment_id":${JSON.stringify(experimentId)},"metrics":[`,
-    batch: (events, first) => (first ? '' : ',') + events.map((e) => e.json).join(','),
+    event: (e, first) => (first ? e.json : `,${e.json}`),
     // count and next_cursor come last: they are known only once the stream has ended.
     tail: (count, next) => `],"count":${count}${next ? `,"next_cursor":${JSON.stringify(next)}` : ''}}`,
   };
@@ -94,34 +77,59 @@ function jsonFraming(experimentId: string): Framing<JsonEvent> {
 
 const ndjsonFraming: Framing<JsonEvent> = {
   head: '',
-  batch: (events) => {
-    let s = '';
-    for (const e of events) s += `${e.json}\n`;
-    return s;
-  },
+  event: (e) => ndjsonLine(e.json),
   tail: () => '',
 };
 
-const csvFraming: Framing<StoredEvent> = {
+const csvFraming = (raw: boolean): Framing<StoredEvent> => ({
   head: CSV_HEADER,
-  batch: (events) => csvLines(events),
+  event: (e) => csvLines([e], { raw }),
   tail: () => '',
-};
+});
 
-async function* frame<T>(
+/** Text is handed to the socket in chunks of about this many characters (or one larger event). */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The framed text of a read, in bounded chunks (never a whole batch as one string: a few fat
+ * events would exceed V8's string limit). With a limit, the page ends after `limit` events or
+ * once it holds `maxBytes` of event text, whichever comes first; the store was asked for
+ * limit + 1 events so that meeting one more says a next page exists. Closes the store cursor
+ * when done or abandoned.
+ */
+async function* page<T extends Keyed>(
   f: Framing<T>,
-  batches: AsyncIterable<T[]>,
+  it: AsyncIterator<T[]>,
+  first: IteratorResult<T[]>,
+  opts: { limit?: number; maxBytes: number },
   st: PageState,
   nextCursor: () => string | undefined,
 ): AsyncGenerator<string> {
-  if (f.head) yield f.head;
-  let first = true;
-  for await (const batch of batches) {
-    yield f.batch(batch, first);
-    first = false;
+  const { limit, maxBytes } = opts;
+  let chunk = f.head;
+  try {
+    read: for (let r = first; !r.done; r = await it.next()) {
+      for (const e of r.value) {
+        if (limit !== undefined && (st.count >= limit || (st.count > 0 && st.bytes >= maxBytes))) {
+          st.more = true;
+          break read;
+        }
+        const text = f.event(e, st.count === 0);
+        st.count++;
+        st.bytes += text.length;
+        st.last = e;
+        chunk += text;
+        if (chunk.length >= CHUNK_CHARS) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+    }
+  } finally {
+    await it.return?.();
   }
-  const tail = f.tail(st.count, nextCursor());
-  if (tail) yield tail;
+  chunk += f.tail(st.count, nextCursor());
+  if (chunk) yield chunk;
 }
 
 /**
@@ -134,26 +142,26 @@ export async function sendEvents<T extends Keyed>(
   format: ReadFormat,
   framing: Framing<T>,
   source: AsyncIterable<T[]>,
-  opts: { limit?: number; cursorAfter: (last: Keyed) => string },
+  opts: { limit?: number; maxBytes: number; cursorAfter: (last: Keyed) => string },
 ): Promise<FastifyReply> {
   const { limit } = opts;
   const it = source[Symbol.asyncIterator]();
   // Read the first batch before any byte is sent, so a store that is down is a clean 503.
   const first = await it.next();
-  const st: PageState = { count: 0, more: false };
+  const st: PageState = { count: 0, bytes: 0, more: false };
   const nextCursor = () => (st.more && st.last ? opts.cursorAfter(st.last) : undefined);
-  const body = frame(framing, limited(it, first, limit, st), st, nextCursor);
+  const body = page(framing, it, first, opts, st, nextCursor);
   reply.type(CONTENT_TYPES[format]);
   const vary = reply.getHeader('vary');
   reply.header('vary', vary ? `${vary}, Accept` : 'Accept');
   if (limit !== undefined && format !== 'json') {
     // Headers go before the body, so a page's next cursor must be known first: hold the page
-    // (at most MAX_LIMIT events) and send it whole.
-    let text = '';
-    for await (const chunk of body) text += chunk;
+    // (at most maxBytes plus one event) and send it whole.
+    const chunks: string[] = [];
+    for await (const chunk of body) chunks.push(chunk);
     const next = nextCursor();
     if (next) reply.header('x-next-cursor', next);
-    return reply.send(text);
+    return reply.send(chunks.join(''));
   }
   // A mid-stream error makes Fastify destroy the socket: the client sees a broken response,
   // never a 200 with a short but valid-looking body.
@@ -161,6 +169,15 @@ export async function sendEvents<T extends Keyed>(
 }
 
 async function* nothing<T>(): AsyncGenerator<T[]> {}
+
+/**
+ * Where a cursor resumes after an event. Older versions stored non-finite timestamps
+ * (SQLite keeps +-Infinity, which cursors carry); a null timestamp (MongoDB) sorts before
+ * every number, so the read resumes as after -Infinity (further null-timestamp events on the
+ * same page boundary are skipped rather than breaking the read).
+ */
+const resumeTimestamp = (ts: unknown): number =>
+  typeof ts === 'number' && !Number.isNaN(ts) ? ts : -Infinity;
 
 const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -171,7 +188,9 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'JSON {"experiment_id","metrics":[...],"count","next_cursor"?} (key order: count and next_cursor come last), ' +
           'NDJSON (one event per line) or CSV (fixed columns, payload as JSON text), by format= or Accept. ' +
-          'With limit, pages are read from the snapshot pinned by the first page; NDJSON/CSV pages carry X-Next-Cursor.',
+          'With limit, pages are read from the snapshot pinned by the first page; NDJSON/CSV pages carry X-Next-Cursor. ' +
+          'A page may hold fewer than limit events (it also ends once it holds READ_PAGE_MAX_BYTES of events): ' +
+          'follow next_cursor until there is none.',
         params: MetricsParams,
         querystring: MetricsQuerystring,
       },
@@ -198,13 +217,14 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
       const opts = {
         limit,
+        maxBytes: app.config.readPageMaxBytes,
         cursorAfter: (last: Keyed) =>
-          encodeCursor({ timestamp: last.timestamp, id: last._id, mark, filters }),
+          encodeCursor({ timestamp: resumeTimestamp(last.timestamp), id: last._id, mark, filters }),
       };
       // No mark: nothing was stored when the read began, so the snapshot is empty.
       if (format === 'csv') {
         const source = mark === null ? nothing<StoredEvent>() : app.store.readEvents(read);
-        return sendEvents(reply, format, csvFraming, source, opts);
+        return sendEvents(reply, format, csvFraming(q.csv === 'raw'), source, opts);
       }
       const source = mark === null ? nothing<JsonEvent>() : app.store.readEventsJson(read);
       const framing = format === 'json' ? jsonFraming(experiment_id) : ndjsonFraming;

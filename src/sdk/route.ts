@@ -11,10 +11,11 @@ import { apiError } from '../errors.ts';
 /** packages/reporter/dist, from src/sdk (tsx) or dist/sdk (built): both two levels below the root. */
 export const SDK_DIST = new URL('../../packages/reporter/dist/', import.meta.url);
 
-const FILES: Record<string, string> = {
-  'reporter.js': 'reporter.js',
-  'reporter.mjs': 'reporter.mjs',
-};
+// A Map, not an object literal: `constructor` or `__proto__` must not find a "file".
+const FILES = new Map([
+  ['reporter.js', 'reporter.js'],
+  ['reporter.mjs', 'reporter.mjs'],
+]);
 
 interface Cached {
   mtimeMs: number;
@@ -50,7 +51,7 @@ const sdkRoutes: FastifyPluginAsync<SdkRouteOptions> = async (app, opts) => {
   }
 
   app.get<{ Params: { file: string } }>('/:file', { schema: { hide: true } }, async (request, reply) => {
-    const name = FILES[request.params.file];
+    const name = FILES.get(request.params.file);
     if (!name)
       throw apiError('NOT_FOUND', `No SDK file ${request.params.file}; try reporter.js or reporter.mjs`);
     const file = await load(name);

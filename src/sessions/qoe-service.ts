@@ -3,15 +3,18 @@
  * cached QoE is out of date (or a warm-up is asked for), then cached.
  *
  * Computations are shared (concurrent requests for the same session and version wait for one
- * computation) and bounded (at most `maxConcurrent` at once): the events of one session are
- * streamed from the store, but its QoE signals are held while the session is computed.
+ * computation) and bounded (at most `maxConcurrent` at once). Events are streamed from the
+ * store; a time series holds at most its points (series.ts), a QoE computation the session's
+ * QoE signals (a few numbers per event, not the events).
  */
-import pLimit, { type LimitFunction } from 'p-limit';
+
 import type { FastifyBaseLogger } from 'fastify';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { SessionAccumulator } from '../qoe/session.ts';
-import { type Timeseries, type TimeseriesMetric, timeseriesOf } from '../qoe/timeseries.ts';
+import type { Timeseries, TimeseriesMetric } from '../qoe/timeseries.ts';
 import type { SessionQoe, Warmup } from '../qoe/types.ts';
 import type { EventStore, SessionRow } from '../store/types.ts';
+import { streamTimeseries } from './series.ts';
 
 /** Cached QoE with a warm-up (the no-warm-up figure lives in the store's summary). */
 const WARMUP_CACHE_SIZE = 1000;
@@ -68,14 +71,21 @@ export class SessionQoeService {
     maxPoints: number,
   ): Promise<Timeseries> {
     const id = `ts\u0000${experimentId}\u0000${row.session_id}\u0000${row.version}\u0000${metric}\u0000${maxPoints}`;
-    return this.#shared(id, async () => {
-      const acc = await this.#accumulate(experimentId, row.session_id);
-      return timeseriesOf(acc, metric, maxPoints);
-    });
+    return this.#shared(id, () =>
+      streamTimeseries(
+        () => this.#store.readEvents({ experimentId, session: row.session_id }),
+        metric,
+        maxPoints,
+        {
+          first: row.first_timestamp,
+          last: row.last_timestamp,
+        },
+      ),
+    );
   }
 
   async #accumulate(experimentId: string, sessionId: string): Promise<SessionAccumulator> {
-    const acc = new SessionAccumulator(sessionId);
+    const acc = new SessionAccumulator(sessionId, { fromStore: true });
     for await (const batch of this.#store.readEvents({ experimentId, session: sessionId })) {
       for (const e of batch) acc.add(e);
     }

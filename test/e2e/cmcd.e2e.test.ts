@@ -26,7 +26,7 @@ const SHAKA = path.resolve(
 const SHAKA_URL = '/lib/shaka-player.compiled.js';
 
 /**
- * The one option each player needs, as README shows it (plus, with `startHigh`, dash.js's
+ * The one option each player needs, as docs/cmcd.md shows it (plus, with `startHigh`, dash.js's
  * first rendition for the throttled run). dash.js sends only e, ts and v unless
  * the target lists its keys, so the list is part of its option.
  */
@@ -203,6 +203,27 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     assert.ok(Number(qs.switch_count) >= 1, `throttled switch_count ${qs.switch_count}`);
   }
 
+  /**
+   * hls.js 1.7 never ends the test stream (its audio runs 11 ms past the video): it waits on
+   * the last frame and reports sta=r with its last, full bl until the page closes. The clean
+   * session must still have no stall: that wait is the end of the content.
+   */
+  async function assertCleanEnd(t: test.TestContext, clean: string) {
+    const evs = await eventually(
+      () => e2e.stats.events(clean),
+      (v) => v.some((e) => e.payload.sta === 'e') || atEnd(v).length >= 2,
+      10_000,
+    );
+    t.diagnostic(`hlsjs clean, last reports:\n${dump(evs.slice(-6))}`);
+    assert.ok(
+      evs.some((e) => e.payload.sta === 'e') || atEnd(evs).length >= 2,
+      'the clean hls.js session played to its end',
+    );
+    const q = await qoeOf(clean);
+    assert.equal(q.stall_count, 0, `clean hls.js stalls ${JSON.stringify(q.stalls)}\n${dump(evs)}`);
+    assert.equal(q.stall_time_s, 0);
+  }
+
   for (const [player, protocol] of [
     ['dashjs', 'dash'],
     ['hlsjs', 'hls'],
@@ -216,6 +237,7 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
         t.diagnostic(`${player} throttled events:\n${dump(slowEvents)}`);
         throw err;
       });
+      if (player === 'hlsjs') await assertCleanEnd(t, clean);
       const all = [...cleanEvents, ...slowEvents];
       sent.push(`${player}: events ${eventsSent(all).join(' ')}; keys ${keysSent(all).join(' ')}`);
       t.diagnostic(sent.at(-1) ?? '');
@@ -266,6 +288,13 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     }
   });
 });
+
+/** The reports after the last playing state when they all say rebuffering (stuck at the end). */
+function atEnd(events: StoredEvent[]): StoredEvent[] {
+  const lastPlaying = events.findLastIndex((e) => e.event_type !== 'cmcd_rr' && e.payload.sta === 'p');
+  const after = events.slice(lastPlaying + 1).filter((e) => e.event_type !== 'cmcd_rr');
+  return after.length > 0 && after.every((e) => e.payload.sta === 'r') ? after : [];
+}
 
 function pick(q: Record<string, unknown>) {
   const {

@@ -19,6 +19,10 @@ export interface SessionPlan {
   stalls: Array<[at: number, seconds: number]>;
   latency: number;
   seed: number;
+  /** Seconds between buffer_level_updated events (default 1). */
+  bufferEvery?: number;
+  /** Playback rate while playing (live catch-up); default 1. */
+  rateAt?: (t: number) => number;
 }
 
 export const LADDER = [800_000, 1_600_000, 3_200_000, 6_000_000];
@@ -130,7 +134,7 @@ export function sessionEvents(p: SessionPlan): EventInput[] {
   // Buffer level every second: fills to ~10 s, runs dry before a stall, refills after.
   const levels: Array<[number, number]> = [];
   let buffer = 0;
-  for (let t = 0.5; t < p.duration; t += 1) {
+  for (let t = 0.5; t < p.duration; t += p.bufferEvery ?? 1) {
     const nextStall = p.stalls.find(([at]) => at > t && at - t < 4);
     if (stalledAt(t)) buffer = 0;
     else if (nextStall) buffer = Math.max(0, (nextStall[0] - t) * 0.9);
@@ -143,8 +147,8 @@ export function sessionEvents(p: SessionPlan): EventInput[] {
     ev(t, 'periodic_metrics', {
       current_time: Math.max(0, t - p.startup),
       duration: 0,
-      playback_rate: stalledAt(t) ? 0 : 1,
-      dropped_frames: Math.floor(t / 20),
+      playback_rate: stalledAt(t) ? 0 : (p.rateAt?.(t) ?? 1),
+      dropped_frames: Math.floor((t * (1 + (p.seed % 4))) / 20),
       buffer_level: bufferAt(t),
       current_bitrate: LADDER[qualityAt(t)],
       ...(reporter
@@ -266,6 +270,71 @@ export function twoExperiments(now: number): SessionPlan[] {
       seed: 6,
     },
   ];
+}
+
+/**
+ * Dense data for the screenshots: a 10-minute live session with 60 rendition switches, stalls
+ * and live catch-up (playback rate above 1 while latency is high), and a 400-session experiment.
+ */
+export function denseExperiments(now: number): SessionPlan[] {
+  const rand = rng(99);
+  const live: SessionPlan = {
+    experiment: 'live-10min',
+    dialect: 'reporter',
+    session: 'live-10min-1',
+    start: now - 700,
+    duration: 600,
+    startup: 1.3,
+    qualities: [
+      [0, 1],
+      ...Array.from({ length: 60 }, (_, i): [number, number] => [8 + i * 9.7, (i * 7 + 3) % 4]),
+    ],
+    stalls: [
+      [121, 2.4],
+      [333, 5.1],
+      [470, 1.2],
+    ],
+    latency: 3.2,
+    seed: 7,
+    rateAt: (t) => (Math.floor(t / 40) % 3 === 1 ? 1.05 : Math.floor(t / 40) % 5 === 4 ? 0.95 : 1),
+  };
+  const many = Array.from({ length: 400 }, (_, i): SessionPlan => {
+    const switches = Math.floor(rand() * 5);
+    return {
+      experiment: 'abr-400',
+      dialect: 'reporter',
+      session: `run-${String(i + 1).padStart(3, '0')}`,
+      start: now - 90_000 + i * 200,
+      duration: 30,
+      startup: 0.4 + rand() * rand() * 4,
+      qualities: [
+        [0, Math.floor(rand() * 3)],
+        ...Array.from({ length: switches }, (_, k): [number, number] => [
+          4 + k * 5 + rand() * 3,
+          Math.floor(rand() * 4),
+        ]),
+      ],
+      stalls: rand() < 0.3 ? [[8 + rand() * 15, 0.3 + rand() * 4]] : [],
+      latency: 1.5 + rand() * 3,
+      seed: 1000 + i,
+      bufferEvery: 2,
+    };
+  });
+  return [live, ...many];
+}
+
+/** POSTs events in batches to /api/submit/batch (fast seeding of large experiments). */
+export async function submitBatches(base: string, events: EventInput[], size = 5000): Promise<void> {
+  for (let i = 0; i < events.length; i += size) {
+    const res = await fetch(`${base}/api/submit/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events.slice(i, i + size)),
+    });
+    const text = await res.text();
+    if (res.status !== 200 || /"rejected":\[\{/.test(text))
+      throw new Error(`batch answered ${res.status}: ${text.slice(0, 300)}`);
+  }
 }
 
 /** POSTs events one per request to /api/submit (as the testbed client does), a few in flight. */

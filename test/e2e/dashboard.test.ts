@@ -15,7 +15,14 @@ import { buildApp } from '../../src/app.ts';
 import * as fmt from '../../src/web/client/format.ts';
 import { CI } from '../helpers/env.ts';
 import { sqliteFixture } from '../helpers/stores.ts';
-import { type SessionPlan, sessionEvents, submitAll, twoExperiments } from './dashboard-seed.ts';
+import {
+  denseExperiments,
+  type SessionPlan,
+  sessionEvents,
+  submitAll,
+  submitBatches,
+  twoExperiments,
+} from './dashboard-seed.ts';
 import { type Browser, launchBrowser } from './harness/browser.ts';
 import { CHROMIUM } from './harness/tools.ts';
 
@@ -28,6 +35,28 @@ const chromiumSkip = fs.existsSync(CHROMIUM)
 if (CI && chromiumSkip) throw new Error(`CI=true but ${CHROMIUM} is missing`);
 
 const METRIC_FORMATS: Record<string, (v: number | null | undefined) => string> = fmt.METRIC_FORMAT;
+
+/** The per-session figures the experiment and compare views draw as CDFs, in page order. */
+const CDF_KEYS: Array<[string, string]> = [
+  ['startup_time_s', 'Startup time'],
+  ['stall_count', 'Stall count'],
+  ['stall_time_s', 'Stall time'],
+  ['rebuffering_ratio', 'Rebuffering ratio'],
+  ['avg_bitrate_bps', 'Average bitrate'],
+  ['switch_count', 'Bitrate switches'],
+  ['latency_avg_s', 'Live latency (mean)'],
+  ['latency_p95_s', 'Live latency (p95)'],
+  ['dropped_frames', 'Dropped frames'],
+];
+
+/** Session chart series label -> API metric and line colour. */
+const SESSION_SERIES: Array<[label: string, metric: string, rgb: [number, number, number]]> = [
+  ['bitrate', 'bitrate', [31, 119, 180]],
+  ['buffer', 'buffer', [44, 160, 44]],
+  ['latency', 'latency', [148, 103, 189]],
+  ['throughput', 'throughput', [255, 127, 14]],
+  ['playback rate', 'playback_rate', [140, 86, 75]],
+];
 
 interface QoeReply {
   sessions: Array<Record<string, unknown> & { session_id: string; stalls: unknown[]; switches: unknown[] }>;
@@ -59,8 +88,16 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
   };
 
   /** Opens a view and records console errors, page errors, failed and off-origin requests. */
-  async function open(hash: string): Promise<{ page: Page; problems: string[] }> {
+  async function open(
+    hash: string,
+    opts: { width?: number; timezone?: string } = {},
+  ): Promise<{ page: Page; problems: string[] }> {
     const page = await context.newPage();
+    if (opts.width) await page.setViewportSize({ width: opts.width, height: opts.width < 600 ? 844 : 900 });
+    if (opts.timezone) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Emulation.setTimezoneOverride', { timezoneId: opts.timezone });
+    }
     const problems: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
@@ -78,11 +115,23 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     return { page, problems };
   }
 
-  async function shot(page: Page, name: string): Promise<void> {
+  async function shot(page: Page, name: string, viewportOnly = false): Promise<void> {
     fs.mkdirSync(SHOTS, { recursive: true });
+    const file = path.join(SHOTS, `${name}.png`);
     // The body, not the viewport: pages shorter than the window are not padded with blank space.
-    await page.locator('body').screenshot({ path: path.join(SHOTS, `${name}.png`) });
+    if (viewportOnly) await page.screenshot({ path: file });
+    else await page.locator('body').screenshot({ path: file });
   }
+
+  /** Clicks a download button and returns the file the page offered, with its name. */
+  async function download(page: Page, selector: string): Promise<{ name: string; body: Buffer }> {
+    const [d] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+    return { name: d.suggestedFilename(), body: fs.readFileSync(await d.path()) };
+  }
+
+  /** Pixels the page is wider than the window (0 when nothing overflows sideways). */
+  const overflow = (page: Page) =>
+    page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 
   /** Pixels of each colour (±tol per channel) on the canvas of the chart with this title. */
   async function pixels(
@@ -270,10 +319,13 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     const charts = await chartInfo(page);
     assert.deepEqual(
       charts.map((c) => c.title),
-      ['Startup time', 'Rebuffering ratio', 'Average bitrate', 'Live latency'],
+      CDF_KEYS.map(([, title]) => title),
     );
-    for (const c of charts) {
-      assert.match(c.series, /^bola-starlink \(n=\d+\)$/, c.title);
+    for (const [i, c] of charts.entries()) {
+      // One CDF per per-session figure; n counts the sessions where the API has that figure.
+      const key = CDF_KEYS[i]![0];
+      const n = q.sessions.filter((x) => typeof x[key] === 'number').length;
+      assert.equal(c.series, `bola-starlink (n=${n})`, c.title);
       assert.ok(c.points > 0, `${c.title} has points`);
       const px = await pixels(page, c.title!, { line: [31, 119, 180] });
       assert.ok(px && (px?.line ?? 0) > 30, `${c.title}: series line drawn (${JSON.stringify(px)})`);
@@ -328,13 +380,21 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
       assert.equal(labels.length, 2, c.title);
       assert.match(labels[0]!, /^bola-starlink/);
       assert.match(labels[1]!, /^l2a-starlink/);
-      const px = await pixels(page, c.title!, { first: [31, 119, 180], second: [214, 39, 40] });
+      const px = await pixels(page, c.title!, { first: [31, 119, 180], second: [255, 127, 14] });
       assert.ok(
         (px?.first ?? 0) > 20 && (px?.second ?? 0) > 20,
         `${c.title}: both lines drawn (${JSON.stringify(px)})`,
       );
     }
     await shot(page, 'compare');
+    const table = (await download(page, '#compare-csv')).body.toString('utf8').trim().split('\n');
+    assert.equal(table[0], 'experiment_id,metric,n,mean,median,p95');
+    const bola = await getJson<QoeReply>('/api/experiments/bola-starlink/qoe');
+    const a = bola.aggregate.startup_time_s!;
+    assert.ok(
+      table.includes(`bola-starlink,startup_time_s,${a.n},${a.mean},${a.median},${a.p95}`),
+      table.join('\n'),
+    );
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -362,28 +422,31 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     const charts = await chartInfo(page);
     assert.deepEqual(
       charts.map((c) => c.series),
-      ['bitrate', 'buffer', 'latency', 'throughput'],
+      SESSION_SERIES.map(([label]) => (label === 'throughput' ? 'throughput|video bitrate' : label)),
     );
-    const colors = [
-      [31, 119, 180],
-      [214, 39, 40],
-      [44, 160, 44],
-      [255, 127, 14],
-    ] as Array<[number, number, number]>;
+    const bitrateTs = await getJson<{ points: Array<[number, number]> }>(
+      `/api/experiments/${id}/timeseries?metric=bitrate&session=${sid}&max_points=1000`,
+    );
     for (const [i, c] of charts.entries()) {
-      const ts = await getJson<{ points: unknown[] }>(
-        `/api/experiments/${id}/timeseries?metric=${c.series}&session=${sid}&max_points=1000`,
+      const [, metric, color] = SESSION_SERIES[i]!;
+      const ts = await getJson<{ points: Array<[number, number]> }>(
+        `/api/experiments/${id}/timeseries?metric=${metric}&session=${sid}&max_points=1000`,
       );
-      assert.equal(c.points, ts.points.length, `${c.series}: every API point plotted`);
+      // Throughput is drawn against the played bitrate: one x column for both series' points.
+      const want =
+        metric === 'throughput'
+          ? new Set([...ts.points, ...bitrateTs.points].map((p) => p[0])).size
+          : ts.points.length;
+      assert.equal(c.points, want, `${c.series}: every API point plotted`);
       assert.ok(c.points > 0, `${c.series} has points`);
       const px = await pixels(page, c.title!, {
-        line: colors[i]!,
-        stall: [248, 222, 222],
+        line: color,
+        stall: [214, 39, 40],
         switchLine: [140, 88, 172],
       });
       assert.ok(px, c.title);
       assert.ok((px?.line ?? 0) > 20, `${c.title}: line drawn ${JSON.stringify(px)}`);
-      assert.ok((px?.stall ?? 0) > 100, `${c.title}: stall shaded ${JSON.stringify(px)}`);
+      assert.ok((px?.stall ?? 0) > 100, `${c.title}: stall bar drawn ${JSON.stringify(px)}`);
       assert.ok((px?.switchLine ?? 0) > 20, `${c.title}: switches marked ${JSON.stringify(px)}`);
     }
     // Dragging across one chart zooms all four to the same range; double-click resets them.
@@ -392,6 +455,7 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.equal(new Set(full).size, 1, `one shared time axis: ${full}`);
     const over = await page.locator('figure.chart[data-title="Buffer level"] .u-over').boundingBox();
     assert.ok(over);
+    assert.ok(over.height >= 220, `plot area tall enough to read: ${over.height} px`);
     await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
     await page.mouse.down();
     await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2, { steps: 5 });
@@ -435,6 +499,221 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     await page.close();
   });
 
+  test('session view: playback rate chart, and each chart downloads as SVG, PNG and CSV of its points', async () => {
+    const id = 'bola-starlink';
+    const sid = 'bola-3';
+    const { page, problems } = await open(`#/session/${id}/${sid}`);
+    const rate = await getJson<{ unit: string; points: Array<[number, number]> }>(
+      `/api/experiments/${id}/timeseries?metric=playback_rate&session=${sid}&max_points=1000`,
+    );
+    assert.equal(rate.unit, 'x');
+    assert.ok(
+      rate.points.some((p) => p[1] === 0) && rate.points.some((p) => p[1] === 1),
+      `halted in a stall, 1 otherwise: ${JSON.stringify(rate.points)}`,
+    );
+    const rateFig = 'figure.chart[data-title="Playback rate"]';
+    assert.equal(await page.getAttribute(rateFig, 'data-points'), String(rate.points.length));
+    const ratePx = await pixels(page, 'Playback rate', { line: [140, 86, 75] });
+    assert.ok((ratePx?.line ?? 0) > 20, `playback rate line drawn ${JSON.stringify(ratePx)}`);
+
+    const fig = 'figure.chart[data-title="Video bitrate"]';
+    const points = Number(await page.getAttribute(fig, 'data-points'));
+    const bitrate = await getJson<{ points: Array<[number, number]> }>(
+      `/api/experiments/${id}/timeseries?metric=bitrate&session=${sid}&max_points=1000`,
+    );
+    const { sessions } = await getJson<{ sessions: Array<{ session_id: string; first_timestamp: number }> }>(
+      `/api/experiments/${id}/sessions`,
+    );
+    const t0 = sessions.find((x) => x.session_id === sid)!.first_timestamp;
+    // CSV: a header, then one row per plotted point, in display units (s since start, Mbps).
+    const csv = await download(page, `${fig} button[data-format="csv"]`);
+    assert.equal(csv.name, 'video-bitrate-mbps.csv');
+    const lines = csv.body.toString('utf8').trim().split('\n');
+    assert.equal(lines[0], 'seconds since session start,bitrate (Mbps)');
+    assert.equal(lines.length - 1, points);
+    assert.equal(points, bitrate.points.length);
+    bitrate.points.forEach(([t, v], i) => {
+      const [x, y] = lines[i + 1]!.split(',').map(Number);
+      assert.ok(Math.abs(x! - (t - t0)) < 1e-6, `row ${i} x ${x} vs ${t - t0}`);
+      assert.ok(Math.abs(y! - v / 1e6) < 1e-9, `row ${i} y ${y} vs ${v / 1e6}`);
+    });
+    // SVG: the same points as a staircase (one horizontal run per point after the first),
+    // a band per stall and the axis labels.
+    const svg = (await download(page, `${fig} button[data-format="svg"]`)).body.toString('utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    const d = /<path class="series" data-label="bitrate" d="([^"]+)"/.exec(svg)?.[1] ?? '';
+    assert.equal((d.match(/H/g) ?? []).length, points - 1, 'one step per point');
+    const q = await getJson<QoeReply>(`/api/experiments/${id}/qoe?session=${sid}`);
+    const stalls = q.sessions.find((x) => x.session_id === sid)!.stalls.length;
+    assert.equal((svg.match(/<rect class="band"/g) ?? []).length, stalls);
+    assert.match(svg, />seconds since session start</);
+    assert.match(svg, />Mbps</);
+    // PNG: a real PNG at least as wide as the chart on screen.
+    const png = (await download(page, `${fig} button[data-format="png"]`)).body;
+    assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a');
+    const box = await page.locator(`${fig} canvas`).boundingBox();
+    assert.ok(png.readUInt32BE(16) >= Math.floor(box!.width), `PNG width ${png.readUInt32BE(16)}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test("experiment view: picked sessions overlaid on one axis from each session's start, one colour each", async () => {
+    const id = 'bola-starlink';
+    const { page, problems } = await open(`#/experiment/${id}`);
+    const { sessions } = await getJson<{ sessions: Array<{ session_id: string; first_timestamp: number }> }>(
+      `/api/experiments/${id}/sessions`,
+    );
+    assert.equal(await page.isDisabled('#overlay-btn'), true);
+    // Runs of one scenario: every session that played the same video, in one pick.
+    const q0 = await getJson<QoeReply>(`/api/experiments/${id}/qoe`);
+    const video = q0.sessions[0]!.video_id as string;
+    const runs = q0.sessions.filter((x) => x.video_id === video);
+    await page.selectOption('#pick-runs', video);
+    assert.equal(await page.textContent('#overlay-btn'), `Overlay ${runs.length} selected`);
+    assert.equal(await page.locator('table.qoe input.pick:checked').count(), runs.length);
+    await page.click('#pick-clear');
+    assert.equal(await page.locator('table.qoe input.pick:checked').count(), 0);
+    assert.equal(await page.isDisabled('#overlay-btn'), true);
+    for (const s of sessions) await page.check(`input[aria-label="overlay ${s.session_id}"]`);
+    assert.equal(await page.textContent('#overlay-btn'), `Overlay ${sessions.length} selected`);
+    await page.click('#overlay-btn');
+    const fig = '#overlay figure.chart[data-metric="bitrate"]';
+    await page.waitForSelector(`${fig}[data-series]`);
+    assert.equal(await page.getAttribute(fig, 'data-series'), sessions.map((s) => s.session_id).join('|'));
+    const xs = new Set<number>();
+    for (const s of sessions) {
+      const ts = await getJson<{ points: Array<[number, number]> }>(
+        `/api/experiments/${id}/timeseries?metric=bitrate&session=${encodeURIComponent(s.session_id)}&max_points=1000`,
+      );
+      for (const [t] of ts.points) xs.add(Number((t - s.first_timestamp).toFixed(3)));
+    }
+    assert.equal(Number(await page.getAttribute(fig, 'data-points')), xs.size);
+    assert.ok(Math.max(...xs) < 120, 'x is time since each session start, not since the first session');
+    const px = await pixels(page, 'Video bitrate (Mbps)', {
+      first: [31, 119, 180],
+      second: [255, 127, 14],
+      third: [44, 160, 44],
+    });
+    for (const [k, n] of Object.entries(px ?? {}))
+      assert.ok(n > 20, `${k} session drawn: ${JSON.stringify(px)}`);
+    const legend = await page.locator(`${fig} .u-legend`).textContent();
+    for (const s of sessions) assert.ok(legend?.includes(s.session_id), `legend names ${s.session_id}`);
+    assert.equal(
+      await page.locator('#overlay figure.chart').count(),
+      5,
+      'bitrate, buffer, latency, throughput, playback rate',
+    );
+    await shot(page, 'experiment-overlay');
+    // The QoE table as CSV: one row per session, the API's numbers in API units.
+    const q = await getJson<QoeReply>(`/api/experiments/${id}/qoe`);
+    const csv = await download(page, '#qoe-csv');
+    assert.equal(csv.name, `${id}-qoe.csv`);
+    const [head, ...rows] = csv.body.toString('utf8').trim().split('\n');
+    const cols = head!.split(',');
+    assert.equal(rows.length, q.sessions.length);
+    for (const [i, s] of q.sessions.entries()) {
+      const cells = rows[i]!.split(',');
+      assert.equal(cells[0], s.session_id);
+      for (const key of ['startup_time_s', 'rebuffering_ratio', 'avg_bitrate_bps', 'stall_count'])
+        assert.equal(
+          cells[cols.indexOf(key)],
+          s[key] == null ? '' : String(s[key]),
+          `${s.session_id} ${key}`,
+        );
+    }
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('times carry their zone; the UTC / local switch changes them and is remembered', async () => {
+    const id = 'bola-starlink';
+    const { page, problems } = await open(`#/experiment/${id}`, { timezone: 'Asia/Kolkata' });
+    const { sessions } = await getJson<{ sessions: Array<{ session_id: string; first_timestamp: number }> }>(
+      `/api/experiments/${id}/sessions`,
+    );
+    const first = Math.min(...sessions.map((s) => s.first_timestamp));
+    const kolkata = fmt.dateTime(first + 5.5 * 3600, 'utc').replace(/UTC$/, 'UTC+05:30');
+    const shown = () => page.textContent('[data-stat="first"] .v');
+    assert.equal(await shown(), kolkata);
+    assert.equal(await page.textContent('#zone'), 'Times: local');
+    await page.click('#zone');
+    await page.waitForFunction(
+      (want) => document.querySelector('[data-stat="first"] .v')?.textContent === want,
+      fmt.dateTime(first, 'utc'),
+    );
+    const s = sessions[0]!;
+    assert.equal(
+      await page.textContent(`table.qoe tr[data-row="${s.session_id}"] td[data-key="started"]`),
+      fmt.dateTime(s.first_timestamp, 'utc', false),
+      'the sessions table has a start time column',
+    );
+    assert.equal(await page.textContent('table.qoe th[data-key="started"]'), 'Started (UTC)');
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready !== undefined);
+    await page.waitForSelector('[data-stat="first"]');
+    assert.equal(await shown(), fmt.dateTime(first, 'utc'), 'remembered after a reload');
+    await page.click('#zone');
+    await page.waitForFunction(
+      (want) => document.querySelector('[data-stat="first"] .v')?.textContent === want,
+      kolkata,
+    );
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('an unknown experiment, session or compare id gets a not-found page, not an empty view', async () => {
+    const cases: Array<[string, string]> = [
+      ['#/experiment/nope', 'No experiment "nope"'],
+      ['#/session/bola-starlink/nope', 'No session "nope" in experiment "bola-starlink"'],
+      ['#/compare/bola-starlink,nope', 'No experiment "nope"'],
+    ];
+    for (const [hash, text] of cases) {
+      const { page, problems } = await open(hash);
+      assert.equal(await page.textContent('#not-found h1'), text, hash);
+      assert.equal(await page.locator('main table, main figure, main h2').count(), 0, `${hash}: no skeleton`);
+      assert.equal(await page.isVisible('#not-found a[href="#/"]'), true);
+      assert.equal(await page.getAttribute('main', 'aria-busy'), null, 'not left loading');
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+  });
+
+  test('phone (390 px): no view is wider than the screen; compare as cards; a readable event log', async () => {
+    const views: Array<[string, string]> = [
+      ['experiments', '#/'],
+      ['experiment', '#/experiment/bola-starlink'],
+      ['compare', '#/compare/bola-starlink,l2a-starlink'],
+      ['session', '#/session/bola-starlink/bola-3'],
+    ];
+    for (const [name, hash] of views) {
+      const { page, problems } = await open(hash, { width: 390 });
+      await page.waitForFunction(() => !document.querySelector('main[aria-busy]'));
+      assert.equal(await overflow(page), 0, `${name}: nothing overflows sideways`);
+      if (name === 'compare') {
+        await page.waitForSelector('#compare-cards .card');
+        assert.equal(await page.isVisible('table.compare'), false);
+        assert.equal(await page.locator('#compare-cards .card').count(), 2);
+        const q = await getJson<QoeReply>('/api/experiments/bola-starlink/qoe');
+        assert.equal(
+          await page.textContent(
+            '#compare-cards .card[data-experiment="bola-starlink"] dd[data-key="startup_time_s"]',
+          ),
+          fmt.seconds(q.aggregate.startup_time_s?.median),
+        );
+      }
+      if (name === 'session') {
+        await page.waitForSelector('#event-log tbody tr');
+        const row = await page.locator('#event-log tbody tr').first().boundingBox();
+        assert.ok(row && row.x >= 0 && row.x + row.width <= 390, `log row fits: ${JSON.stringify(row)}`);
+      }
+      const crumbs = await page.$eval('#crumbs', (el) => el.scrollWidth <= el.clientWidth);
+      assert.ok(crumbs, `${name}: breadcrumb not clipped`);
+      await shot(page, `phone-${name}`);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+  });
+
   test('a testbed session (no session_id, keyed by its video_id) opens from the experiment table', async () => {
     const id = 'l2a-starlink';
     const { page, problems } = await open(`#/experiment/${id}`);
@@ -451,6 +730,10 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.ok((points.bitrate ?? 0) > 0 && (points.buffer ?? 0) > 0, JSON.stringify(points));
     assert.equal(points.latency, 0, 'the testbed client sends no live latency');
     assert.equal(await page.isVisible('figure.chart[data-title="Live latency"] .chart-note'), true);
+    // An empty chart is one line, not a blank plot.
+    const empty = await page.locator('figure.chart[data-title="Live latency"]').boundingBox();
+    assert.ok(empty && empty.height < 60, `empty chart collapsed: ${JSON.stringify(empty)}`);
+    await shot(page, 'session-testbed');
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -544,5 +827,64 @@ describe('dashboard in Chromium', { skip: chromiumSkip }, () => {
     assert.deepEqual(sv.problems, []);
     await sv.page.close();
     await page.close();
+  });
+
+  test('dense data: a 10-minute live session with 60 switches, a 400-session experiment (screenshots)', async () => {
+    await submitBatches(base, denseExperiments(Date.now() / 1000).flatMap(sessionEvents));
+    const live = await getJson<QoeReply>('/api/experiments/live-10min/qoe');
+    assert.ok((live.sessions[0]?.switch_count as number) >= 50, 'seeded 50+ switches');
+    const many = await getJson<QoeReply>('/api/experiments/abr-400/qoe');
+    assert.equal(many.sessions.length, 400);
+    for (const width of [1440, 390]) {
+      const sv = await open('#/session/live-10min/live-10min-1', { width });
+      await sv.page.waitForSelector(
+        'figure.chart[data-title="Playback rate"][data-points]:not([data-points="0"])',
+      );
+      // 60 switches: short ticks on the x axis instead of lines over the whole plot.
+      const px = await pixels(sv.page, 'Buffer level', { switchLine: [140, 88, 172] });
+      const box = await sv.page.locator('figure.chart[data-title="Buffer level"] canvas').boundingBox();
+      assert.ok(
+        (px?.switchLine ?? 0) < box!.height * 60 * 0.5,
+        `switch marks stay small: ${JSON.stringify(px)}`,
+      );
+      assert.equal(await overflow(sv.page), 0, `session at ${width}: no sideways overflow`);
+      await shot(sv.page, `dense-session-${width}`);
+      assert.deepEqual(sv.problems, []);
+      await sv.page.close();
+
+      const ev = await open('#/experiment/abr-400', { width });
+      await ev.page.waitForSelector('table.qoe tbody tr[data-row="run-400"]');
+      assert.equal(await ev.page.locator('table.qoe tbody tr').count(), 400);
+      assert.equal(
+        await ev.page.getAttribute('figure.chart[data-title="Startup time"]', 'data-series'),
+        'abr-400 (n=400)',
+      );
+      assert.equal(await overflow(ev.page), 0, `experiment at ${width}: no sideways overflow`);
+      await shot(ev.page, `dense-experiment-${width}`, true);
+      await ev.page.locator('.cdfs').screenshot({ path: path.join(SHOTS, `dense-cdfs-${width}.png`) });
+      for (const sid of ['run-001', 'run-002', 'run-003', 'run-004'])
+        await ev.page.check(`input[aria-label="overlay ${sid}"]`);
+      await ev.page.click('#overlay-btn');
+      await ev.page.waitForSelector('#overlay figure.chart[data-metric="playback_rate"][data-series]');
+      await ev.page.locator('#overlay').screenshot({ path: path.join(SHOTS, `dense-overlay-${width}.png`) });
+      assert.deepEqual(ev.problems, []);
+      await ev.page.close();
+
+      const cv = await open('#/compare/abr-400,live-10min,bola-starlink', { width });
+      await cv.page.waitForSelector('table.compare td[data-key]', { state: 'attached' });
+      assert.equal(await overflow(cv.page), 0, `compare at ${width}: no sideways overflow`);
+      await shot(cv.page, `dense-compare-${width}`);
+      assert.deepEqual(cv.problems, []);
+      await cv.page.close();
+
+      const lv = await open('#/', { width });
+      await lv.page.waitForSelector(
+        'tr[data-row="abr-400"] td[data-key="startup_time_s"]:not(:has-text("…"))',
+      );
+      assert.equal(await overflow(lv.page), 0, `experiments at ${width}: no sideways overflow`);
+      await shot(lv.page, `dense-experiments-${width}`);
+      assert.deepEqual(lv.problems, []);
+      await lv.page.close();
+    }
   });
 });

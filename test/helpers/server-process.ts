@@ -35,12 +35,21 @@ export interface ServerProcess {
 export async function startServerProcess(
   env: Record<string, string>,
   args = ['serve'],
-  opts: { nodeArgs?: string[] } = {},
+  opts: {
+    nodeArgs?: string[] /** Another checkout to run (the benchmark's baseline). */;
+    root?: string;
+    /** Run the built dist/cli.js (as `npm start` does) instead of the sources through tsx. */
+    dist?: boolean;
+  } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const nodeArgs = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'src/cli.ts')];
+  const root = opts.root ?? ROOT;
+  const entry = opts.dist
+    ? [path.join(root, 'dist/cli.js')]
+    : ['--import', 'tsx', path.join(root, 'src/cli.ts')];
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...entry];
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
-    cwd: ROOT,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -38,6 +38,18 @@ export function sqliteFixture(): StoreFixture {
   };
 }
 
+/**
+ * A connection string with driver options added to its query, e.g. a short
+ * serverSelectionTimeoutMS so that a test of an unreachable server does not wait 3 s.
+ */
+export function mongoUrlWith(url: string, options: Record<string, string | number>): string {
+  const query = Object.entries(options)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
+  if (url.includes('?')) return `${url}&${query}`;
+  return /^mongodb(\+srv)?:\/\/[^/]+\//.test(url) ? `${url}?${query}` : `${url}/?${query}`;
+}
+
 export function mongoFixture(): StoreFixture {
   const dbs: string[] = [];
   return {
@@ -48,9 +60,8 @@ export function mongoFixture(): StoreFixture {
       dbs.push(db);
       return configFrom({
         STORAGE: 'mongodb',
-        MONGO_URL: MONGO_URL ?? 'mongodb://127.0.0.1:1/',
+        MONGO_URL: mongoUrlWith(MONGO_URL ?? 'mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 2000 }),
         MONGO_DATABASE: db,
-        MONGO_TIMEOUT_MS: '2000',
         ...overrides,
       });
     },

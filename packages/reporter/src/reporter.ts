@@ -4,6 +4,7 @@
  * Every event carries an event_id, so a batch sent twice (a retry after a lost reply, or a
  * beacon racing a fetch) is stored once by the server.
  */
+import { EventType } from '../../../src/events/names.ts';
 import { inSample, uuid } from './ids.ts';
 import { type DropReason, type ReporterEvent, type ReporterOptions, resolveOptions } from './options.ts';
 import { backoffMs, beacon, chunkBodies, post, retryable, UNLOAD_CHUNK_BYTES } from './transport.ts';
@@ -184,7 +185,7 @@ export function createReporter(options: ReporterOptions): Reporter {
   const onPageHide = () => {
     if (!ended && sampled) {
       ended = true;
-      enqueue('session_ended', { reason: 'pagehide' });
+      enqueue(EventType.SESSION_ENDED, { reason: 'pagehide' });
     }
     handOff();
   };
@@ -238,7 +239,7 @@ export function createReporter(options: ReporterOptions): Reporter {
       if (destroyed) return;
       if (!ended && sampled) {
         ended = true;
-        enqueue('session_ended', { reason: 'destroy' });
+        enqueue(EventType.SESSION_ENDED, { reason: 'destroy' });
       }
       destroyed = true;
       if (hasWindow) {

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'libsql';
+import { ConfigError } from '../../config.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 import type { EventDoc, StoredEvent } from '../../events/schema.ts';
 import type { SessionQoe } from '../../qoe/types.ts';
@@ -38,6 +39,34 @@ export interface SqliteStoreOptions {
 
 /** Rows removed per transaction when deleting an experiment. */
 const DELETE_CHUNK = 10_000;
+/** Below this much free space in the data directory, health says writes may fail. */
+const MIN_FREE_BYTES = 1024 * 1024;
+
+/**
+ * Checks the data directory before anything touches it, so a bad DATA_DIR stops start-up with
+ * a message naming the variable (rather than a raw error, or Node's recursive mkdir looping on
+ * /proc).
+ */
+function checkDataDir(dir: string): void {
+  const bad = (why: string) => new ConfigError('DATA_DIR', `"${dir}" ${why}`);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(dir))
+    throw bad('is on a kernel file system; choose a directory on a disk');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    // missing: created below
+  }
+  if (st && !st.isDirectory()) throw bad('exists and is not a directory');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw bad(
+      `cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+}
 
 type Db = InstanceType<typeof Database>;
 
@@ -60,7 +89,7 @@ export class SqliteStore implements EventStore {
   }
 
   async open(): Promise<void> {
-    fs.mkdirSync(path.dirname(this.opts.file), { recursive: true });
+    checkDataDir(path.dirname(path.resolve(this.opts.file)));
     // The writer creates (or migrates) the schema before anything reads.
     const writer = new SqliteWriter({
       file: this.opts.file,
@@ -76,11 +105,35 @@ export class SqliteStore implements EventStore {
     // little time and no memory.
     db.exec('PRAGMA temp_store = FILE');
     this.#db = db;
+    this.#identity = fs.statSync(this.opts.file);
   }
 
+  #identity: fs.Stats | undefined;
+
+  /**
+   * Healthy only when a write can succeed: the file is still the one opened, its directory is
+   * writable with some space left, and the last write did not fail for good.
+   */
   async health(): Promise<StoreHealth> {
     try {
       this.db.prepare('SELECT 1').get();
+      const now = fs.statSync(this.opts.file, { throwIfNoEntry: false });
+      if (!now || now.ino !== this.#identity?.ino || now.dev !== this.#identity?.dev) {
+        return { ok: false, detail: 'the database file was removed or replaced; restart the server' };
+      }
+      const dir = path.dirname(this.opts.file);
+      try {
+        fs.accessSync(dir, fs.constants.W_OK);
+      } catch (err) {
+        return {
+          ok: false,
+          detail: `the data directory is not writable (${(err as NodeJS.ErrnoException).code})`,
+        };
+      }
+      const fsStats = fs.statfsSync(dir);
+      if (fsStats.bavail * fsStats.bsize < MIN_FREE_BYTES) return { ok: false, detail: 'the disk is full' };
+      const failure = this.#writer?.failure;
+      if (failure) return { ok: false, detail: `writes fail: ${failure}` };
       return { ok: true };
     } catch (err) {
       return { ok: false, detail: (err as Error).message };

@@ -140,8 +140,9 @@ export function listExperiments(db: Db): ExperimentSummary[] {
     return rows.map((r) => ({
       experiment_id: r.experiment_id,
       count: r.count,
-      first_timestamp: r.first_timestamp,
-      last_timestamp: r.last_timestamp,
+      // Events stored by an older version may have a non-finite timestamp: not a time to show.
+      first_timestamp: finiteOrNull(r.first_timestamp),
+      last_timestamp: finiteOrNull(r.last_timestamp),
       event_types: byExp.get(r.experiment_id) ?? [],
       sessions: r.sessions,
     }));
@@ -166,6 +167,8 @@ interface SessionDbRow {
 
 const SESSION_COLUMNS =
   'session_key, source, count, first_ts, last_ts, video_id, first_protocol, known_protocol, version, stale, qoe';
+
+const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 
 function toSession(r: SessionDbRow): SessionRow {
   return {

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   first_ts REAL NOT NULL,
   last_ts REAL NOT NULL,
   video_id TEXT NOT NULL,
+  video_at REAL,
   first_protocol TEXT NOT NULL,
   known_protocol TEXT,
   known_at REAL,

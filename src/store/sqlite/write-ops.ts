@@ -13,9 +13,10 @@ import type Database from 'libsql';
 import type { EventDoc } from '../../events/schema.ts';
 import { type BaseKey, baseSessionKey, RUN_START_EVENT } from '../../sessions/key.ts';
 import { keyAt, nextStarts, rekeys, runIndexAt, startsOf } from '../../sessions/runs.ts';
-import { CMCD_PROTOCOL } from '../../sessions/summary.ts';
+import { CMCD_PROTOCOL, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
-import { INSERT_SQL, toRow } from './rows.ts';
+import { toRow } from './rows.ts';
+import { prepareStatements, type Statements } from './statements.ts';
 
 type Db = InstanceType<typeof Database>;
 type Stmt = {
@@ -33,6 +34,7 @@ interface Delta {
   firstTs: number;
   lastTs: number;
   videoId: string;
+  videoAt: number | null;
   firstProtocol: string;
   knownProtocol: string | null;
   knownAt: number | null;
@@ -46,65 +48,36 @@ interface BaseState {
 
 const nowS = () => Date.now() / 1000;
 
+/**
+ * Runs fn in an IMMEDIATE transaction. Unlike libsql's transaction(), a failed ROLLBACK (SQLite
+ * already rolled back after SQLITE_FULL, say) never hides the error that caused it.
+ */
+function immediate<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (err) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // no transaction left to roll back: keep the original error
+    }
+    throw err;
+  }
+}
+
 export class WriteOps {
   readonly #db: Db;
   readonly #gapS: number;
-  readonly #s: Record<string, Stmt>;
+  readonly #s: Statements;
   #clock = 0;
 
   constructor(db: Db, gapS: number) {
     this.#db = db;
     this.#gapS = gapS;
-    const p = (sql: string) => db.prepare(sql);
-    this.#s = {
-      insert: p(INSERT_SQL),
-      upsert: p(`INSERT INTO sessions (experiment_id, session_key, base_key, run_no, source, count, first_ts,
-          last_ts, video_id, first_protocol, known_protocol, known_at, version, changed_at, stale)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-        ON CONFLICT (experiment_id, session_key) DO UPDATE SET
-          count = count + excluded.count,
-          video_id = CASE WHEN excluded.first_ts < first_ts THEN excluded.video_id ELSE video_id END,
-          first_protocol = CASE WHEN excluded.first_ts < first_ts THEN excluded.first_protocol ELSE first_protocol END,
-          first_ts = MIN(first_ts, excluded.first_ts),
-          last_ts = MAX(last_ts, excluded.last_ts),
-          known_protocol = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
-            THEN excluded.known_protocol ELSE known_protocol END,
-          known_at = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
-            THEN excluded.known_at ELSE known_at END,
-          version = excluded.version, changed_at = excluded.changed_at, stale = 1`),
-      types: p('INSERT OR IGNORE INTO experiment_types (experiment_id, event_type) VALUES (?, ?)'),
-      runs: p(
-        `SELECT first_ts, last_ts FROM sessions WHERE experiment_id = ? AND base_key = ? ORDER BY first_ts`,
-      ),
-      pred: p(
-        `SELECT MAX(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp < ?`,
-      ),
-      succ: p(
-        `SELECT MIN(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp > ?`,
-      ),
-      at: p(`SELECT COUNT(*) AS n, SUM(event_type = '${RUN_START_EVENT}') AS s FROM events
-        WHERE experiment_id = ? AND session_base = ? AND timestamp = ?`),
-      rekeyTo: p(`UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ?
-        AND timestamp >= ? AND timestamp < ?`),
-      rekeyOpen: p(
-        `UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ? AND timestamp >= ?`,
-      ),
-      count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM events
-        WHERE experiment_id = ? AND session_key = ?`),
-      first: p(`SELECT video_id, json_extract(doc, '$.protocol') AS protocol FROM events
-        WHERE experiment_id = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
-      known:
-        p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM events
-        WHERE experiment_id = ? AND session_key = ?) WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}')
-        ORDER BY timestamp, id LIMIT 1`),
-      dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
-      putRow: p(`INSERT OR REPLACE INTO sessions (experiment_id, session_key, base_key, run_no, source, count,
-          first_ts, last_ts, video_id, first_protocol, known_protocol, known_at, version, changed_at, stale)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
-      saveQoe: p(
-        `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
-      ),
-    };
+    this.#s = prepareStatements(db);
   }
 
   /**
@@ -118,7 +91,7 @@ export class WriteOps {
 
   /** Inserts events with their sessions in one IMMEDIATE transaction. */
   insert(docs: readonly EventDoc[]): InsertResult {
-    return this.#db.transaction(() => this.#insertAll(docs)).immediate();
+    return immediate(this.#db, () => this.#insertAll(docs));
   }
 
   #insertAll(docs: readonly EventDoc[]): InsertResult {
@@ -140,7 +113,7 @@ export class WriteOps {
       types.add(`${d.experiment_id}\u0000${d.event_type}`);
     }
     for (const x of deltas.values()) {
-      this.#s.upsert!.run(
+      this.#s.upsert.run(
         x.experimentId,
         x.key,
         null,
@@ -150,6 +123,7 @@ export class WriteOps {
         x.firstTs,
         x.lastTs,
         x.videoId,
+        x.videoAt,
         x.firstProtocol,
         x.knownProtocol,
         x.knownAt,
@@ -159,13 +133,13 @@ export class WriteOps {
     }
     for (const t of types) {
       const [exp, type] = t.split('\u0000') as [string, string];
-      this.#s.types!.run(exp, type);
+      this.#s.types.run(exp, type);
     }
     return { inserted, duplicates };
   }
 
   #insertExplicit(d: EventDoc, bk: BaseKey, deltas: Map<string, Delta>): boolean {
-    if (this.#s.insert!.run(...toRow(d, bk.base, null)).changes === 0) return false;
+    if (this.#s.insert.run(...toRow(d, bk.base, null)).changes === 0) return false;
     const id = `${d.experiment_id}\u0000${bk.base}`;
     const protocol = String(d.protocol);
     const known = protocol !== '' && protocol !== CMCD_PROTOCOL;
@@ -178,7 +152,8 @@ export class WriteOps {
         count: 1,
         firstTs: d.timestamp,
         lastTs: d.timestamp,
-        videoId: d.video_id,
+        videoId: isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
+        videoAt: isKnownVideo(d.video_id) ? d.timestamp : null,
         firstProtocol: protocol,
         knownProtocol: known ? protocol : null,
         knownAt: known ? d.timestamp : null,
@@ -188,8 +163,11 @@ export class WriteOps {
     x.count++;
     if (d.timestamp < x.firstTs) {
       x.firstTs = d.timestamp;
-      x.videoId = d.video_id;
       x.firstProtocol = protocol;
+    }
+    if (isKnownVideo(d.video_id) && (x.videoAt === null || d.timestamp < x.videoAt)) {
+      x.videoAt = d.timestamp;
+      x.videoId = d.video_id;
     }
     if (d.timestamp > x.lastTs) x.lastTs = d.timestamp;
     if (known && (x.knownAt === null || d.timestamp < x.knownAt)) {
@@ -205,7 +183,7 @@ export class WriteOps {
     const id = `${exp}\u0000${bk.base}`;
     let st = bases.get(id);
     if (!st) {
-      const rows = this.#s.runs!.all(exp, bk.base) as { first_ts: number; last_ts: number }[];
+      const rows = this.#s.runs.all(exp, bk.base) as { first_ts: number; last_ts: number }[];
       st = {
         starts: rows.map((r) => r.first_ts),
         lastTs: rows.reduce((m, r) => Math.max(m, r.last_ts), Number.NEGATIVE_INFINITY),
@@ -224,10 +202,10 @@ export class WriteOps {
         this.#gapS,
       );
     } else {
-      const pred = (this.#s.pred!.get(exp, bk.base, t) as { t: number | null }).t;
-      const succ = (this.#s.succ!.get(exp, bk.base, t) as { t: number | null }).t;
-      const at = this.#s.at!.get(exp, bk.base, t) as { n: number };
-      const atSucc = succ === null ? null : (this.#s.at!.get(exp, bk.base, succ) as { s: number | null });
+      const pred = (this.#s.pred.get(exp, bk.base, t) as { t: number | null }).t;
+      const succ = (this.#s.succ.get(exp, bk.base, t) as { t: number | null }).t;
+      const at = this.#s.at.get(exp, bk.base, t) as { n: number };
+      const atSucc = succ === null ? null : (this.#s.at.get(exp, bk.base, succ) as { s: number | null });
       next = nextStarts(
         { starts: st.starts, pred, succ, sameT: at.n > 0, startEventAtSucc: (atSucc?.s ?? 0) > 0 },
         t,
@@ -236,11 +214,11 @@ export class WriteOps {
       );
     }
     const key = keyAt(bk.base, next, t);
-    if (this.#s.insert!.run(...toRow(d, key, bk.base)).changes === 0) return false;
+    if (this.#s.insert.run(...toRow(d, key, bk.base)).changes === 0) return false;
     const { ranges, touched } = rekeys(bk.base, st.starts, next);
     for (const r of ranges) {
-      if (r.to === null) this.#s.rekeyOpen!.run(r.key, exp, bk.base, r.from);
-      else this.#s.rekeyTo!.run(r.key, exp, bk.base, r.from, r.to);
+      if (r.to === null) this.#s.rekeyOpen.run(r.key, exp, bk.base, r.from);
+      else this.#s.rekeyTo.run(r.key, exp, bk.base, r.from, r.to);
     }
     st.starts = next;
     if (t > st.lastTs) st.lastTs = t;
@@ -248,7 +226,7 @@ export class WriteOps {
     if (!touched.includes(key)) {
       const protocol = String(d.protocol);
       const known = protocol !== '' && protocol !== CMCD_PROTOCOL;
-      this.#s.upsert!.run(
+      this.#s.upsert.run(
         exp,
         key,
         bk.base,
@@ -257,7 +235,8 @@ export class WriteOps {
         1,
         t,
         t,
-        d.video_id,
+        isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
+        isKnownVideo(d.video_id) ? t : null,
         protocol,
         known ? protocol : null,
         known ? t : null,
@@ -276,15 +255,16 @@ export class WriteOps {
     starts: readonly number[],
     changedAt: number,
   ): void {
-    const c = this.#s.count!.get(exp, key) as { n: number; first: number | null; last: number | null };
+    const c = this.#s.count.get(exp, key) as { n: number; first: number | null; last: number | null };
     if (c.n === 0 || c.first === null || c.last === null) {
-      this.#s.dropRow!.run(exp, key);
+      this.#s.dropRow.run(exp, key);
       return;
     }
-    const first = this.#s.first!.get(exp, key) as { video_id: string; protocol: unknown };
-    const known = this.#s.known!.get(exp, key) as { timestamp: number; protocol: string } | undefined;
+    const first = this.#s.first.get(exp, key) as { protocol: unknown };
+    const video = this.#s.video.get(exp, key) as { video_id: string; timestamp: number } | undefined;
+    const known = this.#s.known.get(exp, key) as { timestamp: number; protocol: string } | undefined;
     const runNo = bk?.split ? runIndexAt(starts, c.first) + 1 : 1;
-    this.#s.putRow!.run(
+    this.#s.putRow.run(
       exp,
       key,
       bk?.split ? bk.base : null,
@@ -293,7 +273,8 @@ export class WriteOps {
       c.n,
       c.first,
       c.last,
-      first.video_id,
+      video?.video_id ?? UNKNOWN_VIDEO,
+      video?.timestamp ?? null,
       first.protocol === null || first.protocol === undefined ? '' : String(first.protocol),
       known?.protocol ?? null,
       known?.timestamp ?? null,
@@ -304,7 +285,7 @@ export class WriteOps {
 
   /** Caches a session's QoE, unless an event changed the session since `version` was read. */
   saveQoe(exp: string, key: string, version: number, qoe: string): boolean {
-    return this.#s.saveQoe!.run(qoe, exp, key, version).changes > 0;
+    return this.#s.saveQoe.run(qoe, exp, key, version).changes > 0;
   }
 
   /** Removes an experiment's events and summaries, in chunks so other writes interleave. */
@@ -336,7 +317,7 @@ export class WriteOps {
           );
     const out: RebuildResult = { experiments: 0, sessions: 0, events: 0 };
     for (const exp of exps) {
-      const r = this.#db.transaction(() => this.#rebuildOne(exp)).immediate();
+      const r = immediate(this.#db, () => this.#rebuildOne(exp));
       out.experiments++;
       out.sessions += r.sessions;
       out.events += r.events;

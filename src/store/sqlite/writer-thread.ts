@@ -4,11 +4,12 @@
  * for fsync (synchronous=FULL) and for locks held by other processes; doing that here keeps
  * the HTTP event loop free. It also creates and migrates the schema at start.
  */
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'libsql';
 import { SCHEMA, SCHEMA_VERSION, SESSION_INDEXES } from './schema.ts';
-import type { WriterMessage, WriterOptions, WriterReply } from './writer.ts';
 import { WriteOps } from './write-ops.ts';
+import type { WriterMessage, WriterOptions, WriterReply } from './writer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('writer-thread must run as a worker thread');
@@ -45,6 +46,17 @@ try {
   };
   prepare(db, getOps);
   db.exec(SESSION_INDEXES);
+  // The file this connection writes: if the path no longer names it (the data directory was
+  // removed or replaced under the running server), writes would be acknowledged and lost.
+  const opened = fs.statSync(opts.file);
+  const sameFile = () => {
+    try {
+      const now = fs.statSync(opts.file);
+      return now.ino === opened.ino && now.dev === opened.dev;
+    } catch {
+      return false;
+    }
+  };
   port.on('message', (msg: WriterMessage) => {
     if (msg.type === 'close') {
       db.close();
@@ -53,6 +65,11 @@ try {
     }
     let reply: WriterReply;
     try {
+      if (!sameFile()) {
+        throw Object.assign(new Error(`${opts.file} was removed or replaced while the server ran`), {
+          code: 'STORE_FILE_GONE',
+        });
+      }
       const o = getOps();
       let result: unknown;
       switch (msg.type) {

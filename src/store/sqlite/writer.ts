@@ -6,7 +6,7 @@
  * write starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from '../../errors.ts';
+import { StoreFailedError, StoreUnavailableError } from '../../errors.ts';
 import type { EventDoc } from '../../events/schema.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
 
@@ -28,6 +28,9 @@ export type WriterMessage = (Request & { id: number }) | { type: 'close' };
 export type WriterReply =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; message: string; code?: string };
+
+/** SQLite result codes (and ours) that no retry can fix. */
+const PERMANENT = /^(SQLITE_(FULL|READONLY|CORRUPT|NOTADB|CANTOPEN|IOERR)|STORE_FILE_GONE)/;
 
 interface Pending {
   resolve: (r: unknown) => void;
@@ -51,6 +54,7 @@ export class SqliteWriter {
   #ready: Promise<void> | undefined;
   #pending = new Map<number, Pending>();
   #seq = 0;
+  #failure: string | undefined;
 
   constructor(private readonly opts: WriterOptions) {}
 
@@ -73,8 +77,10 @@ export class SqliteWriter {
         if (!p) return;
         this.#pending.delete(reply.id);
         if (this.#pending.size === 0) worker.unref();
-        if (reply.ok) p.resolve(reply.result);
-        else p.reject(new StoreUnavailableError(`SQLite write failed: ${reply.message}`));
+        if (reply.ok) {
+          this.#failure = undefined;
+          p.resolve(reply.result);
+        } else p.reject(this.#errorOf(reply.message, reply.code));
       });
       const fail = (why: string) => {
         if (this.#worker !== worker) return;
@@ -91,6 +97,23 @@ export class SqliteWriter {
     // A failed start is reported to the caller that awaits it, not as an unhandled rejection.
     this.#ready.catch(() => {});
     return this.#ready;
+  }
+
+  /**
+   * Why writes cannot succeed until an operator acts (the last write failed for good), or
+   * undefined. Cleared by the next successful write.
+   */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** Permanent conditions (disk full, read-only, damaged, file gone) vs. a lock wait. */
+  #errorOf(message: string, code: string | undefined): Error {
+    if (code && PERMANENT.test(code)) {
+      this.#failure = `${code}: ${message}`;
+      return new StoreFailedError(`SQLite write failed (${code}): ${message}`);
+    }
+    return new StoreUnavailableError(`SQLite write failed: ${message}`);
   }
 
   async #call(req: Request): Promise<unknown> {

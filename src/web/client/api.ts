@@ -1,10 +1,12 @@
-/** The read API as the dashboard sees it (shapes from BRIEF's contract), and URL builders. */
+/** The read API as the dashboard sees it (shapes as docs/api.md describes them), and URL builders. */
 
+// The server's own types (type-only imports: nothing of the server is bundled).
+export type { StoredEvent } from '../../events/schema.ts';
 export type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
 export type { SessionQoe, Stall, Summary as AggregateStat, Switch } from '../../qoe/types.ts';
-// The server's own types (type-only imports: nothing of the server is bundled).
 export type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
+import type { StoredEvent } from '../../events/schema.ts';
 import type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
 import type { Summary as AggregateStat, SessionQoe } from '../../qoe/types.ts';
 import type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
@@ -22,16 +24,6 @@ export interface TimeseriesReply {
   metric: SeriesMetric;
   unit: string;
   points: Array<[number, number | null]>;
-}
-
-export interface StoredEvent {
-  _id: string;
-  timestamp: number;
-  event_type: string;
-  session_id?: string;
-  video_id: string;
-  payload: Record<string, unknown>;
-  [extra: string]: unknown;
 }
 
 export interface MetricsReply {
@@ -68,20 +60,63 @@ export function absolute(p: string): string {
   return new URL(p, window.location.href).href;
 }
 
-const enc = encodeURIComponent;
+/**
+ * An experiment id as a path segment. Browsers resolve "." and ".." segments (even as %2E)
+ * before sending, so those two ids go with their percent sign escaped (%252E per dot), which
+ * the server turns back into dots.
+ */
+export function encId(id: string): string {
+  return id === '.' || id === '..' ? id.replaceAll('.', '%252E') : encodeURIComponent(id);
+}
 
 export const paths = {
   experiments: () => '/api/experiments',
-  sessions: (id: string) => `/api/experiments/${enc(id)}/sessions`,
+  sessions: (id: string) => `/api/experiments/${encId(id)}/sessions`,
   qoe: (id: string, warmup?: string, session?: string) =>
-    apiPath(`/api/experiments/${enc(id)}/qoe`, { warmup, session }),
+    apiPath(`/api/experiments/${encId(id)}/qoe`, { warmup, session }),
   timeseries: (id: string, session: string, metric: SeriesMetric, maxPoints = 1000) =>
-    apiPath(`/api/experiments/${enc(id)}/timeseries`, { metric, session, max_points: maxPoints }),
-  metrics: (id: string, q: Query = {}) => apiPath(`/api/metrics/${enc(id)}`, q),
+    apiPath(`/api/experiments/${encId(id)}/timeseries`, { metric, session, max_points: maxPoints }),
+  metrics: (id: string, q: Query = {}) => apiPath(`/api/metrics/${encId(id)}`, q),
 };
 
+// ---- The read token (servers run with SECURITY_PROFILE=public) ----
+// Given once as /#read_token=<token>: kept in this tab's sessionStorage (never in the address
+// bar, history or server logs: a fragment is not sent) and sent as a header on every read.
+
+const TOKEN_KEY = 'stats-server.read-token';
+
+function takeTokenFromHash(): void {
+  const m = /^#read_token=([^&]*)/.exec(window.location.hash);
+  if (!m) return;
+  try {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1] ?? ''));
+  } catch {
+    // storage disabled: the token cannot be kept
+  }
+  history.replaceState(null, '', `${window.location.pathname}${window.location.search}#/`);
+}
+takeTokenFromHash();
+
+export function readToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** A path for a plain link (downloads), carrying the read token as ?token= when there is one. */
+export function withReadToken(p: string): string {
+  const token = readToken();
+  if (!token) return p;
+  return `${p}${p.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
 async function getJson<T>(p: string): Promise<T> {
-  const res = await fetch(p, { headers: { accept: 'application/json' } });
+  const token = readToken();
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(p, { headers });
   if (!res.ok) {
     let code = `HTTP_${res.status}`;
     let message = `${res.status} ${res.statusText} from ${p}`;
@@ -89,6 +124,9 @@ async function getJson<T>(p: string): Promise<T> {
       const body = (await res.json()) as { code?: string; message?: string };
       if (body.code) code = body.code;
       if (body.message) message = `${body.message} (${p})`;
+      if (code === 'READ_TOKEN_REQUIRED') {
+        message = 'This server needs a read token: open the dashboard as /#read_token=<READ_TOKEN>';
+      }
     } catch {
       // not JSON: keep the status line
     }

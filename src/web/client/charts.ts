@@ -1,89 +1,149 @@
 /**
- * uPlot charts: CDFs (one line per experiment, on shared axes) and session time series (one
- * chart per metric, stacked on one synced time axis, stalls shaded and switches marked).
+ * uPlot charts: CDFs (one line per group on shared axes) and time series (one or more series
+ * per chart, stacked charts on one synced time axis, stalls shaded and switches marked). Every
+ * chart downloads as SVG, PNG and CSV of what it plots.
  */
 import uPlot from 'uplot';
+import {
+  type Annotations,
+  annotationsPlugin,
+  STALL_BAR,
+  STALL_FILL,
+  SWITCH_STROKE,
+  WARMUP_FILL,
+} from './annotations.ts';
 import { h } from './dom.ts';
+import { type Figure, type FigureSeries, figureCsv, figureSvg, fileStem } from './figure.ts';
 
 export const PALETTE = [
   '#1f77b4',
-  '#d62728',
-  '#2ca02c',
   '#ff7f0e',
+  '#2ca02c',
   '#9467bd',
   '#8c564b',
   '#e377c2',
   '#17becf',
+  '#bcbd22',
+  '#7f7f7f',
+  '#393b79',
+  '#ad494a',
+  '#637939',
 ];
-export const STALL_FILL = 'rgba(214, 39, 40, 0.16)';
-export const SWITCH_STROKE = 'rgba(120, 60, 160, 0.85)';
-export const WARMUP_FILL = 'rgba(120, 120, 120, 0.14)';
-
 const AXIS = { stroke: '#444', grid: { stroke: '#e6e6e6', width: 1 }, ticks: { stroke: '#ccc', width: 1 } };
+
+export interface SeriesSpec extends FigureSeries {
+  /** Show sample dots (sparse samples stay visible as samples). */
+  dots?: boolean;
+}
+
+export interface ChartSpec {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** 'cdf': y is a fraction in [0, 1]; 'time': y from 0 to the data's maximum. */
+  kind: 'cdf' | 'time';
+  /** y ticks at the distinct values seen when there are few of them (bitrate ladder rungs). */
+  rungs?: boolean;
+  /** x values are counts: ticks only at whole numbers. */
+  xIntegers?: boolean;
+  /** The smallest top of the y axis (e.g. 1.2 for a playback rate). */
+  yMinTop?: number;
+  annotations?: Annotations;
+  syncKey?: string;
+  /** Drag over a range (zoom) or double-click (reset). */
+  onZoom?: (range: [number, number] | null) => void;
+}
+
+const narrow = () => window.matchMedia('(max-width: 600px)').matches;
 
 /** A uPlot chart inside a labelled box that follows its box's width and can be fed new data. */
 export class Chart {
   readonly box: HTMLElement;
   private readonly plotEl: HTMLElement;
   private readonly note: HTMLElement;
+  private readonly captionText: HTMLElement;
   private plot: uPlot | undefined;
-  private labels = '';
+  private key = '';
+  private series: SeriesSpec[] = [];
+  private data: uPlot.AlignedData = [[]];
   private readonly resize: ResizeObserver;
 
   constructor(
     parent: HTMLElement,
-    readonly title: string,
-    private readonly makeOpts: (width: number, labels: string[]) => uPlot.Options,
-    private readonly height = 220,
+    readonly spec: ChartSpec,
   ) {
     this.plotEl = h('div', { class: 'plot' });
-    this.note = h('p', { class: 'muted chart-note', hidden: true });
+    this.note = h('span', { class: 'muted chart-note', hidden: true });
+    this.captionText = h('span', { class: 'title' }, spec.title);
+    const button = (format: 'svg' | 'png' | 'csv') =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'dl',
+          'data-format': format,
+          title: `Download this chart as ${format.toUpperCase()}${format === 'csv' ? ' (the plotted points)' : ''}`,
+          onclick: () => this.download(format),
+        },
+        format.toUpperCase(),
+      );
     this.box = h(
       'figure',
-      { class: 'chart', 'data-title': title },
-      h('figcaption', {}, title),
+      { class: 'chart', 'data-title': spec.title },
+      h(
+        'figcaption',
+        {},
+        this.captionText,
+        this.note,
+        h('span', { class: 'tools' }, button('svg'), button('png'), button('csv')),
+      ),
       this.plotEl,
-      this.note,
     );
     parent.append(this.box);
     this.resize = new ResizeObserver(() => {
       const w = this.width();
       if (this.plot && Math.abs(this.plot.width - w) > 2)
-        this.plot.setSize({ width: w, height: this.height });
+        this.plot.setSize({ width: w, height: this.height() });
     });
     this.resize.observe(this.box);
+    if (spec.onZoom) this.box.addEventListener('dblclick', () => spec.onZoom?.(null));
   }
 
   private width(): number {
-    return Math.max(260, Math.floor(this.box.clientWidth) - 4);
+    return Math.max(260, Math.floor(this.box.clientWidth) - 18);
+  }
+
+  /** Total canvas height: the plot area stays >= 220 px on desktop once axes are taken off. */
+  private height(): number {
+    return narrow() ? 230 : 290;
+  }
+
+  setCaption(text: string): void {
+    this.captionText.textContent = text;
   }
 
   /**
-   * Draws data (x first, then one array per label); rebuilds only when the series change.
+   * Draws data (x first, then one array per series); rebuilds only when the series change.
    * xRange pins the x axis (stacked charts share one); otherwise it follows the data.
    */
-  set(
-    labels: string[],
-    data: uPlot.AlignedData,
-    xRange?: [number, number],
-    emptyNote = 'No data yet.',
-  ): void {
+  set(series: SeriesSpec[], data: uPlot.AlignedData, xRange?: [number, number], emptyNote = 'no data'): void {
     const points = data[0]?.length ?? 0;
-    this.box.dataset.series = labels.join('|');
+    this.series = series;
+    this.data = data;
+    this.box.dataset.series = series.map((s) => s.label).join('|');
     this.box.dataset.points = String(points);
-    this.note.hidden = points > 0;
-    this.note.textContent = emptyNote;
-    const key = labels.join('\u0000');
-    if (this.plot && key === this.labels) {
+    const empty = points === 0;
+    this.box.classList.toggle('empty', empty);
+    this.note.hidden = !empty;
+    this.note.textContent = `— ${emptyNote}`;
+    this.plotEl.hidden = empty;
+    const key = series.map((s) => `${s.label}\u0001${s.color}`).join('\u0000');
+    if (this.plot && key === this.key) {
       this.plot.setData(data, !xRange);
     } else {
       this.plot?.destroy();
-      this.labels = key;
-      this.plot = new uPlot(
-        { ...this.makeOpts(this.width(), labels), height: this.height },
-        data,
-        this.plotEl,
-      );
+      this.key = key;
+      this.plot = new uPlot(this.options(), data, this.plotEl);
     }
     if (xRange) this.setX(xRange);
   }
@@ -109,147 +169,221 @@ export class Chart {
     this.plot = undefined;
     this.box.remove();
   }
-}
 
-// ---- CDFs ----
+  /** Distinct y values when there are few (the ladder rungs a bitrate chart steps between). */
+  private rungs(): number[] | null {
+    const seen = new Set<number>();
+    for (const col of this.data.slice(1))
+      for (const v of Array.from(col as ArrayLike<number | null>)) {
+        if (v == null) continue;
+        seen.add(Number(v.toFixed(4)));
+        if (seen.size > 8) return null;
+      }
+    return seen.size ? [...seen].sort((a, b) => a - b) : null;
+  }
 
-/** A CDF chart: x = metric value (in display units), y = fraction of sessions at or below. */
-export function cdfChart(parent: HTMLElement, title: string, xLabel: string): Chart {
-  return new Chart(parent, title, (width, labels) => ({
-    width,
-    height: 220,
-    scales: { x: { time: false }, y: { range: [0, 1] } },
-    legend: { live: false },
-    cursor: { drag: { x: true, y: false } },
-    axes: [
-      { ...AXIS, label: xLabel, labelSize: 18, size: 34 },
-      { ...AXIS, label: 'fraction of sessions', labelSize: 18, size: 44 },
-    ],
-    series: [
-      { label: xLabel },
-      ...labels.map((label, i) => ({
-        label,
-        stroke: PALETTE[i % PALETTE.length],
-        width: 2,
-        paths: uPlot.paths.stepped?.({ align: 1 }),
-        points: { show: false },
-      })),
-    ],
-  }));
-}
-
-// ---- Session time series ----
-
-export interface Annotations {
-  /** Stalls as [start, end] in chart x units (seconds since session start). */
-  stalls: Array<[number, number]>;
-  /** Rendition switches in chart x units. */
-  switches: number[];
-  /** The warm-up trimmed by the QoE endpoint, [0, end], or null. */
-  warmup: [number, number] | null;
-}
-
-/** Shades stalls (and the trimmed warm-up) behind the series and draws switches as dashed lines. */
-function annotationsPlugin(ann: Annotations): uPlot.Plugin {
-  const band = (u: uPlot, from: number, to: number, fill: string) => {
-    const { ctx, bbox } = u;
-    const x0 = Math.max(bbox.left, u.valToPos(from, 'x', true));
-    const x1 = Math.min(bbox.left + bbox.width, u.valToPos(to, 'x', true));
-    if (x1 <= x0) return;
-    ctx.fillStyle = fill;
-    ctx.fillRect(x0, bbox.top, Math.max(1, x1 - x0), bbox.height);
-  };
-  return {
-    hooks: {
-      drawClear: [
-        (u) => {
-          u.ctx.save();
-          if (ann.warmup) band(u, ann.warmup[0], ann.warmup[1], WARMUP_FILL);
-          for (const [s, e] of ann.stalls) band(u, s, e, STALL_FILL);
-          u.ctx.restore();
-        },
-      ],
-      draw: [
-        (u) => {
-          const { ctx, bbox } = u;
-          ctx.save();
-          ctx.strokeStyle = SWITCH_STROKE;
-          // 2 px wide on whole pixels, so the line keeps its colour instead of anti-aliasing away.
-          ctx.lineWidth = 2 * devicePixelRatio;
-          ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
-          for (const t of ann.switches) {
-            const x = Math.round(u.valToPos(t, 'x', true));
-            if (x < bbox.left || x > bbox.left + bbox.width) continue;
-            ctx.beginPath();
-            ctx.moveTo(x, bbox.top);
-            ctx.lineTo(x, bbox.top + bbox.height);
-            ctx.stroke();
+  private options(): uPlot.Options {
+    const s = this.spec;
+    const cdf = s.kind === 'cdf';
+    const ySplits = s.rungs
+      ? (u: uPlot, _i: number, min: number, max: number, incr: number) => {
+          const rungs = this.rungs();
+          if (!rungs) return defaultSplits(min, max, incr);
+          // Keep rungs at least 14 px apart so their labels do not collide.
+          const out: number[] = [];
+          let lastPx = Number.POSITIVE_INFINITY;
+          for (const v of [0, ...rungs]) {
+            if (v < min || v > max) continue;
+            const px = u.valToPos(v, 'y');
+            if (Math.abs(lastPx - px) >= 14) {
+              out.push(v);
+              lastPx = px;
+            }
           }
-          ctx.restore();
-        },
-      ],
-    },
-  };
-}
-
-export interface TimeChartOptions {
-  title: string;
-  seriesLabel: string;
-  yLabel: string;
-  color: string;
-  /** Draw as steps (a value holds until the next point), e.g. the rendition bitrate. */
-  stepped?: boolean;
-  syncKey: string;
-  annotations: Annotations;
-  /** Called when the user drags over a range (zoom) or double-clicks (reset): zooms every chart. */
-  onZoom: (range: [number, number] | null) => void;
-}
-
-export function timeChart(parent: HTMLElement, o: TimeChartOptions): Chart {
-  const chart = new Chart(
-    parent,
-    o.title,
-    (width) => ({
-      width,
-      height: 170,
+          return out;
+        }
+      : undefined;
+    return {
+      width: this.width(),
+      height: this.height(),
       scales: {
         x: { time: false },
-        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+        y: cdf
+          ? { range: [0, 1] }
+          : { range: (_u, _min, max) => [0, Math.max(s.yMinTop ?? 0, max > 0 ? max * 1.1 : 1)] },
       },
-      cursor: { sync: { key: o.syncKey }, drag: { x: true, y: false, setScale: false } },
-      legend: { live: true },
+      legend: { live: !cdf },
+      cursor: {
+        ...(s.syncKey ? { sync: { key: s.syncKey } } : {}),
+        drag: { x: true, y: false, setScale: !s.onZoom },
+      },
       axes: [
-        { ...AXIS, label: 'seconds since session start', labelSize: 18, size: 34 },
-        { ...AXIS, label: o.yLabel, labelSize: 18, size: 52 },
-      ],
-      series: [
-        { label: 't (s)', value: (_u, v) => (v == null ? '—' : v.toFixed(1)) },
         {
-          label: o.seriesLabel,
-          stroke: o.color,
-          fill: `${o.color}18`,
-          width: 1.5,
-          spanGaps: false,
-          points: { show: false },
-          paths: o.stepped ? uPlot.paths.stepped?.({ align: 1 }) : undefined,
-          value: (_u, v) => (v == null ? '—' : v.toFixed(2)),
+          ...AXIS,
+          label: s.xLabel,
+          labelSize: 18,
+          size: 34,
+          ...(s.xIntegers
+            ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000] }
+            : {}),
+        },
+        {
+          ...AXIS,
+          label: s.yLabel,
+          labelSize: 18,
+          size: 54,
+          ...(ySplits ? { splits: ySplits } : {}),
+          ...(cdf ? { splits: () => [0, 0.25, 0.5, 0.75, 1] } : {}),
         },
       ],
-      hooks: {
-        setSelect: [
-          (u) => {
-            if (u.select.width < 3) return;
-            const min = u.posToVal(u.select.left, 'x');
-            const max = u.posToVal(u.select.left + u.select.width, 'x');
-            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            o.onZoom([min, max]);
-          },
-        ],
-      },
-      plugins: [annotationsPlugin(o.annotations)],
-    }),
-    170,
-  );
-  chart.box.addEventListener('dblclick', () => o.onZoom(null));
-  return chart;
+      series: [
+        {
+          label: s.xLabel,
+          value: (_u, v) => (v == null ? '—' : cdf ? String(Number(v.toPrecision(4))) : v.toFixed(1)),
+        },
+        ...this.series.map(
+          (x): uPlot.Series => ({
+            label: x.label,
+            stroke: x.color,
+            fill: !cdf && this.series.length === 1 ? `${x.color}14` : undefined,
+            width: this.series.length > 6 ? 1.25 : 1.75,
+            // Overlaid sessions share one x column: a line must cross the other sessions' x values.
+            spanGaps: cdf || x.stepped || this.series.length > 1,
+            points: x.dots ? { size: 4, fill: x.color } : { show: false },
+            paths: x.stepped ? uPlot.paths.stepped?.({ align: 1 }) : undefined,
+            value: (_u, v) => (v == null ? '—' : String(Number(v.toPrecision(4)))),
+          }),
+        ),
+      ],
+      hooks: s.onZoom
+        ? {
+            setSelect: [
+              (u) => {
+                if (u.select.width < 3) return;
+                const min = u.posToVal(u.select.left, 'x');
+                const max = u.posToVal(u.select.left + u.select.width, 'x');
+                u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+                s.onZoom?.([min, max]);
+              },
+            ],
+          }
+        : {},
+      plugins: s.annotations ? [annotationsPlugin(s.annotations)] : [],
+    };
+  }
+
+  /** What the chart shows, for the SVG and CSV files. */
+  figure(): Figure {
+    const u = this.plot;
+    const xs = this.data[0] as ArrayLike<number>;
+    const x = u?.scales.x;
+    const y = u?.scales.y;
+    const a = this.spec.annotations;
+    const rungs = this.spec.rungs ? this.rungs() : null;
+    return {
+      title: this.captionText.textContent ?? this.spec.title,
+      xLabel: this.spec.xLabel,
+      yLabel: this.spec.yLabel,
+      series: this.series,
+      data: this.data as Figure['data'],
+      xRange: [x?.min ?? xs[0] ?? 0, x?.max ?? xs[xs.length - 1] ?? 1],
+      yRange: [y?.min ?? 0, y?.max ?? 1],
+      yTicks: this.spec.kind === 'cdf' ? [0, 0.25, 0.5, 0.75, 1] : rungs ? [0, ...rungs] : undefined,
+      bands: a
+        ? [
+            ...(a.warmup
+              ? [{ from: a.warmup[0], to: a.warmup[1], fill: WARMUP_FILL, label: 'warm-up (trimmed)' }]
+              : []),
+            ...a.stalls.map(([from, to]) => ({ from, to, fill: STALL_FILL, label: 'stall' })),
+          ]
+        : [],
+      marks: a?.switches.length
+        ? { at: a.switches, color: SWITCH_STROKE, label: 'rendition switch' }
+        : undefined,
+    };
+  }
+
+  csv(): string {
+    const f = this.figure();
+    const unit = this.spec.yLabel;
+    return figureCsv({
+      ...f,
+      series: f.series.map((s) => ({
+        ...s,
+        label: unit && this.spec.kind === 'time' ? `${s.label} (${unit})` : s.label,
+      })),
+    });
+  }
+
+  svg(): string {
+    return figureSvg(this.figure());
+  }
+
+  /** The chart canvas on white, with its title above and its legend below. */
+  async png(): Promise<Blob> {
+    const src = this.plot?.ctx.canvas;
+    if (!src) throw new Error('nothing drawn');
+    const k = src.width / (this.plot?.width ?? src.width);
+    const legend = this.series.length + (this.spec.annotations?.stalls.length ? 1 : 0);
+    const rows = Math.ceil(legend / 4);
+    const top = Math.round(30 * k);
+    const bottom = Math.round((rows * 18 + 8) * k);
+    const c = document.createElement('canvas');
+    c.width = src.width;
+    c.height = src.height + top + bottom;
+    const ctx = c.getContext('2d');
+    if (!ctx) throw new Error('no 2d context');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.fillStyle = '#1d2330';
+    ctx.font = `bold ${Math.round(14 * k)}px sans-serif`;
+    ctx.fillText(this.captionText.textContent ?? '', 8 * k, 20 * k);
+    ctx.drawImage(src, 0, top);
+    ctx.font = `${Math.round(12 * k)}px sans-serif`;
+    const items: Array<[string, string]> = this.series.map((s) => [s.label, s.color]);
+    if (this.spec.annotations?.stalls.length) items.push(['stall', STALL_BAR]);
+    items.forEach(([label, color], i) => {
+      const x = (8 + (i % 4) * ((c.width / k - 16) / 4)) * k;
+      const yy = top + src.height + (Math.floor(i / 4) * 18 + 14) * k;
+      ctx.fillStyle = color;
+      ctx.fillRect(x, yy - 6 * k, 16 * k, 3 * k);
+      ctx.fillStyle = '#1d2330';
+      ctx.fillText(label, x + 22 * k, yy);
+    });
+    return new Promise((resolve, reject) =>
+      c.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+    );
+  }
+
+  async download(format: 'svg' | 'png' | 'csv'): Promise<void> {
+    const blob =
+      format === 'png'
+        ? await this.png()
+        : new Blob([format === 'svg' ? this.svg() : this.csv()], {
+            type: format === 'svg' ? 'image/svg+xml' : 'text/csv',
+          });
+    saveFile(`${fileStem(this.captionText.textContent ?? '')}.${format}`, blob);
+  }
+}
+
+/** Offers a file to the user (a click on a download link to an object URL). */
+export function saveFile(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function defaultSplits(min: number, max: number, incr: number): number[] {
+  const out: number[] = [];
+  for (let v = Math.ceil(min / incr) * incr; v <= max + incr * 1e-9; v += incr)
+    out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+/** A CDF chart: x = metric value (in display units), y = fraction of sessions at or below. */
+export function cdfChart(parent: HTMLElement, title: string, xLabel: string, xIntegers = false): Chart {
+  return new Chart(parent, { title, xLabel, yLabel: 'fraction of sessions', kind: 'cdf', xIntegers });
 }

@@ -1,5 +1,5 @@
 /** Pieces shared by the views: sortable tables, export buttons, copyable API links, warm-up input. */
-import { absolute, paths } from './api.ts';
+import { absolute, paths, withReadToken } from './api.ts';
 import { fill, h } from './dom.ts';
 
 // ---- Sortable table ----
@@ -66,6 +66,11 @@ export class SortTable<T> {
         th.setAttribute('aria-sort', this.sortDir === 1 ? 'ascending' : 'descending');
     }
     this.render();
+  }
+
+  /** The rows last given to update (to redraw them after outside state changed). */
+  rowsNow(): T[] {
+    return this.rows;
   }
 
   update(rows: T[], footer: FooterRow[] = []): void {
@@ -139,7 +144,7 @@ export function exportButtons(
       'a',
       {
         class: 'button',
-        href: paths.metrics(experimentId, { ...q, format }),
+        href: withReadToken(paths.metrics(experimentId, { ...q, format })),
         download: `${experimentId}${q.session_id ? `-${q.session_id}` : ''}.${format}`,
         'data-format': format,
       },
@@ -155,7 +160,8 @@ export function exportButtons(
       'span',
       {
         class: 'muted small',
-        title: 'Parquet: stats-server export <experiment_id> --format parquet --out FILE (see README)',
+        title:
+          'Parquet: node dist/cli.js export <experiment_id> --format parquet --out FILE (docs/operations.md)',
       },
       'Parquet: CLI',
     ),

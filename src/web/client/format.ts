@@ -32,12 +32,50 @@ export function yesNo(v: boolean | null | undefined): string {
   return v === true ? 'yes' : v === false ? 'no' : DASH;
 }
 
-/** A Unix-seconds timestamp as local date and time, e.g. "2026-11-25 07:34:21". */
-export function dateTime(ts: number | null | undefined): string {
+export type Zone = 'local' | 'utc';
+
+const ZONE_KEY = 'stats-server.zone';
+let zone: Zone = 'local';
+try {
+  if (typeof localStorage !== 'undefined' && localStorage.getItem(ZONE_KEY) === 'utc') zone = 'utc';
+} catch {
+  // storage blocked: local time
+}
+
+export function timeZone(): Zone {
+  return zone;
+}
+
+/** Shows times in UTC or local time from now on, remembered in this browser. */
+export function setTimeZone(z: Zone): void {
+  zone = z;
+  try {
+    localStorage.setItem(ZONE_KEY, z);
+  } catch {
+    // not remembered
+  }
+}
+
+/** The zone suffix of a time: "UTC", or the local offset as "UTC+01:00" (at that instant). */
+export function zoneLabel(d: Date, z: Zone = zone): string {
+  if (z === 'utc') return 'UTC';
+  const off = -d.getTimezoneOffset();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `UTC${off < 0 ? '-' : '+'}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+}
+
+/**
+ * A Unix-seconds timestamp as date and time with its zone, in the chosen zone, e.g.
+ * "2026-11-25 07:34:21 UTC" or "2026-11-25 08:34:21 UTC+01:00".
+ */
+export function dateTime(ts: number | null | undefined, z: Zone = zone, withZone = true): string {
   if (!num(ts)) return DASH;
   const d = new Date(ts * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const u = z === 'utc';
+  const date = `${u ? d.getUTCFullYear() : d.getFullYear()}-${p((u ? d.getUTCMonth() : d.getMonth()) + 1)}-${p(u ? d.getUTCDate() : d.getDate())}`;
+  const time = `${p(u ? d.getUTCHours() : d.getHours())}:${p(u ? d.getUTCMinutes() : d.getMinutes())}:${p(u ? d.getUTCSeconds() : d.getSeconds())}`;
+  return withZone ? `${date} ${time} ${zoneLabel(d, z)}` : `${date} ${time}`;
 }
 
 /** A duration in seconds, human sized: 42 -> "42 s", 754 -> "12 min 34 s", 7300 -> "2 h 1 min". */

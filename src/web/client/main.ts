@@ -1,6 +1,8 @@
 /** Dashboard entry: routes the hash to a view and ticks it every 2 s for live updates. */
 import { byId, fill, h } from './dom.ts';
+import { setTimeZone, timeZone } from './format.ts';
 import { parseRoute, setLive, setStatus } from './nav.ts';
+import { isNotFound, loading, notFoundPage } from './states.ts';
 import { compareView } from './views/compare.ts';
 import { experimentView } from './views/experiment.ts';
 import { experimentsView } from './views/experiments.ts';
@@ -40,7 +42,8 @@ async function route(): Promise<void> {
   current = view;
   busy = true;
   try {
-    await view.mount(root);
+    await loading(root, () => view.mount(root));
+    if (gen === generation) setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
     if (gen === generation) showError(root, err);
   } finally {
@@ -50,6 +53,14 @@ async function route(): Promise<void> {
 }
 
 function showError(root: HTMLElement, err: unknown): void {
+  if (isNotFound(err)) {
+    // Not the view's empty skeleton: only what is missing and where to go.
+    current?.destroy();
+    current = undefined;
+    setStatus('Not found', true);
+    root.replaceChildren(notFoundPage(err));
+    return;
+  }
   const message = err instanceof Error ? err.message : String(err);
   setStatus('Error', true);
   root.append(h('p', { class: 'error', role: 'alert' }, `Could not load this view: ${message}`));
@@ -77,7 +88,25 @@ async function tick(): Promise<void> {
   setTimeout(() => void tick(), Math.min(MAX_POLL_MS, Math.max(POLL_MS, took * 4)));
 }
 
+/** The UTC / local time switch in the header; the choice is remembered, the view redrawn. */
+function zoneSwitch(): void {
+  const btn = byId<HTMLButtonElement>('zone');
+  const show = () => {
+    const utc = timeZone() === 'utc';
+    btn.textContent = utc ? 'Times: UTC' : 'Times: local';
+    btn.setAttribute('aria-pressed', String(utc));
+    btn.title = utc ? 'Showing times in UTC; click for local time' : 'Showing local times; click for UTC';
+  };
+  btn.addEventListener('click', () => {
+    setTimeZone(timeZone() === 'utc' ? 'local' : 'utc');
+    show();
+    void route();
+  });
+  show();
+}
+
 window.addEventListener('hashchange', () => void route());
+zoneSwitch();
 fill(byId('view'));
 void route();
 setTimeout(() => void tick(), POLL_MS);

@@ -7,11 +7,20 @@ export type Route =
   | { name: 'compare'; ids: string[]; q: URLSearchParams }
   | { name: 'session'; id: string; session: string; q: URLSearchParams };
 
+/** A hash segment decoded; a malformed %-escape is kept as typed rather than stopping the view. */
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export function parseRoute(hash: string): Route {
   const raw = hash.replace(/^#/, '');
   const [pathPart = '', query = ''] = raw.split('?', 2);
   const q = new URLSearchParams(query);
-  const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = pathPart.split('/').filter(Boolean).map(decodeSegment);
   const [head, a, b] = parts;
   if (head === 'experiment' && a) return { name: 'experiment', id: a, q };
   if (head === 'compare' && a) return { name: 'compare', ids: a.split(',').filter(Boolean), q };

@@ -2,7 +2,7 @@
 import type uPlot from 'uplot';
 import type { QoeReply, SessionQoe } from './api.ts';
 import { cdfData } from './cdf.ts';
-import { type Chart, cdfChart } from './charts.ts';
+import { type Chart, cdfChart, PALETTE } from './charts.ts';
 import type { FooterRow } from './components.ts';
 import { h } from './dom.ts';
 import * as f from './format.ts';
@@ -39,24 +39,46 @@ export const METRICS: MetricDef[] = [
   { key: 'played_time_s', label: 'Played time', short: 'Played', format: f.seconds },
 ];
 
-/** The four distributions papers compare, with the unit the x axis shows. */
-export const CDFS: Array<{ key: NumericMetric; title: string; axis: string; scale: (v: number) => number }> =
-  [
-    { key: 'startup_time_s', title: 'Startup time', axis: 'startup time (s)', scale: (v) => v },
-    {
-      key: 'rebuffering_ratio',
-      title: 'Rebuffering ratio',
-      axis: 'rebuffering ratio (%)',
-      scale: (v) => v * 100,
-    },
-    {
-      key: 'avg_bitrate_bps',
-      title: 'Average bitrate',
-      axis: 'average bitrate (Mbps)',
-      scale: (v) => v / 1e6,
-    },
-    { key: 'latency_avg_s', title: 'Live latency', axis: 'mean live latency (s)', scale: (v) => v },
-  ];
+/** Every per-session figure as a distribution, with the unit the x axis shows. */
+export const CDFS: Array<{
+  key: NumericMetric;
+  title: string;
+  axis: string;
+  scale: (v: number) => number;
+  counts?: boolean;
+}> = [
+  { key: 'startup_time_s', title: 'Startup time', axis: 'startup time (s)', scale: (v) => v },
+  { key: 'stall_count', title: 'Stall count', axis: 'stalls per session', scale: (v) => v, counts: true },
+  { key: 'stall_time_s', title: 'Stall time', axis: 'total stall time (s)', scale: (v) => v },
+  {
+    key: 'rebuffering_ratio',
+    title: 'Rebuffering ratio',
+    axis: 'rebuffering ratio (%)',
+    scale: (v) => v * 100,
+  },
+  {
+    key: 'avg_bitrate_bps',
+    title: 'Average bitrate',
+    axis: 'average bitrate (Mbps)',
+    scale: (v) => v / 1e6,
+  },
+  {
+    key: 'switch_count',
+    title: 'Bitrate switches',
+    axis: 'switches per session',
+    scale: (v) => v,
+    counts: true,
+  },
+  { key: 'latency_avg_s', title: 'Live latency (mean)', axis: 'mean live latency (s)', scale: (v) => v },
+  { key: 'latency_p95_s', title: 'Live latency (p95)', axis: 'p95 live latency (s)', scale: (v) => v },
+  {
+    key: 'dropped_frames',
+    title: 'Dropped frames',
+    axis: 'dropped frames per session',
+    scale: (v) => v,
+    counts: true,
+  },
+];
 
 /** The aggregate rows (mean, median, p95) of a QoE reply, by metric key. */
 export function aggregateRows(q: QoeReply): FooterRow[] {
@@ -81,13 +103,13 @@ export function outcomeShares(q: QoeReply): string {
   return `${pct(failed)} failed, ${pct(exited)} no start`;
 }
 
-/** The 2x2 grid of CDF charts; `set` draws one line per labelled group of sessions. */
+/** The grid of CDF charts; `set` draws one line per labelled group of sessions. */
 export class CdfGrid {
-  readonly el = h('div', { class: 'grid2 cdfs' });
+  readonly el = h('div', { class: 'grid3 cdfs' });
   private readonly charts: Chart[];
 
   constructor() {
-    this.charts = CDFS.map((c) => cdfChart(this.el, c.title, c.axis));
+    this.charts = CDFS.map((c) => cdfChart(this.el, c.title, c.axis, c.counts));
   }
 
   set(groups: Array<{ label: string; sessions: SessionQoe[] }>): void {
@@ -97,12 +119,16 @@ export class CdfGrid {
           .map((s) => s[c.key])
           .flatMap((v) => (typeof v === 'number' && Number.isFinite(v) ? [c.scale(v)] : [])),
       );
-      const labels = groups.map((g, j) => `${g.label} (n=${values[j]?.length ?? 0})`);
+      const series = groups.map((g, j) => ({
+        label: `${g.label} (n=${values[j]?.length ?? 0})`,
+        color: PALETTE[j % PALETTE.length] ?? '#000',
+        stepped: true,
+      }));
       this.charts[i]?.set(
-        labels,
+        series,
         cdfData(values) as uPlot.AlignedData,
         undefined,
-        'No session has this metric yet.',
+        'no session has this figure',
       );
     });
   }

@@ -25,11 +25,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds packages/reporter/dist unless it is newer than every source file. */
+/** Builds packages/reporter/dist unless it is newer than every source file (event names included). */
 export function ensureReporterBuilt(): void {
   const out = path.join(REPORTER, 'dist/reporter.js');
   const built = fs.statSync(out, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (built > newestMtime(path.join(REPORTER, 'src'))) return;
+  const names = fs.statSync(path.join(ROOT, 'src/events/names.ts')).mtimeMs;
+  if (built > Math.max(newestMtime(path.join(REPORTER, 'src')), names)) return;
   const lock = path.join(os.tmpdir(), 'stats-e2e-reporter-build.lock');
   const r = spawnSync('flock', [lock, process.execPath, path.join(REPORTER, 'build.mjs'), '--no-types'], {
     stdio: 'inherit',

@@ -3,6 +3,7 @@
  * BUFFER_EMPTY after the first PLAYBACK_PLAYING (PLAYBACK_STALLED is the HTML `stalled` event
  * and never fires with MSE; one `waiting` always precedes the first frame and is ignored).
  */
+import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, createTracker, type Rendition } from './playback.ts';
 
@@ -19,6 +20,7 @@ export interface DashjsPlayer {
   getCurrentLiveLatency?(): number;
   getAverageThroughput?(type: string): number;
   getDashMetrics?(): { getCurrentBufferLevel(type: string): number } | undefined;
+  getSettings?(): { streaming?: { buffer?: { stallThreshold?: number } } };
   /** dash.js 5 */
   getCurrentRepresentationForType?(type: string): DashRepresentation | null;
   /** dash.js 4 */
@@ -47,6 +49,16 @@ interface DashRequest {
   endDate?: Date | null;
   requestEndDate?: Date | null;
   representation?: DashRepresentation | null;
+}
+
+/** dash.js's empty-buffer threshold in seconds (its default, 0.3 s, when it does not say). */
+function stallThreshold(player: DashjsPlayer): number {
+  try {
+    const v = player.getSettings?.()?.streaming?.buffer?.stallThreshold;
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0.3;
+  } catch {
+    return 0.3;
+  }
 }
 
 /** dash.js ERROR codes that it recovers from by itself. */
@@ -96,6 +108,11 @@ export function attachDashjs(
       playerVersion: player.getVersion?.(),
       manifestUrl: typeof source === 'string' ? source : undefined,
       stallOnWaiting: false,
+      // dash.js's own empty-buffer threshold (streaming.buffer.stallThreshold), checked against
+      // what the element holds. Right after the first frame dash.js sometimes fires
+      // PLAYBACK_WAITING or BUFFER_EMPTY, and BUFFER_LOADED or PLAYBACK_PLAYING a few ms later,
+      // while seconds of media are buffered: reported, that was a 5 ms "stall" (docs/qoe.md).
+      stallMaxBufferS: stallThreshold(player),
       // A stall ends when dash.js has buffer again: Chromium keeps playing audio for a few
       // seconds while video is starved (the picture freezes, the playhead moves), so neither
       // the playhead nor `playing` tells when the viewer sees video again.
@@ -151,7 +168,7 @@ export function attachDashjs(
       const rendition = fromV5(r.representation) ?? v4Rendition(r.mediaType ?? 'video', r.quality);
       const downloadMs = start !== undefined && end !== undefined ? end - start : undefined;
       const bytes = r.bytesLoaded;
-      tracker.report('fragment_loading_completed', {
+      tracker.report(EventType.FRAGMENT_LOADING_COMPLETED, {
         type: r.type ?? null,
         url: r.url ?? null,
         quality: rendition?.id ?? r.quality ?? null,

@@ -3,6 +3,7 @@
  * hls.js's bufferStalledError (whichever comes first), ended by `playing` or STALL_RESOLVED.
  * LEVEL_SWITCHED fires when the playhead enters a fragment of another level: a rendered switch.
  */
+import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, createTracker } from './playback.ts';
 
@@ -82,7 +83,7 @@ export function attachHlsjs(hls: HlsjsPlayer, reporter: Reporter, options: Attac
       const downloadMs = t && t.end > 0 ? t.end - t.start : undefined;
       const main = f.type === 'main';
       const l = main ? level(f.level) : undefined;
-      tracker.report('fragment_loading_completed', {
+      tracker.report(EventType.FRAGMENT_LOADING_COMPLETED, {
         type: f.sn === 'initSegment' ? 'InitializationSegment' : 'MediaSegment',
         url: f.url ?? null,
         quality: f.level ?? null,

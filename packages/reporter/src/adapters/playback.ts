@@ -4,6 +4,7 @@
  * playback and periodic samples. The <video> element gives the common signals; each adapter
  * adds what its player knows better (which events mean a stall, bitrates, latency, fragments).
  */
+import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 
 export interface AttachOptions {
@@ -38,6 +39,11 @@ export interface TrackerConfig {
   endStallOnPlaying?: boolean;
   /** End a stall when the playhead moves again (default true; some players resume without `playing`). */
   endStallOnProgress?: boolean;
+  /**
+   * A stall signal while the element holds more than this much media (seconds) at the playhead
+   * is ignored: the player has not run out of media (unset: every signal counts).
+   */
+  stallMaxBufferS?: number;
   /** Report the element's own `error` (off when the player reports errors itself). */
   videoErrors?: boolean;
   sample?: () => PlayerSample;
@@ -48,7 +54,10 @@ export interface TrackerConfig {
 export type PlaybackState = 'idle' | 'playing' | 'paused' | 'waiting' | 'seeking' | 'ended';
 
 export interface Tracker {
-  /** The player says playback stalled (ignored before the first frame, while seeking, or near the end). */
+  /**
+   * The player says playback stalled (ignored before the first frame, while seeking, near the
+   * end, or while the element holds more than `stallMaxBufferS` of media at the playhead).
+   */
   stallStart(): void;
   /** The player says playback resumed. */
   stallEnd(): void;
@@ -114,7 +123,7 @@ export function createTracker(
 
   const setState = (next: PlaybackState) => {
     if (next === state) return;
-    reporter.report('playback_state_changed', { old_state: state, new_state: next });
+    reporter.report(EventType.PLAYBACK_STATE_CHANGED, { old_state: state, new_state: next });
     state = next;
   };
 
@@ -123,7 +132,7 @@ export function createTracker(
   const requestPlay = (autoplay: boolean) => {
     if (started || playRequestedAt !== undefined) return;
     playRequestedAt = now();
-    reporter.report('play_requested', { autoplay });
+    reporter.report(EventType.PLAY_REQUESTED, { autoplay });
   };
 
   const firstFrame = () => {
@@ -132,7 +141,7 @@ export function createTracker(
     config.onStart?.();
     requestPlay(true);
     const v = renditions.get('video');
-    reporter.report('playback_started', {
+    reporter.report(EventType.PLAYBACK_STARTED, {
       startup_time_ms: Math.round(now() - (playRequestedAt ?? now())),
       ...(manifestUrl() ? { mpd_url: manifestUrl() } : {}),
       ...(v?.bitrate ? { bitrate: v.bitrate } : {}),
@@ -141,11 +150,12 @@ export function createTracker(
 
   const stallStart = () => {
     if (!started || ended || stallSince !== undefined || video.seeking || video.paused || nearEnd()) return;
+    if (config.stallMaxBufferS !== undefined && bufferedAhead(video) > config.stallMaxBufferS) return;
     stallSince = now();
     stallAt = video.currentTime;
     stalls += 1;
     const s = sample();
-    reporter.report('rebuffer_event', {
+    reporter.report(EventType.REBUFFER_EVENT, {
       rebuffer_count: stalls,
       buffer_level: s.buffer_level ?? bufferedAhead(video),
       current_bitrate: bitrate(),
@@ -159,7 +169,7 @@ export function createTracker(
     if (stallSince === undefined) return;
     const duration = now() - stallSince;
     stallSince = undefined;
-    reporter.report('rebuffer_ended', { duration_ms: Math.round(duration), rebuffer_count: stalls });
+    reporter.report(EventType.REBUFFER_ENDED, { duration_ms: Math.round(duration), rebuffer_count: stalls });
     if (resumed && !video.paused && !video.ended) setState('playing');
   };
 
@@ -169,7 +179,7 @@ export function createTracker(
     periodic();
     ended = true;
     setState('ended');
-    reporter.report('playback_ended', { total_rebuffers: stalls });
+    reporter.report(EventType.PLAYBACK_ENDED, { total_rebuffers: stalls });
   };
 
   const periodic = () => {
@@ -177,7 +187,7 @@ export function createTracker(
     const s = sample();
     const v = video as HTMLVideoElement;
     const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
-    reporter.report('periodic_metrics', {
+    reporter.report(EventType.PERIODIC_METRICS, {
       current_time: video.currentTime,
       duration: num(video.duration),
       playback_rate: video.playbackRate,
@@ -242,7 +252,7 @@ export function createTracker(
   for (const [type, fn] of Object.entries(listeners)) video.addEventListener(type, fn);
   const timer = intervalMs > 0 ? setInterval(periodic, intervalMs) : undefined;
 
-  reporter.report('stream_initialized', {
+  reporter.report(EventType.STREAM_INITIALIZED, {
     player: config.player,
     player_version: config.playerVersion ?? null,
     manifest_url: manifestUrl() ?? null,
@@ -259,7 +269,7 @@ export function createTracker(
       const prev = renditions.get(mediaType);
       renditions.set(mediaType, to);
       if (!prev || (prev.id === to.id && prev.bitrate === to.bitrate)) return;
-      reporter.report('quality_change_rendered', {
+      reporter.report(EventType.QUALITY_CHANGE_RENDERED, {
         media_type: mediaType,
         old_quality: prev.id ?? null,
         new_quality: to.id ?? null,
@@ -272,7 +282,7 @@ export function createTracker(
     current: (mediaType) => renditions.get(mediaType),
     error(code, message, data, fatal) {
       if (fatal) stallEnd(false);
-      reporter.report('playback_error', {
+      reporter.report(EventType.PLAYBACK_ERROR, {
         error_code: code ?? null,
         error_message: message,
         error_data: data ?? null,

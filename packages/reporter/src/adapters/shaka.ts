@@ -3,6 +3,7 @@
  * frame (Shaka holds playback at rate 0 while it rebuffers, so the element's waiting/playing
  * do not bracket the stall); rendered switches are `mediaqualitychanged`.
  */
+import { EventType } from '../../../../src/events/names.ts';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, bufferedAhead, createTracker } from './playback.ts';
 
@@ -127,7 +128,7 @@ export function attachShaka(
         stream?.type === 'video'
           ? rendition(stream.width ?? undefined, stream.height ?? undefined, stream.bandwidth)
           : undefined;
-      tracker.report('fragment_loading_completed', {
+      tracker.report(EventType.FRAGMENT_LOADING_COMPLETED, {
         type: e.context?.type === INIT_SEGMENT ? 'InitializationSegment' : 'MediaSegment',
         url: e.response?.uri ?? e.request?.uris?.[0] ?? null,
         quality: stream?.id ?? null,

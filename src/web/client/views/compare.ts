@@ -1,19 +1,23 @@
 /** Two or more experiments side by side: aggregate QoE per experiment and CDFs on shared axes. */
 import { api, paths, type QoeReply } from '../api.ts';
-import { PALETTE } from '../charts.ts';
+import { PALETTE, saveFile } from '../charts.ts';
 import { apiLinks, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
+import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
 import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
+import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 export function compareView(ids: string[], initialWarmup: string): View {
   let warmup = initialWarmup;
   const probes = ids.map((id) => new ChangeProbe(id));
   const cdfs = new CdfGrid();
-  const tableEl = h('div', { class: 'scroll fit' });
+  const tableEl = h('div', { class: 'scroll fit compare-table' });
+  /** On a phone: one card per experiment instead of a table as wide as the experiments. */
+  const cardsEl = h('div', { class: 'compare-cards', id: 'compare-cards' });
   const linksEl = h('div');
 
   function renderTable(replies: QoeReply[]): void {
@@ -81,11 +85,55 @@ export function compareView(ids: string[], initialWarmup: string): View {
         h('tbody', {}, sessionsRow, rows, outcomeRow),
       ),
     );
+    fill(
+      cardsEl,
+      replies.map((q, i) =>
+        h(
+          'section',
+          { class: 'card', 'data-experiment': q.experiment_id },
+          h(
+            'h3',
+            {},
+            h('span', { class: 'swatch', 'data-color': i }, ''),
+            h('a', { href: href.experiment(q.experiment_id, warmup) }, q.experiment_id),
+          ),
+          h(
+            'dl',
+            {},
+            h('dt', {}, 'Sessions'),
+            h('dd', {}, f.count(q.sessions.length)),
+            METRICS.flatMap((m) => [
+              h('dt', {}, m.label),
+              h('dd', { 'data-key': m.key }, m.format(q.aggregate[m.key]?.median)),
+            ]),
+          ),
+        ),
+      ),
+    );
     // Colour the swatches like the chart lines (no inline style attributes: the page's CSP forbids them).
-    tableEl.querySelectorAll<HTMLElement>('.swatch').forEach((el) => {
+    [
+      ...Array.from(tableEl.querySelectorAll<HTMLElement>('.swatch')),
+      ...Array.from(cardsEl.querySelectorAll<HTMLElement>('.swatch')),
+    ].forEach((el) => {
       el.style.background = PALETTE[Number(el.dataset.color) % PALETTE.length] ?? '#000';
     });
   }
+
+  let lastReplies: QoeReply[] = [];
+  const tableCsv = h(
+    'button',
+    { type: 'button', id: 'compare-csv', title: 'The aggregate QoE of each experiment as CSV, in API units' },
+    'Table as CSV',
+  );
+  tableCsv.addEventListener('click', () => {
+    const rows: unknown[][] = [['experiment_id', 'metric', 'n', 'mean', 'median', 'p95']];
+    for (const q of lastReplies)
+      for (const m of METRICS) {
+        const a = q.aggregate[m.key];
+        rows.push([q.experiment_id, m.key, a?.n ?? 0, a?.mean, a?.median, a?.p95]);
+      }
+    saveFile(`compare-${ids.join('-vs-')}.csv`, new Blob([toCsv(rows)], { type: 'text/csv' }));
+  });
 
   function renderLinks(): void {
     fill(linksEl, apiLinks(ids.map((id) => [`QoE of ${id}`, paths.qoe(id, warmup)] as [string, string])));
@@ -93,6 +141,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
 
   async function load(): Promise<void> {
     const replies = await Promise.all(ids.map((id) => api.qoe(id, warmup)));
+    lastReplies = replies;
     renderTable(replies);
     cdfs.set(replies.map((q) => ({ label: q.experiment_id, sessions: q.sessions })));
     setLive(Math.max(0, ...probes.map((p) => p.newest ?? 0)));
@@ -102,24 +151,27 @@ export function compareView(ids: string[], initialWarmup: string): View {
   return {
     async mount(root) {
       setCrumbs([['Experiments', href.experiments()], [`Compare ${ids.length}`]]);
+      const all = await api.experiments();
+      const missing = ids.filter((x) => !all.some((e) => e.experiment_id === x));
+      if (missing.length) throw new NotFound(`No experiment ${missing.map((x) => `"${x}"`).join(', ')}`);
       const control = warmupControl(warmup, (v) => {
         warmup = v;
         replaceHash(href.compare(ids, warmup));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
         h('h1', {}, `Compare: ${ids.join(' vs ')}`),
-        h('div', { class: 'toolbar' }, control),
+        h('div', { class: 'toolbar' }, control, tableCsv),
         h('h2', {}, 'QoE per experiment'),
         h('p', { class: 'muted small' }, 'Large: median over sessions. Small: mean and 95th percentile.'),
         tableEl,
-        h('h2', {}, 'Distributions (same axes)'),
+        cardsEl,
+        h('h2', {}, 'Distributions across experiments (same axes)'),
         cdfs.el,
         linksEl,
       );
-      const all = await api.experiments();
       await Promise.all(
         probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
       );

@@ -7,12 +7,16 @@ import {
   type SessionQoe,
   type SessionSummary,
 } from '../api.ts';
+import { saveFile } from '../charts.ts';
 import { apiLinks, type Column, exportButtons, SortTable, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
+import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { MAX_OVERLAY, Overlay } from '../overlay.ts';
 import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
+import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
 interface Row extends SessionQoe {
@@ -26,13 +30,129 @@ export function experimentView(id: string, initialWarmup: string): View {
   const summaryEl = h('p', { class: 'summary', id: 'summary' });
   const linksEl = h('div');
   const compareEl = h('div', { class: 'compare-with' });
+  const overlay = new Overlay(id);
+  /** Sessions ticked for the overlay (ids as the API returns them). */
+  const picked = new Set<string>();
+  const starts = new Map<string, number>();
+  const overlayBtn = h('button', { type: 'button', id: 'overlay-btn', disabled: true }, 'Overlay selected');
+  const pickInfo = h('span', { class: 'muted small', id: 'pick-info' });
+  /** Runs of one scenario: the sessions that played the same video (manifest). */
+  const runsSelect = h('select', {
+    id: 'pick-runs',
+    'aria-label': 'Pick the runs of one video',
+    hidden: true,
+  });
+  runsSelect.addEventListener('change', () => {
+    const video = runsSelect.value;
+    runsSelect.value = '';
+    if (!video || !lastReply) return;
+    picked.clear();
+    for (const r of lastReply.sessions)
+      if (r.video_id === video && picked.size < MAX_OVERLAY) picked.add(r.session_id);
+    table.update(table.rowsNow(), lastFooter);
+    updatePick();
+  });
+  const clearBtn = h('button', { type: 'button', id: 'pick-clear' }, 'Clear');
+  clearBtn.addEventListener('click', () => {
+    picked.clear();
+    if (lastReply) table.update(table.rowsNow(), lastFooter);
+    updatePick();
+  });
+  let lastFooter: ReturnType<typeof aggregateRows> = [];
+  function renderRuns(q: QoeReply): void {
+    const byVideo = new Map<string, number>();
+    for (const r of q.sessions) if (r.video_id) byVideo.set(r.video_id, (byVideo.get(r.video_id) ?? 0) + 1);
+    const groups = [...byVideo].filter(([, n]) => n > 1);
+    runsSelect.hidden = groups.length === 0;
+    fill(
+      runsSelect,
+      h('option', { value: '' }, 'Pick the runs of one video…'),
+      groups.map(([v, n]) => h('option', { value: v }, `${v} (${n} runs)`)),
+    );
+  }
+  const updatePick = () => {
+    overlayBtn.disabled = picked.size < 1;
+    clearBtn.hidden = picked.size < 1;
+    overlayBtn.textContent = picked.size ? `Overlay ${picked.size} selected` : 'Overlay selected';
+    pickInfo.textContent =
+      picked.size >= MAX_OVERLAY
+        ? `at most ${MAX_OVERLAY} sessions (one colour each)`
+        : 'tick sessions to overlay';
+  };
+  let lastReply: QoeReply | undefined;
+  const tableCsv = h(
+    'button',
+    {
+      type: 'button',
+      id: 'qoe-csv',
+      title: 'The per-session QoE table as CSV, in API units (s, bps, ratio)',
+    },
+    'Table as CSV',
+  );
+  tableCsv.addEventListener('click', () => {
+    if (!lastReply) return;
+    const keys = METRICS.map((m) => m.key);
+    const rows: unknown[][] = [
+      ['session_id', 'started_unix_s', 'protocol', 'video_id', ...keys, 'fatal_error', 'exit_before_start'],
+      ...lastReply.sessions.map((r) => [
+        r.session_id,
+        starts.get(r.session_id),
+        r.protocol,
+        r.video_id,
+        ...keys.map((k) => r[k]),
+        r.fatal_error,
+        r.exit_before_start,
+      ]),
+    ];
+    saveFile(
+      `${id}-qoe${warmup ? `-warmup-${warmup}` : ''}.csv`,
+      new Blob([toCsv(rows)], { type: 'text/csv' }),
+    );
+  });
+  overlayBtn.addEventListener('click', () => {
+    const sessions = [...picked].map((sid) => ({ id: sid, start: starts.get(sid) ?? 0 }));
+    void loading(byId('view'), () => overlay.show(sessions))
+      .then(() => overlay.el.scrollIntoView({ block: 'start' }))
+      .catch((err) => setStatus(String(err), true));
+  });
 
   const columns: Column<Row>[] = [
+    {
+      key: 'pick',
+      label: '',
+      title: 'Tick sessions to overlay their time series',
+      value: (r) => picked.has(r.session_id),
+      show: (r) => {
+        const box = h('input', {
+          type: 'checkbox',
+          class: 'pick',
+          'aria-label': `overlay ${r.session_id}`,
+          checked: picked.has(r.session_id),
+        });
+        box.addEventListener('change', () => {
+          if (box.checked && picked.size < MAX_OVERLAY) picked.add(r.session_id);
+          else {
+            picked.delete(r.session_id);
+            box.checked = false;
+          }
+          updatePick();
+        });
+        return box;
+      },
+    },
     {
       key: 'session_id',
       label: 'Session',
       value: (r) => r.session_id,
-      show: (r) => h('a', { href: href.session(id, r.session_id, warmup) }, r.session_id),
+      show: (r) => h('a', { class: 'id', href: href.session(id, r.session_id, warmup) }, r.session_id),
+    },
+    {
+      key: 'started',
+      // The zone once in the header keeps the column narrow.
+      label: `Started (${f.zoneLabel(new Date())})`,
+      title: 'First event of the session (click to sort)',
+      value: (r) => r.summary?.first_timestamp,
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.summary?.first_timestamp, undefined, false)),
     },
     { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol ?? '–' },
     {
@@ -119,10 +239,14 @@ export function experimentView(id: string, initialWarmup: string): View {
 
   async function load(): Promise<void> {
     const [q, sessions] = await Promise.all([api.qoe(id, warmup), api.sessions(id)]);
-    const byId = new Map(sessions.map((s) => [s.session_id, s]));
+    lastReply = q;
+    lastFooter = aggregateRows(q);
+    renderRuns(q);
+    const bySession = new Map(sessions.map((s) => [s.session_id, s]));
+    for (const s of sessions) starts.set(s.session_id, s.first_timestamp);
     table.update(
-      q.sessions.map((s) => ({ ...s, summary: byId.get(s.session_id) })),
-      aggregateRows(q),
+      q.sessions.map((s) => ({ ...s, summary: bySession.get(s.session_id) })),
+      lastFooter,
     );
     cdfs.set([{ label: id, sessions: q.sessions }]);
     renderSummary(sessions, q);
@@ -132,11 +256,13 @@ export function experimentView(id: string, initialWarmup: string): View {
   return {
     async mount(root) {
       setCrumbs([['Experiments', href.experiments()], [id]]);
+      const all = await api.experiments();
+      if (!all.some((e) => e.experiment_id === id)) throw new NotFound(`No experiment "${id}"`);
       const control = warmupControl(warmup, (v) => {
         warmup = v;
         replaceHash(href.experiment(id, warmup));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       renderLinks();
       root.append(
@@ -144,17 +270,19 @@ export function experimentView(id: string, initialWarmup: string): View {
         summaryEl,
         h('div', { class: 'toolbar' }, control, compareEl),
         h('h2', {}, 'Sessions'),
-        h('div', { class: 'scroll' }, table.el),
+        h('div', { class: 'toolbar' }, overlayBtn, clearBtn, runsSelect, pickInfo, tableCsv),
+        h('div', { class: 'scroll sessions' }, table.el),
         h(
           'p',
           { class: 'muted small' },
           'Aggregate rows are over sessions where the metric exists (n in the API reply). Click a column to sort.',
         ),
-        h('h2', {}, 'Distributions'),
+        overlay.el,
+        h('h2', {}, 'Distributions across sessions'),
         cdfs.el,
         linksEl,
       );
-      const all = await api.experiments();
+      updatePick();
       renderCompare(all);
       await probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp);
       await load();
@@ -162,7 +290,10 @@ export function experimentView(id: string, initialWarmup: string): View {
     async tick() {
       if (await probe.changed()) await load();
     },
-    destroy: () => cdfs.destroy(),
+    destroy: () => {
+      cdfs.destroy();
+      overlay.clear();
+    },
   };
 }
 

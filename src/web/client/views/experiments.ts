@@ -4,6 +4,7 @@ import { apiLinks, type Column, SortTable } from '../components.ts';
 import { h } from '../dom.ts';
 import * as f from '../format.ts';
 import { href, LIVE_WINDOW_S, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { pool } from '../pool.ts';
 import type { View } from './types.ts';
 
 interface Row extends ExperimentSummary {
@@ -59,9 +60,10 @@ export function experimentsView(): View {
     },
     {
       key: 'first_timestamp',
-      label: 'First event',
+      // The zone once in the header keeps the column narrow.
+      label: `First event (${f.zoneLabel(new Date())})`,
       value: (r) => r.first_timestamp,
-      show: (r) => f.dateTime(r.first_timestamp),
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.first_timestamp, undefined, false)),
     },
     {
       key: 'span',
@@ -190,15 +192,3 @@ const spanOf = (r: ExperimentSummary) =>
 
 const isLive = (r: ExperimentSummary) =>
   r.last_timestamp != null && Date.now() / 1000 - r.last_timestamp < LIVE_WINDOW_S;
-
-/** Runs fn over items with at most n in flight. */
-export async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-}

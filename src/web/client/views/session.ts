@@ -2,40 +2,23 @@
  * One session: QoE numbers, time series of bitrate, buffer, latency and throughput on one
  * time axis (stalls shaded, switches marked), and the raw event log filterable by type.
  */
-import {
-  api,
-  paths,
-  type SeriesMetric,
-  type SessionQoe,
-  type StoredEvent,
-  type TimeseriesReply,
-} from '../api.ts';
-import { type Annotations, type Chart, PALETTE, timeChart } from '../charts.ts';
+
+import type { Annotations } from '../annotations.ts';
+import { api, paths, type SessionQoe, type StoredEvent, type TimeseriesReply } from '../api.ts';
+import { Chart } from '../charts.ts';
 import { apiLinks, exportButtons, warmupControl } from '../components.ts';
-import { fill, h } from '../dom.ts';
+import { byId, fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { alignSeries } from '../overlay.ts';
 import { METRICS } from '../qoe.ts';
+import { displayUnit, SERIES, type SeriesDef } from '../series.ts';
+import { loading, NotFound } from '../states.ts';
 import { stat } from './experiment.ts';
 import type { View } from './types.ts';
 
-const SERIES: Array<{ metric: SeriesMetric; title: string; label: string }> = [
-  { metric: 'bitrate', title: 'Video bitrate', label: 'bitrate' },
-  { metric: 'buffer', title: 'Buffer level', label: 'buffer' },
-  { metric: 'latency', title: 'Live latency', label: 'latency' },
-  { metric: 'throughput', title: 'Throughput', label: 'throughput' },
-];
-
 const PAGE = 200;
-
-/** Display unit for an API unit: bit rates in Mbps, the rest as sent. */
-function displayUnit(unit: string): { label: string; scale: number } {
-  const u = unit.toLowerCase();
-  if (u === 'bps' || u === 'bit/s') return { label: 'Mbps', scale: 1e-6 };
-  if (u === 'kbps') return { label: 'Mbps', scale: 1e-3 };
-  return { label: unit || 'value', scale: 1 };
-}
 
 export function sessionView(id: string, sessionId: string, initialWarmup: string, initialType: string): View {
   let warmup = initialWarmup;
@@ -63,17 +46,19 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     for (const c of charts) c.setX(zoom ?? full);
   };
   resetBtn.addEventListener('click', () => onZoom(null));
-  const charts: Chart[] = SERIES.map((s, i) =>
-    timeChart(chartsEl, {
-      title: s.title,
-      seriesLabel: s.label,
-      yLabel: '',
-      color: PALETTE[i] ?? '#333',
-      stepped: s.metric === 'bitrate',
-      syncKey: `session-${id}-${sessionId}`,
-      annotations,
-      onZoom,
-    }),
+  const charts: Chart[] = SERIES.map(
+    (s) =>
+      new Chart(chartsEl, {
+        title: s.title,
+        xLabel: 'seconds since session start',
+        yLabel: s.unit,
+        kind: 'time',
+        rungs: s.rungs,
+        yMinTop: s.yMinTop,
+        syncKey: `session-${id}-${sessionId}`,
+        annotations,
+        onZoom,
+      }),
   );
 
   function renderLinks(): void {
@@ -126,15 +111,33 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
       const { label, scale } = displayUnit(r.unit);
       const chart = charts[i];
       if (!chart) return;
-      chart.box.querySelector('figcaption')!.textContent = `${SERIES[i]?.title} (${label})`;
-      const xs = r.points.map((p) => p[0] - base);
-      const ys = r.points.map((p) => (p[1] == null ? null : p[1] * scale));
-      chart.set(
-        [SERIES[i]?.label ?? r.metric],
-        [xs, ys],
-        zoom ?? full,
-        'No events feed this metric in this session.',
-      );
+      const def = SERIES[i];
+      if (!def) return;
+      chart.setCaption(`${def.title} (${label})`);
+      const rel = (pts: TimeseriesReply['points'], k: number) =>
+        pts.map(([t, v]) => [t - base, v == null ? null : v * k] as [number, number | null]);
+      const own = { label: def.label, color: def.color, stepped: def.stepped, dots: def.dots };
+      const bitrate = replies[0];
+      if (def.metric === 'throughput' && bitrate && r.points.length) {
+        // The classic ABR figure: measured throughput against the bitrate being played.
+        const b = SERIES[0] as SeriesDef;
+        chart.set(
+          [own, { label: 'video bitrate', color: b.color, stepped: true }],
+          alignSeries([
+            rel(r.points, scale),
+            rel(bitrate.points, displayUnit(bitrate.unit).scale),
+          ]) as uPlot.AlignedData,
+          zoom ?? full,
+        );
+      } else {
+        const pts = rel(r.points, scale);
+        chart.set(
+          [own],
+          [pts.map((p) => p[0]), pts.map((p) => p[1])],
+          zoom ?? full,
+          'no events in this session report it',
+        );
+      }
       chart.redraw();
     });
   }
@@ -186,11 +189,19 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
   return {
     async mount(root) {
       setCrumbs([['Experiments', href.experiments()], [id, href.experiment(id, warmup)], [sessionId]]);
+      const all = await api.experiments();
+      const e = all.find((x) => x.experiment_id === id);
+      if (!e) throw new NotFound(`No experiment "${id}"`);
+      if (!(await api.sessions(id)).some((s) => s.session_id === sessionId))
+        throw new NotFound(`No session "${sessionId}" in experiment "${id}"`, {
+          label: `Sessions of ${id}`,
+          to: href.experiment(id, warmup),
+        });
       const control = warmupControl(warmup, (v) => {
         warmup = v;
         replaceHash(href.session(id, sessionId, warmup, eventType));
         renderLinks();
-        void load().catch((err) => setStatus(String(err), true));
+        void loading(byId('view'), load).catch((err) => setStatus(String(err), true));
       });
       typeSelect.addEventListener('change', () => {
         eventType = typeSelect.value;
@@ -248,8 +259,6 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
         moreBtn,
         linksEl,
       );
-      const all = await api.experiments();
-      const e = all.find((x) => x.experiment_id === id);
       fill(
         typeSelect,
         h('option', { value: '' }, 'All event types'),

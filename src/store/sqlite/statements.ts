@@ -1,0 +1,91 @@
+/** The prepared statements of the embedded store's write path (write-ops.ts). */
+import type Database from 'libsql';
+import { RUN_START_EVENT } from '../../sessions/key.ts';
+import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
+import { INSERT_SQL } from './rows.ts';
+
+type Db = InstanceType<typeof Database>;
+
+export interface Stmt {
+  run(...p: unknown[]): { changes: number };
+  get(...p: unknown[]): unknown;
+  all(...p: unknown[]): unknown[];
+}
+
+export type Statements = Record<
+  | 'insert'
+  | 'upsert'
+  | 'types'
+  | 'runs'
+  | 'pred'
+  | 'succ'
+  | 'at'
+  | 'rekeyTo'
+  | 'rekeyOpen'
+  | 'count'
+  | 'first'
+  | 'video'
+  | 'known'
+  | 'dropRow'
+  | 'putRow'
+  | 'saveQoe',
+  Stmt
+>;
+
+export function prepareStatements(db: Db): Statements {
+  const p = (sql: string) => db.prepare(sql) as unknown as Stmt;
+  return {
+    insert: p(INSERT_SQL),
+    upsert: p(`INSERT INTO sessions (experiment_id, session_key, base_key, run_no, source, count, first_ts,
+        last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+      ON CONFLICT (experiment_id, session_key) DO UPDATE SET
+        count = count + excluded.count,
+        video_id = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
+          THEN excluded.video_id ELSE video_id END,
+        video_at = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
+          THEN excluded.video_at ELSE video_at END,
+        first_protocol = CASE WHEN excluded.first_ts < first_ts THEN excluded.first_protocol ELSE first_protocol END,
+        first_ts = MIN(first_ts, excluded.first_ts),
+        last_ts = MAX(last_ts, excluded.last_ts),
+        known_protocol = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
+          THEN excluded.known_protocol ELSE known_protocol END,
+        known_at = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
+          THEN excluded.known_at ELSE known_at END,
+        version = excluded.version, changed_at = excluded.changed_at, stale = 1`),
+    types: p('INSERT OR IGNORE INTO experiment_types (experiment_id, event_type) VALUES (?, ?)'),
+    runs: p(
+      `SELECT first_ts, last_ts FROM sessions WHERE experiment_id = ? AND base_key = ? ORDER BY first_ts`,
+    ),
+    pred: p(
+      `SELECT MAX(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp < ?`,
+    ),
+    succ: p(
+      `SELECT MIN(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp > ?`,
+    ),
+    at: p(`SELECT COUNT(*) AS n, SUM(event_type = '${RUN_START_EVENT}') AS s FROM events
+      WHERE experiment_id = ? AND session_base = ? AND timestamp = ?`),
+    rekeyTo: p(`UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ?
+      AND timestamp >= ? AND timestamp < ?`),
+    rekeyOpen: p(
+      `UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ? AND timestamp >= ?`,
+    ),
+    count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM events
+      WHERE experiment_id = ? AND session_key = ?`),
+    video: p(`SELECT video_id, timestamp FROM events WHERE experiment_id = ? AND session_key = ?
+      AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
+    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM events
+      WHERE experiment_id = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
+    known:
+      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM events
+      WHERE experiment_id = ? AND session_key = ?) WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}')
+      ORDER BY timestamp, id LIMIT 1`),
+    dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
+    putRow: p(`INSERT OR REPLACE INTO sessions (experiment_id, session_key, base_key, run_no, source, count,
+        first_ts, last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
+    saveQoe: p(
+      `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
+    ),
+  };
+}
