@@ -85,12 +85,23 @@ function unreachable(err: unknown): boolean {
   );
 }
 
-/** A store error naming the server (host:port) when it cannot be reached. */
-export function storeError(err: unknown, what: string, where: string): StoreUnavailableError {
+/**
+ * A store error naming the server (host:port) when it cannot be reached. The driver's
+ * "Topology is closed" / "Client must be connected" say nothing about why: `lastFailure` (the
+ * last connection attempt's error) replaces them when known.
+ */
+export function storeError(
+  err: unknown,
+  what: string,
+  where: string,
+  lastFailure?: string,
+): StoreUnavailableError {
   if (err instanceof StoreUnavailableError) return err;
+  const closed = err instanceof MongoTopologyClosedError || err instanceof MongoNotConnectedError;
+  const why = closed && lastFailure ? lastFailure : describe(err);
   const message = unreachable(err)
-    ? `cannot reach MongoDB at ${where}: ${describe(err)}`
-    : `MongoDB ${what} failed: ${describe(err)}`;
+    ? `cannot reach MongoDB at ${where}: ${why}`
+    : `MongoDB ${what} failed: ${why}`;
   return new StoreUnavailableError(message, { cause: err });
 }
 

@@ -27,6 +27,7 @@ import type {
 import {
   createEventIndexes,
   createSessionIndexes,
+  describe,
   eventsOf,
   experimentsOf,
   hostsOf,
@@ -66,6 +67,8 @@ export class MongoStore implements EventStore {
   readonly #once = new Map<string, Promise<void>>();
   readonly #lock = new KeyedLock();
   readonly #keyed = new KeyedCollections();
+  /** Why the last connection attempt failed (names the cause in errors; see storeError). */
+  #lastFailure: string | undefined;
   /** Names this process in "writing" notes (write.ts). */
   readonly #token = randomBytes(8).toString('hex');
 
@@ -88,10 +91,16 @@ export class MongoStore implements EventStore {
         writeConcern: { w: 'majority', journal: true },
       });
       this.#client = client;
-      client.connect().catch(() => {
-        if (this.#client === client) this.#client = undefined;
-        client.close().catch(() => {});
-      });
+      client.connect().then(
+        () => {
+          this.#lastFailure = undefined;
+        },
+        (err) => {
+          this.#lastFailure = describe(err);
+          if (this.#client === client) this.#client = undefined;
+          client.close().catch(() => {});
+        },
+      );
     }
     return this.#client;
   }
@@ -151,7 +160,7 @@ export class MongoStore implements EventStore {
       await this.db.command({ ping: 1 }, { timeoutMS: this.opts.serverSelectionTimeoutMs });
       return { ok: true };
     } catch (err) {
-      return { ok: false, detail: storeError(err, 'ping', this.#where).message };
+      return { ok: false, detail: storeError(err, 'ping', this.#where, this.#lastFailure).message };
     }
   }
 
@@ -196,7 +205,7 @@ export class MongoStore implements EventStore {
         }),
       );
     } catch (err) {
-      throw storeError(err, 'write', this.#where);
+      throw storeError(err, 'write', this.#where, this.#lastFailure);
     }
     duplicates.sort((a, b) => a - b);
     return { inserted, duplicates };
@@ -206,7 +215,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.readMark(this.#m, experimentId);
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -220,7 +229,7 @@ export class MongoStore implements EventStore {
     try {
       yield* read.readEvents(this.#m, query, await this.#plan(query.experimentId));
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -234,7 +243,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.listExperiments(this.#m);
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -244,7 +253,7 @@ export class MongoStore implements EventStore {
       const keyed = await this.#keyed.isKeyed(this.#m, experimentId);
       return await read.listSessions(this.#m, experimentId, keyed);
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -256,7 +265,7 @@ export class MongoStore implements EventStore {
       const rows = await read.listSessions(this.#m, experimentId, false);
       return rows.find((r) => r.session_id === sessionId) ?? null;
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -269,7 +278,7 @@ export class MongoStore implements EventStore {
     try {
       await saveQoe(this.#m, experimentId, sessionId, version, qoe);
     } catch (err) {
-      throw storeError(err, 'write', this.#where);
+      throw storeError(err, 'write', this.#where, this.#lastFailure);
     }
   }
 
@@ -286,7 +295,7 @@ export class MongoStore implements EventStore {
         legacy.map((d) => String(d._id)),
       );
     } catch (err) {
-      throw storeError(err, 'read', this.#where);
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
     }
   }
 
@@ -311,7 +320,7 @@ export class MongoStore implements EventStore {
         out.events += r.events;
       }
     } catch (err) {
-      throw storeError(err, 'rebuild', this.#where);
+      throw storeError(err, 'rebuild', this.#where, this.#lastFailure);
     }
     return out;
   }
@@ -335,7 +344,7 @@ export class MongoStore implements EventStore {
         return r.deletedCount;
       })
       .catch((err) => {
-        throw storeError(err, 'delete', this.#where);
+        throw storeError(err, 'delete', this.#where, this.#lastFailure);
       });
   }
 
