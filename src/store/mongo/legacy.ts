@@ -24,9 +24,35 @@ export const KEY_FIELDS = {
   'payload.session_id': 1,
 } as const;
 
-/** Every document of a collection (projected), in _id pages: stable while documents are updated. */
-export async function* scan(m: Mongo, exp: string, projection: Document): AsyncIterable<Document[]> {
+/**
+ * Every document of a collection (projected). `stable`: in _id pages, so documents updated
+ * during the scan (the backfill) are seen once; otherwise one cursor (one query: a FerretDB
+ * page query scans the collection each time).
+ */
+export async function* scan(
+  m: Mongo,
+  exp: string,
+  projection: Document,
+  stable = false,
+): AsyncIterable<Document[]> {
   const col = eventsOf(m, exp);
+  if (!stable) {
+    const cursor = col.find({}, { projection }).batchSize(PAGE);
+    try {
+      let page: Document[] = [];
+      for await (const d of cursor) {
+        page.push(d);
+        if (page.length >= PAGE) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
+    } finally {
+      await cursor.close().catch(() => {});
+    }
+    return;
+  }
   let after: Document['_id'];
   for (;;) {
     const page = await col

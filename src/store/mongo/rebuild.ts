@@ -47,7 +47,7 @@ export async function rebuildExperiment(
   let ops: AnyBulkWriteOperation<Document>[] = [];
   const col = eventsOf(m, exp);
   const projection = { ...KEY_FIELDS, protocol: 1, session_key: 1, session_base: 1 };
-  for await (const page of scan(m, exp, projection)) {
+  for await (const page of scan(m, exp, projection, true)) {
     for (const d of page) {
       const { key, bk, starts } = plan.keyOf(d);
       const base = bk.split ? bk.base : null;

@@ -16,7 +16,7 @@
  */
 import { type AnyBulkWriteOperation, type Document, MongoBulkWriteError, ObjectId } from 'mongodb';
 import type { EventDoc } from '../../events/schema.ts';
-import { type BaseKey, baseSessionKey, RUN_START_EVENT } from '../../sessions/key.ts';
+import { type BaseKey, baseSessionKey, RUN_START_EVENT, runKey } from '../../sessions/key.ts';
 import {
   keyAt,
   type NeighbourFacts,
@@ -44,6 +44,8 @@ interface BaseState {
   before: number[];
   starts: number[];
   lastTs: number;
+  /** Latest timestamp stored before this group. */
+  storedLast: number;
   pending: RunPoint[];
 }
 
@@ -129,7 +131,14 @@ async function loadBases(m: Mongo, exp: string, bks: readonly BaseKey[]): Promis
   const bases = new Map<string, BaseState>();
   for (const bk of bks) {
     if (bk.split && !bases.has(bk.base))
-      bases.set(bk.base, { bk, before: [], starts: [], lastTs: Number.NEGATIVE_INFINITY, pending: [] });
+      bases.set(bk.base, {
+        bk,
+        before: [],
+        starts: [],
+        lastTs: Number.NEGATIVE_INFINITY,
+        storedLast: Number.NEGATIVE_INFINITY,
+        pending: [],
+      });
   }
   if (bases.size === 0) return bases;
   const rows = await sessionsOf(m)
@@ -147,6 +156,7 @@ async function loadBases(m: Mongo, exp: string, bks: readonly BaseKey[]): Promis
   for (const st of bases.values()) {
     st.before.sort((a, b) => a - b);
     st.starts = [...st.before];
+    st.storedLast = st.lastTs;
   }
   return bases;
 }
@@ -257,9 +267,14 @@ export async function insertGroup(
   const moves: AnyBulkWriteOperation<Document>[] = [];
   for (const st of bases.values()) {
     if (resync.has(st.bk.base)) continue;
-    const r = rekeys(st.bk.base, st.before, st.starts);
-    for (const k of r.touched) touched.set(k, { bk: st.bk, starts: st.starts });
-    for (const x of r.ranges) {
+    // Ranges after the stored events hold only this group's events, already keyed: no move,
+    // and their sessions take deltas (a new run at the end of a base costs no recompute).
+    const ranges = rekeys(st.bk.base, st.before, st.starts).ranges.filter((x) => x.from <= st.storedLast);
+    for (const x of ranges) {
+      const i0 = runIndexAt(st.before, x.from);
+      const i1 = x.to === null ? st.before.length - 1 : runIndexAt(st.before, x.to);
+      for (let i = i0; i <= i1; i++) touched.set(runKey(st.bk.base, i + 1), { bk: st.bk, starts: st.starts });
+      touched.set(x.key, { bk: st.bk, starts: st.starts });
       const timestamp = x.to === null ? { $gte: x.from } : { $gte: x.from, $lt: x.to };
       moves.push({
         updateMany: {
