@@ -12,7 +12,7 @@
  * only noted experiments keeps the check off the read path (a count scans the collection on
  * FerretDB).
  */
-import type { AnyBulkWriteOperation, Document } from 'mongodb';
+import type { Document } from 'mongodb';
 import { COLLECTION_PREFIX, eventsOf, experimentsOf, type Mongo, sessionsOf } from './docs.ts';
 import { KEY_FIELDS, KeyPlan, scan } from './legacy.ts';
 import { countsByExperiment, nowS, SummaryFold, summaryDoc } from './sessions.ts';
@@ -44,19 +44,33 @@ export async function rebuildExperiment(
   let first: number | null = null;
   let last: number | null = null;
   let events = 0;
-  let ops: AnyBulkWriteOperation<Document>[] = [];
+  // Documents whose key changes, grouped by their new (key, base): one updateMany per group of
+  // ids (FerretDB scans the collection for every update, so per-document updates are slow).
+  const moves = new Map<string, { key: string; base: string | null; ids: unknown[] }>();
   const col = eventsOf(m, exp);
+  const flush = async (g: { key: string; base: string | null; ids: unknown[] }) => {
+    if (g.ids.length === 0) return;
+    const update: Document =
+      g.base === null
+        ? { $set: { session_key: g.key }, $unset: { session_base: '' } }
+        : { $set: { session_key: g.key, session_base: g.base } };
+    await col.updateMany({ _id: { $in: g.ids } } as Document, update);
+    g.ids = [];
+  };
   const projection = { ...KEY_FIELDS, protocol: 1, session_key: 1, session_base: 1 };
   for await (const page of scan(m, exp, projection, true)) {
     for (const d of page) {
       const { key, bk, starts } = plan.keyOf(d);
       const base = bk.split ? bk.base : null;
       if (d.session_key !== key || (d.session_base ?? null) !== base) {
-        const update: Document =
-          base === null
-            ? { $set: { session_key: key }, $unset: { session_base: '' } }
-            : { $set: { session_key: key, session_base: base } };
-        ops.push({ updateOne: { filter: { _id: d._id }, update } });
+        const id = `${key}\u0000${base ?? ''}\u0000${base === null ? 0 : 1}`;
+        let g = moves.get(id);
+        if (!g) {
+          g = { key, base, ids: [] };
+          moves.set(id, g);
+        }
+        g.ids.push(d._id);
+        if (g.ids.length >= BULK) await flush(g);
       }
       fold.add(key, bk, starts, d as never);
       types.add(String(d.event_type));
@@ -65,12 +79,8 @@ export async function rebuildExperiment(
       if (last === null || t > last) last = t;
       events++;
     }
-    if (ops.length >= BULK) {
-      await col.bulkWrite(ops, { ordered: false });
-      ops = [];
-    }
   }
-  if (ops.length > 0) await col.bulkWrite(ops, { ordered: false });
+  for (const g of moves.values()) await flush(g);
 
   const changedAt = nowS();
   const rows = [...fold.sessions.values()];
