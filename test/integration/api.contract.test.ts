@@ -224,18 +224,29 @@ for (const fixture of storeFixtures()) {
             'experiment_id',
             'payload',
             'protocol',
+            'session_base',
+            'session_key',
             'stored_at',
             'timestamp',
             'video_id',
           ]);
           assert.ok(d.stored_at instanceof Date, 'stored_at is a BSON date');
           assert.equal(d.video_id, 'http://m/x.mpd');
+          // The session ingest decided (a fallback key: run 1 of the video id), before stored_at.
+          assert.equal(d.session_key, 'http://m/x.mpd');
+          assert.equal(d.session_base, 'http://m/x.mpd');
+          assert.deepEqual(Object.keys(d).slice(-3), ['session_key', 'session_base', 'stored_at']);
           const indexes = (await col.indexes()).map((i) => JSON.stringify(i.key));
           assert.ok(indexes.includes(JSON.stringify({ timestamp: 1, _id: 1 })), indexes.join());
           assert.ok(
             indexes.includes(JSON.stringify({ event_type: 1, timestamp: 1, _id: 1 })),
             indexes.join(),
           );
+          assert.ok(
+            indexes.includes(JSON.stringify({ session_key: 1, timestamp: 1, _id: 1 })),
+            indexes.join(),
+          );
+          assert.ok(indexes.includes(JSON.stringify({ session_base: 1, timestamp: 1 })), indexes.join());
         } finally {
           await client.close();
         }

@@ -1,23 +1,53 @@
 /**
  * MongoDB store, layout-compatible with the Flask server: database MONGO_DATABASE, one
  * collection `metrics-{experiment_id}` per experiment, documents with the spec's fields and
- * stored_at as a BSON date, so existing pymongo analysis scripts keep working.
+ * stored_at as a BSON date, so existing pymongo analysis scripts keep working. Each event also
+ * carries the session ingest decided for it, and summaries live in `stats_*` collections
+ * (docs.ts describes the layout).
+ *
+ * Within one process, writes (and rebuilds) of one experiment run one at a time; that is what
+ * keeps run splitting exact without transactions (write.ts). Several instances writing the
+ * same experiment can race on a split base; `stats-server rebuild-summaries` repairs that.
  */
-import { type Collection, type Document, MongoBulkWriteError, MongoClient, ObjectId } from 'mongodb';
-import { StoreUnavailableError } from '../../errors.ts';
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
 import type { EventDoc, StoredEvent } from '../../events/schema.ts';
+import type { SessionQoe } from '../../qoe/types.ts';
 import type {
   EventStore,
   ExperimentSummary,
   InsertResult,
   JsonEvent,
   ReadQuery,
-  SessionSummary,
+  RebuildResult,
+  SessionRow,
+  StaleSession,
   StoreHealth,
 } from '../types.ts';
+import {
+  createEventIndexes,
+  createSessionIndexes,
+  describe,
+  eventsOf,
+  experimentsOf,
+  hostsOf,
+  KeyedLock,
+  type Mongo,
+  sessionsOf,
+  storeError,
+} from './docs.ts';
+import { KeyedCollections, KeyPlan } from './legacy.ts';
 import * as read from './read.ts';
+import {
+  collectionExperiments,
+  interruptedExperiments,
+  rebuildExperiment,
+  repairIfInterrupted,
+} from './rebuild.ts';
+import { getSessionRow, saveQoe, staleRows } from './sessions.ts';
+import { insertGroup, markWriting } from './write.ts';
 
-export const COLLECTION_PREFIX = 'metrics-';
+export { COLLECTION_PREFIX, describe, docToEvent } from './docs.ts';
 
 export interface MongoStoreOptions {
   url: string;
@@ -25,17 +55,26 @@ export interface MongoStoreOptions {
   serverSelectionTimeoutMs: number;
   /** Drop a connection that has been silent this long (a write to a partitioned server fails). */
   socketTimeoutMs?: number;
+  /** Silence (seconds) that splits a fallback-keyed session into runs; 0: never (default 600). */
+  sessionGapS?: number;
 }
-
-const DUPLICATE_KEY = 11000;
 
 export class MongoStore implements EventStore {
   readonly kind = 'mongodb' as const;
   #client: MongoClient | undefined;
-  /** Collections whose indexes are ensured (or being ensured) by this process. */
-  #indexed = new Map<string, Promise<void>>();
+  readonly #where: string;
+  /** Per-process promises, dropped on failure so the next call retries. */
+  readonly #once = new Map<string, Promise<void>>();
+  readonly #lock = new KeyedLock();
+  readonly #keyed = new KeyedCollections();
+  /** Why the last connection attempt failed (names the cause in errors; see storeError). */
+  #lastFailure: string | undefined;
+  /** Names this process in "writing" notes (write.ts). */
+  readonly #token = randomBytes(8).toString('hex');
 
-  constructor(private readonly opts: MongoStoreOptions) {}
+  constructor(private readonly opts: MongoStoreOptions) {
+    this.#where = hostsOf(opts.url);
+  }
 
   /**
    * The driver's client. A MongoClient whose first connection attempt fails is closed for
@@ -52,10 +91,16 @@ export class MongoStore implements EventStore {
         writeConcern: { w: 'majority', journal: true },
       });
       this.#client = client;
-      client.connect().catch(() => {
-        if (this.#client === client) this.#client = undefined;
-        client.close().catch(() => {});
-      });
+      client.connect().then(
+        () => {
+          this.#lastFailure = undefined;
+        },
+        (err) => {
+          this.#lastFailure = describe(err);
+          if (this.#client === client) this.#client = undefined;
+          client.close().catch(() => {});
+        },
+      );
     }
     return this.#client;
   }
@@ -64,14 +109,50 @@ export class MongoStore implements EventStore {
     return this.client.db(this.opts.database);
   }
 
-  collection(experimentId: string): Collection<Document> {
-    return this.db.collection(COLLECTION_PREFIX + experimentId);
+  get #m(): Mongo {
+    return { db: this.db, where: this.#where, gapS: this.opts.sessionGapS ?? 600 };
+  }
+
+  collection(experimentId: string) {
+    return eventsOf(this.#m, experimentId);
+  }
+
+  /** Runs `task` once per process under `key`; a failure lets the next call try again. */
+  #runOnce(key: string, task: () => Promise<void>): Promise<void> {
+    let p = this.#once.get(key);
+    if (!p) {
+      p = task();
+      p.catch(() => this.#once.delete(key));
+      this.#once.set(key, p);
+    }
+    return p;
   }
 
   async open(): Promise<void> {
     // Start connecting in the background: the server must start (and report 503) while
-    // MongoDB is down.
+    // MongoDB is down. The crash check runs in the background too (reads of an experiment
+    // wait for its own check).
     void this.client;
+    void this.#recover().catch(() => this.#once.delete('recover'));
+  }
+
+  /** Repairs, in the background, every experiment an interrupted write left noted (rebuild.ts). */
+  #recover(): Promise<void> {
+    return this.#runOnce('recover', async () => {
+      for (const exp of await interruptedExperiments(this.#m)) await this.#checked(exp);
+    });
+  }
+
+  /**
+   * Reads of an experiment wait for its repair check (once per process, and again after a
+   * write of this process failed half-way), so they never see summaries behind the events.
+   */
+  #checked(exp: string): Promise<void> {
+    return this.#runOnce(`check\u0000${exp}`, () =>
+      this.#lock.run(exp, async () => {
+        await repairIfInterrupted(this.#m, exp);
+      }),
+    );
   }
 
   async health(): Promise<StoreHealth> {
@@ -79,25 +160,19 @@ export class MongoStore implements EventStore {
       await this.db.command({ ping: 1 }, { timeoutMS: this.opts.serverSelectionTimeoutMs });
       return { ok: true };
     } catch (err) {
-      return { ok: false, detail: describe(err) };
+      return { ok: false, detail: storeError(err, 'ping', this.#where, this.#lastFailure).message };
     }
   }
 
-  /**
-   * Indexes for time-range reads and (event_type, time) filters, with _id as the tie-breaker
-   * so keyset paging is an index scan; and a unique sparse index on event_id so retries are
-   * stored once (sparse rather than partial: FerretDB has no partialFilterExpression).
-   * Only missing indexes are created: FerretDB drops the connection when createIndexes names
-   * indexes that already exist (seen after a restart), so an existing collection is listed first.
-   */
-  #ensureIndexes(name: string, col: Collection<Document>): Promise<void> {
-    let p = this.#indexed.get(name);
-    if (!p) {
-      p = createMissingIndexes(col).catch(() => createMissingIndexes(col)); // a racing process
-      p.catch(() => this.#indexed.delete(name));
-      this.#indexed.set(name, p);
-    }
-    return p;
+  /** Indexes of an experiment collection and of the summaries, once per process. */
+  #ensureIndexes(exp: string): Promise<void> {
+    const m = this.#m;
+    const col = eventsOf(m, exp);
+    const retry = (f: () => Promise<void>) => f().catch(() => f()); // a racing process
+    return Promise.all([
+      this.#runOnce('stats-indexes', () => retry(() => createSessionIndexes(sessionsOf(m)))),
+      this.#runOnce(`indexes\u0000${exp}`, () => retry(() => createEventIndexes(col))),
+    ]).then(() => {});
   }
 
   async insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
@@ -111,68 +186,166 @@ export class MongoStore implements EventStore {
     let inserted = 0;
     try {
       await Promise.all(
-        [...byExperiment].map(async ([experimentId, indexes]) => {
-          const col = this.collection(experimentId);
-          await this.#ensureIndexes(col.collectionName, col);
-          const docs = indexes.map((i) => ({ _id: new ObjectId(), ...(events[i] as EventDoc) }));
-          try {
-            const r = await col.insertMany(docs, { ordered: false });
-            inserted += r.insertedCount;
-          } catch (err) {
-            // Only "some were duplicates, all others inserted" counts as success. A network
-            // failure also arrives as a MongoBulkWriteError (with no write errors): that is a
-            // failure, never a success with nothing inserted.
-            if (!(err instanceof MongoBulkWriteError)) throw err;
-            const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-            const allDuplicates = errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY);
-            if (
-              !allDuplicates ||
-              err.writeConcernError ||
-              err.insertedCount + errors.length !== docs.length
-            ) {
+        [...byExperiment].map(async ([exp, idx]) => {
+          await this.#ensureIndexes(exp);
+          await this.#lock.run(exp, async () => {
+            try {
+              await markWriting(this.#m, exp, this.#token);
+              const r = await insertGroup(this.#m, exp, events, idx, this.#token);
+              inserted += r.inserted;
+              duplicates.push(...r.duplicates);
+              // Another writer stored some of these events meanwhile: re-derive the experiment.
+              if (r.resync.length > 0) await rebuildExperiment(this.#m, exp);
+            } catch (err) {
+              // The write may have stopped between events and summaries: check before reading.
+              this.#once.delete(`check\u0000${exp}`);
               throw err;
             }
-            inserted += err.insertedCount;
-            for (const w of errors) duplicates.push(indexes[w.index] as number);
-          }
+          });
         }),
       );
     } catch (err) {
-      throw new StoreUnavailableError(`MongoDB write failed: ${describe(err)}`, { cause: err });
+      throw storeError(err, 'write', this.#where, this.#lastFailure);
     }
     duplicates.sort((a, b) => a - b);
     return { inserted, duplicates };
   }
 
-  // Read side: implemented in mongo-read.ts.
-  readMark(experimentId: string): Promise<string | null> {
-    return read.readMark(this, experimentId);
+  async readMark(experimentId: string): Promise<string | null> {
+    try {
+      return await read.readMark(this.#m, experimentId);
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
   }
 
-  readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
-    return read.readEvents(this, query);
+  /** Keys computed from a scan when the collection stores none (before the backfill). */
+  async #plan(exp: string): Promise<KeyPlan | undefined> {
+    await this.#checked(exp);
+    return (await this.#keyed.isKeyed(this.#m, exp)) ? undefined : KeyPlan.of(this.#m, exp);
+  }
+
+  async *readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
+    try {
+      yield* read.readEvents(this.#m, query, await this.#plan(query.experimentId));
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
   }
 
   async *readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
-    for await (const batch of read.readEvents(this, query)) {
+    for await (const batch of this.readEvents(query)) {
       yield batch.map((e) => ({ _id: e._id, timestamp: e.timestamp, json: JSON.stringify(e) }));
     }
   }
 
-  readSessions(experimentId: string): AsyncIterable<StoredEvent[]> {
-    return read.readSessions(this, experimentId);
+  async listExperiments(): Promise<ExperimentSummary[]> {
+    try {
+      return await read.listExperiments(this.#m);
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
   }
 
-  listExperiments(): Promise<ExperimentSummary[]> {
-    return read.listExperiments(this);
+  async listSessions(experimentId: string): Promise<SessionRow[]> {
+    try {
+      await this.#checked(experimentId);
+      const keyed = await this.#keyed.isKeyed(this.#m, experimentId);
+      return await read.listSessions(this.#m, experimentId, keyed);
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
   }
 
-  listSessions(experimentId: string): Promise<SessionSummary[]> {
-    return read.listSessions(this, experimentId);
+  async getSession(experimentId: string, sessionId: string): Promise<SessionRow | null> {
+    try {
+      await this.#checked(experimentId);
+      if (await this.#keyed.isKeyed(this.#m, experimentId))
+        return await getSessionRow(this.#m, experimentId, sessionId);
+      const rows = await read.listSessions(this.#m, experimentId, false);
+      return rows.find((r) => r.session_id === sessionId) ?? null;
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
   }
 
+  async saveSessionQoe(
+    experimentId: string,
+    sessionId: string,
+    version: number,
+    qoe: SessionQoe,
+  ): Promise<void> {
+    try {
+      await saveQoe(this.#m, experimentId, sessionId, version, qoe);
+    } catch (err) {
+      throw storeError(err, 'write', this.#where, this.#lastFailure);
+    }
+  }
+
+  async staleSessions(limit: number, changedBefore: number): Promise<StaleSession[]> {
+    try {
+      // Experiments not yet backfilled are read from scans, which never cache a QoE.
+      const legacy = await experimentsOf(this.#m)
+        .find({ legacy: true }, { projection: { _id: 1 } })
+        .toArray();
+      return await staleRows(
+        this.#m,
+        limit,
+        changedBefore,
+        legacy.map((d) => String(d._id)),
+      );
+    } catch (err) {
+      throw storeError(err, 'read', this.#where, this.#lastFailure);
+    }
+  }
+
+  async rebuildSummaries(experimentId?: string): Promise<RebuildResult> {
+    const out: RebuildResult = { experiments: 0, sessions: 0, events: 0 };
+    try {
+      const m = this.#m;
+      let exps: string[];
+      if (experimentId !== undefined) exps = [experimentId];
+      else {
+        const metas = await experimentsOf(m)
+          .find({}, { projection: { _id: 1 } })
+          .toArray();
+        exps = [...new Set([...(await collectionExperiments(m)), ...metas.map((d) => String(d._id))])].sort();
+      }
+      for (const exp of exps) {
+        await this.#ensureIndexes(exp);
+        const r = await this.#lock.run(exp, () => rebuildExperiment(this.#m, exp));
+        this.#keyed.markKeyed(exp);
+        out.experiments++;
+        out.sessions += r.sessions;
+        out.events += r.events;
+      }
+    } catch (err) {
+      throw storeError(err, 'rebuild', this.#where, this.#lastFailure);
+    }
+    return out;
+  }
+
+  /**
+   * deleteMany rather than drop: the collection keeps the indexes the insert path made (above
+   * all the unique event_id index), which it only creates once per process. The experiment
+   * stays managed (its `stats_experiments` document is emptied, not removed).
+   */
   deleteExperiment(experimentId: string): Promise<number> {
-    return read.deleteExperiment(this, experimentId);
+    return this.#lock
+      .run(experimentId, async () => {
+        const m = this.#m;
+        const r = await eventsOf(m, experimentId).deleteMany({});
+        await sessionsOf(m).deleteMany({ experiment_id: experimentId });
+        await experimentsOf(m).updateOne(
+          { _id: experimentId as never },
+          { $set: { event_types: [] }, $unset: { first_ts: '', last_ts: '', legacy: '' } },
+          { upsert: true },
+        );
+        return r.deletedCount;
+      })
+      .catch((err) => {
+        throw storeError(err, 'delete', this.#where, this.#lastFailure);
+      });
   }
 
   async close(): Promise<void> {
@@ -180,39 +353,4 @@ export class MongoStore implements EventStore {
     this.#client = undefined;
     await client?.close();
   }
-}
-
-const INDEXES = [
-  { key: { timestamp: 1, _id: 1 }, name: 'timestamp_1__id_1' },
-  { key: { event_type: 1, timestamp: 1, _id: 1 }, name: 'event_type_1_timestamp_1__id_1' },
-  { key: { event_id: 1 }, name: 'event_id_1', unique: true, sparse: true },
-] as const;
-
-const NAMESPACE_NOT_FOUND = 26;
-
-async function createMissingIndexes(col: Collection<Document>): Promise<void> {
-  let existing: string[] = [];
-  try {
-    existing = (await col.listIndexes().toArray()).map((i) => String(i.name));
-  } catch (err) {
-    if ((err as { code?: number }).code !== NAMESPACE_NOT_FOUND) throw err;
-  }
-  const missing = INDEXES.filter((i) => !existing.includes(i.name));
-  if (missing.length > 0) await col.createIndexes(missing.map((i) => ({ ...i, key: { ...i.key } })));
-}
-
-/** A stored MongoDB document as the API returns it: _id as hex, stored_at as ISO 8601. */
-export function docToEvent(doc: Document): StoredEvent {
-  const { _id, stored_at, ...rest } = doc;
-  return {
-    _id: _id instanceof ObjectId ? _id.toHexString() : String(_id),
-    ...rest,
-    stored_at: stored_at instanceof Date ? stored_at.toISOString() : String(stored_at),
-  } as StoredEvent;
-}
-
-/** An error's message without anything that could carry credentials (URLs). */
-export function describe(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/mongodb(\+srv)?:\/\/[^\s]*/g, 'mongodb://…');
 }

@@ -1,62 +1,45 @@
 /**
- * The read side of the MongoDB store (collections `metrics-{experiment_id}`). Kept to what
- * both MongoDB 5+ and FerretDB 1.24 (the test server) support: find with sort/limit,
- * distinct, countDocuments, and $group with $sum only (FerretDB has no $min/$max/$first/
- * $last accumulators and no $ifNull), so per-session first/last times are folded here.
+ * The read side of the MongoDB store. Kept to what both MongoDB 5+ and FerretDB 1.24 (the
+ * test server) support: find with sort/limit, countDocuments, and $group with one $sum.
+ *
+ * Lists read the summaries (`stats_sessions`, `stats_experiments`): cost in sessions, not
+ * events. Collections without stored session keys (written by the Flask server, not yet
+ * backfilled) are read correctly but slowly: their keys are computed from a scan (legacy.ts).
  *
  * Insertion order is `_id`: ObjectIds are made just before the insert, so an event
  * acknowledged before readMark() ran has an _id at or below the mark.
  */
 import { type Document, ObjectId } from 'mongodb';
-import { StoreUnavailableError } from '../../errors.ts';
 import type { StoredEvent } from '../../events/schema.ts';
-import { baseSessionKey } from '../../sessions/key.ts';
-import type { ExperimentSummary, ReadQuery, SessionSummary } from '../types.ts';
-import { COLLECTION_PREFIX, describe, docToEvent, type MongoStore } from './index.ts';
+import { compareSessions } from '../../sessions/key.ts';
+import type { ExperimentSummary, ReadQuery, SessionRow } from '../types.ts';
+import { docToEvent, eventsOf, experimentsOf, idOf, type Mongo } from './docs.ts';
+import { type KeyPlan, legacySummary } from './legacy.ts';
+import { collectionExperiments } from './rebuild.ts';
+import { countsByExperiment, listSessionRows } from './sessions.ts';
 
 /** Documents per yielded batch and per cursor round trip. */
 export const READ_BATCH = 1000;
 
-function wrap(err: unknown, what: string): never {
-  if (err instanceof StoreUnavailableError) throw err;
-  throw new StoreUnavailableError(`MongoDB ${what} failed: ${describe(err)}`, { cause: err });
+export async function readMark(m: Mongo, experimentId: string): Promise<string | null> {
+  const [doc] = await eventsOf(m, experimentId)
+    .find({}, { projection: { _id: 1 } })
+    .sort({ _id: -1 })
+    .limit(1)
+    .toArray();
+  return doc?._id instanceof ObjectId ? doc._id.toHexString() : null;
 }
 
-/** Events of one session (key rule: src/events/session.ts). */
-export function sessionFilter(session: string): Document {
-  return {
-    $or: [
-      { session_id: session },
-      { session_id: { $exists: false }, 'payload.session_id': session },
-      { session_id: { $exists: false }, 'payload.session_id': { $exists: false }, video_id: session },
-    ],
-  };
-}
-
-function idOf(id: string): ObjectId | string {
-  return /^[0-9a-f]{24}$/i.test(id) ? new ObjectId(id) : id;
-}
-
-export async function readMark(store: MongoStore, experimentId: string): Promise<string | null> {
-  try {
-    const [doc] = await store
-      .collection(experimentId)
-      .find({}, { projection: { _id: 1 } })
-      .sort({ _id: -1 })
-      .limit(1)
-      .toArray();
-    return doc?._id instanceof ObjectId ? doc._id.toHexString() : null;
-  } catch (err) {
-    wrap(err, 'read');
-  }
-}
-
-export async function* readEvents(store: MongoStore, q: ReadQuery): AsyncIterable<StoredEvent[]> {
+/**
+ * Events in (timestamp, _id) order. `plan`: the collection has no stored keys, they are
+ * computed (and a session filter applied) here.
+ */
+export async function* readEvents(m: Mongo, q: ReadQuery, plan?: KeyPlan): AsyncIterable<StoredEvent[]> {
   const and: Document[] = [];
   if (q.eventType !== undefined) and.push({ event_type: q.eventType });
   if (q.startTime !== undefined) and.push({ timestamp: { $gte: q.startTime } });
   if (q.endTime !== undefined) and.push({ timestamp: { $lte: q.endTime } });
-  if (q.session !== undefined) and.push(sessionFilter(q.session));
+  if (q.session !== undefined && !plan) and.push({ session_key: q.session });
   if (q.mark !== undefined) and.push({ _id: { $lte: idOf(q.mark) } });
   if (q.after) {
     and.push({
@@ -67,201 +50,73 @@ export async function* readEvents(store: MongoStore, q: ReadQuery): AsyncIterabl
     });
   }
   const filter = and.length === 0 ? {} : and.length === 1 ? (and[0] as Document) : { $and: and };
-  let cursor = store
-    .collection(q.experimentId)
-    .find(filter)
-    .sort({ timestamp: 1, _id: 1 })
-    .batchSize(READ_BATCH);
-  if (q.limit !== undefined) cursor = cursor.limit(q.limit);
+  let cursor = eventsOf(m, q.experimentId).find(filter).sort({ timestamp: 1, _id: 1 }).batchSize(READ_BATCH);
+  const filtered = plan !== undefined && q.session !== undefined;
+  if (q.limit !== undefined && !filtered) cursor = cursor.limit(q.limit);
+  let remaining = q.limit ?? Number.POSITIVE_INFINITY;
   try {
     let batch: StoredEvent[] = [];
     for await (const doc of cursor) {
-      batch.push(docToEvent(doc));
+      if (plan) {
+        const { key } = plan.keyOf(doc);
+        if (q.session !== undefined && key !== q.session) continue;
+        batch.push(docToEvent(doc, key));
+      } else batch.push(docToEvent(doc));
+      if (--remaining <= 0) break;
       if (batch.length >= READ_BATCH) {
         yield batch;
         batch = [];
       }
     }
     if (batch.length > 0) yield batch;
-  } catch (err) {
-    wrap(err, 'read');
   } finally {
     await cursor.close().catch(() => {});
   }
 }
 
 /**
- * Sessions one at a time. Sorting on the three fields the key is chosen from makes each
- * session one contiguous run, without computed sort keys (which FerretDB cannot do); the
- * server sorts (allowDiskUse on MongoDB), so memory here is bounded by the largest session.
+ * Every experiment: managed ones from the summaries (three queries in all, whatever their
+ * number), collections without stored keys from a scan each.
  */
-export async function* readSessions(store: MongoStore, experimentId: string): AsyncIterable<StoredEvent[]> {
-  const cursor = store
-    .collection(experimentId)
-    .find({}, { allowDiskUse: true })
-    .sort({ session_id: 1, 'payload.session_id': 1, video_id: 1, timestamp: 1, _id: 1 })
-    .batchSize(READ_BATCH);
-  try {
-    let current: StoredEvent[] = [];
-    let key: string | undefined;
-    for await (const doc of cursor) {
-      const e = docToEvent(doc);
-      const k = baseSessionKey(e).base;
-      if (key !== undefined && k !== key) {
-        yield current;
-        current = [];
-      }
-      key = k;
-      current.push(e);
-    }
-    if (current.length > 0) yield current;
-  } catch (err) {
-    wrap(err, 'read');
-  } finally {
-    await cursor.close().catch(() => {});
-  }
-}
-
-async function experimentNames(store: MongoStore): Promise<string[]> {
-  const cols = await store.db.listCollections({}, { nameOnly: true }).toArray();
-  return cols
-    .map((c) => c.name)
-    .filter((n) => n.startsWith(COLLECTION_PREFIX))
-    .map((n) => n.slice(COLLECTION_PREFIX.length))
-    .sort();
-}
-
-async function edgeTimestamp(store: MongoStore, experimentId: string, dir: 1 | -1): Promise<number | null> {
-  const [doc] = await store
-    .collection(experimentId)
-    .find({}, { projection: { timestamp: 1 } })
-    .sort({ timestamp: dir, _id: dir })
-    .limit(1)
-    .toArray();
-  return typeof doc?.timestamp === 'number' ? doc.timestamp : null;
-}
-
-export async function listExperiments(store: MongoStore): Promise<ExperimentSummary[]> {
-  try {
-    const out: ExperimentSummary[] = [];
-    for (const id of await experimentNames(store)) {
-      const col = store.collection(id);
-      const count = await col.countDocuments({});
-      if (count === 0) continue; // emptied by a delete (the collection keeps its indexes)
-      const [first, last, types, groups] = await Promise.all([
-        edgeTimestamp(store, id, 1),
-        edgeTimestamp(store, id, -1),
-        col.distinct('event_type'),
-        col
-          .aggregate([
-            {
-              $group: { _id: { s: '$session_id', p: '$payload.session_id', v: '$video_id' }, n: { $sum: 1 } },
-            },
-          ])
-          .toArray(),
-      ]);
-      const keys = new Set(
-        groups.map((g) => {
-          const k = g._id as { s?: string; p?: unknown; v?: string };
-          return sessionKeyOf({ session_id: k.s, payload: { session_id: k.p }, video_id: k.v ?? 'unknown' })
-            .key;
-        }),
-      );
+export async function listExperiments(m: Mongo): Promise<ExperimentSummary[]> {
+  const [names, metas, counts] = await Promise.all([
+    collectionExperiments(m),
+    experimentsOf(m).find({}).toArray(),
+    countsByExperiment(m),
+  ]);
+  const byId = new Map(metas.map((d) => [String(d._id), d]));
+  const out: ExperimentSummary[] = [];
+  for (const id of names) {
+    const meta = byId.get(id);
+    if (meta && meta.legacy !== true) {
+      const c = counts.get(id);
+      if (!c || c.count === 0) continue; // emptied by a delete (the collection keeps its indexes)
       out.push({
         experiment_id: id,
-        count,
-        first_timestamp: first,
-        last_timestamp: last,
-        event_types: (types as unknown[]).map(String).sort(),
-        sessions: keys.size,
+        count: c.count,
+        first_timestamp: typeof meta.first_ts === 'number' ? meta.first_ts : null,
+        last_timestamp: typeof meta.last_ts === 'number' ? meta.last_ts : null,
+        event_types: ((meta.event_types ?? []) as unknown[]).map(String).sort(),
+        sessions: c.sessions,
       });
+      continue;
     }
-    return out;
-  } catch (err) {
-    wrap(err, 'read');
+    const s = await legacySummary(m, id);
+    if (s.count === 0) continue;
+    out.push({
+      experiment_id: id,
+      count: s.count,
+      first_timestamp: s.first,
+      last_timestamp: s.last,
+      event_types: s.types,
+      sessions: s.sessions.length,
+    });
   }
+  return out;
 }
 
-/** One pass over the experiment's (projected) events, folded per session: memory O(sessions). */
-export async function listSessions(store: MongoStore, experimentId: string): Promise<SessionSummary[]> {
-  const cursor = store
-    .collection(experimentId)
-    .find(
-      {},
-      {
-        projection: {
-          _id: 0,
-          session_id: 1,
-          'payload.session_id': 1,
-          video_id: 1,
-          protocol: 1,
-          timestamp: 1,
-        },
-      },
-    )
-    .batchSize(5000);
-  const sessions = new Map<string, SessionSummary>();
-  /**
-   * The earliest protocol other than "cmcd" per session: CMCD reports sent before the player
-   * knows its streaming format say "cmcd", and the session's protocol is the one it learns.
-   */
-  const known = new Map<string, { at: number; protocol: string }>();
-  try {
-    for await (const doc of cursor) {
-      const { key, source } = sessionKeyOf(doc as unknown as StoredEvent);
-      const ts = Number(doc.timestamp);
-      const protocol = String(doc.protocol ?? '');
-      if (protocol !== '' && protocol !== 'cmcd') {
-        const k = known.get(key);
-        if (!k || ts < k.at) known.set(key, { at: ts, protocol });
-      }
-      const s = sessions.get(key);
-      if (!s) {
-        sessions.set(key, {
-          session_id: key,
-          source,
-          count: 1,
-          first_timestamp: ts,
-          last_timestamp: ts,
-          video_id: String(doc.video_id ?? 'unknown'),
-          protocol: String(doc.protocol ?? ''),
-        });
-        continue;
-      }
-      s.count++;
-      if (source === 'session_id') s.source = 'session_id';
-      if (ts < s.first_timestamp) {
-        s.first_timestamp = ts;
-        s.video_id = String(doc.video_id ?? 'unknown');
-        s.protocol = String(doc.protocol ?? '');
-      }
-      if (ts > s.last_timestamp) s.last_timestamp = ts;
-    }
-  } catch (err) {
-    wrap(err, 'read');
-  } finally {
-    await cursor.close().catch(() => {});
-  }
-  for (const [key, k] of known) {
-    const s = sessions.get(key);
-    if (s) s.protocol = k.protocol;
-  }
-  return [...sessions.values()].sort(
-    (a, b) =>
-      a.first_timestamp - b.first_timestamp ||
-      (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0),
-  );
-}
-
-/**
- * deleteMany rather than drop: the collection keeps the indexes the insert path made (above
- * all the unique event_id index), which it only creates once per process.
- */
-export async function deleteExperiment(store: MongoStore, experimentId: string): Promise<number> {
-  try {
-    const r = await store.collection(experimentId).deleteMany({});
-    return r.deletedCount;
-  } catch (err) {
-    wrap(err, 'delete');
-  }
+/** Sessions of an experiment: from its summaries, or from a scan when it has no stored keys. */
+export async function listSessions(m: Mongo, exp: string, keyed: boolean): Promise<SessionRow[]> {
+  if (keyed) return listSessionRows(m, exp);
+  return (await legacySummary(m, exp)).sessions.sort(compareSessions);
 }
