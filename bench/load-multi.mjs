@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import autocannon from 'autocannon';
 import { benchEvent } from './events.mjs';
 
-const { url, connections, duration, run, side, shareEvery, idsFile } = JSON.parse(process.argv[2]);
+const { url, connections, duration, run, side, shareEvery, idsFile } = JSON.parse(process.argv[2] ?? '{}');
 const acked = [];
 let n = 0;
 

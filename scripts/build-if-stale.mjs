@@ -13,7 +13,7 @@ if (!isFresh(ALL)) {
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
       try {
-        process.kill(-child.pid, sig);
+        process.kill(-(child.pid ?? 0), sig);
       } catch {}
       process.exit(1);
     });

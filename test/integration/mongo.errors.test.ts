@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { MongoStore } from '../src/store/mongo/index.ts';
+import { MongoStore } from '../../src/store/mongo/index.ts';
 
 async function closedPort(): Promise<number> {
   const s = net.createServer();

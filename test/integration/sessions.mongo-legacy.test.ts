@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
-import { buildApp } from '../src/app.ts';
-import type { Config } from '../src/config.ts';
-import type { EventDoc } from '../src/events/schema.ts';
-import type { EventStore, SessionRow } from '../src/store/types.ts';
-import { MONGO_URL, mongoSkip } from './helpers/env.ts';
-import { mongoFixture, openStore, sqliteFixture } from './helpers/stores.ts';
+import { buildApp } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
+import type { EventDoc } from '../../src/events/schema.ts';
+import type { EventStore, SessionRow } from '../../src/store/types.ts';
+import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
+import { mongoFixture, openStore, sqliteFixture } from '../helpers/stores.ts';
 
 const EXP = 'exp_flask';
 const MPD = 'http://media.local/testbed/manifest.mpd';
