@@ -189,6 +189,33 @@ for (const fixture of storeFixtures()) {
       }
     });
 
+    test("a session's video is its earliest known video_id, on every store and after a rebuild", async () => {
+      const app = await buildApp(fixture.config());
+      try {
+        const exp = `video_${fixture.name}`;
+        const ev = (t: number, video_id: string) =>
+          ({
+            experiment_id: exp,
+            timestamp: 1_750_000_000 + t,
+            event_type: 'cmcd_t',
+            protocol: 'cmcd',
+            video_id,
+            session_id: 's',
+            payload: {},
+            stored_at: new Date(),
+          }) as EventDoc;
+        // Stored out of order: the first report names no content; a later one, then an earlier one, do.
+        await app.ingest.submit([ev(0, 'unknown'), ev(5, 'movie-b')]);
+        await app.ingest.submit([ev(3, 'movie-a')]);
+        const video = async () => (await app.store.listSessions(exp))[0]?.video_id;
+        assert.equal(await video(), 'movie-a');
+        await app.store.rebuildSummaries(exp);
+        assert.equal(await video(), 'movie-a');
+      } finally {
+        await app.close();
+      }
+    });
+
     test('delete removes summaries; rebuild gives the same rows', async () => {
       const app = await buildApp(fixture.config({ ALLOW_UNAUTHENTICATED_ADMIN: 'true' }));
       try {

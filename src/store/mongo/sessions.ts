@@ -3,8 +3,8 @@
  * fields of the embedded store's `sessions` table): how ingest updates them, how a row is
  * recomputed from its events, and how they are read.
  *
- * Delta updates never race with each other: a session's (first_ts, video_id, first_protocol)
- * and (known_at, known_protocol) only ever change together, in one single-document update
+ * Delta updates never race with each other: a session's (first_ts, first_protocol), (video_at,
+ * video_id) and (known_at, known_protocol) only ever change together, in one single-document update
  * conditional on the new timestamp being earlier, so concurrent writers (other instances on
  * the same database) converge on the earliest event whatever the order.
  */
@@ -13,7 +13,13 @@ import { MongoBulkWriteError } from 'mongodb';
 import type { SessionQoe } from '../../qoe/types.ts';
 import { type BaseKey, compareSessions, type SessionSource } from '../../sessions/key.ts';
 import { runIndexAt } from '../../sessions/runs.ts';
-import { CMCD_PROTOCOL, isKnownProtocol, sessionProtocol } from '../../sessions/summary.ts';
+import {
+  CMCD_PROTOCOL,
+  isKnownProtocol,
+  isKnownVideo,
+  sessionProtocol,
+  UNKNOWN_VIDEO,
+} from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
 import { eventsOf, idKey, type Mongo, sessionsOf } from './docs.ts';
 
@@ -41,7 +47,10 @@ export interface Delta {
   firstTs: number;
   firstId: string;
   lastTs: number;
+  /** The earliest video_id other than "unknown" (isKnownVideo), else "unknown". */
   videoId: string;
+  videoAt: number | null;
+  videoRef: string;
   firstProtocol: string;
   knownProtocol: string | null;
   knownAt: number | null;
@@ -67,7 +76,9 @@ export function newDelta(
     firstTs: e.timestamp,
     firstId: id,
     lastTs: e.timestamp,
-    videoId: e.video_id === undefined || e.video_id === null ? 'unknown' : String(e.video_id),
+    videoId: isKnownVideo(e.video_id) ? e.video_id : UNKNOWN_VIDEO,
+    videoAt: isKnownVideo(e.video_id) ? e.timestamp : null,
+    videoRef: id,
     firstProtocol: protocol,
     knownProtocol: known ? protocol : null,
     knownAt: known ? e.timestamp : null,
@@ -87,8 +98,15 @@ export function addToDelta(
   if (t < x.firstTs || (t === x.firstTs && id < x.firstId)) {
     x.firstTs = t;
     x.firstId = id;
-    x.videoId = e.video_id === undefined || e.video_id === null ? 'unknown' : String(e.video_id);
     x.firstProtocol = protocol;
+  }
+  if (
+    isKnownVideo(e.video_id) &&
+    (x.videoAt === null || t < x.videoAt || (t === x.videoAt && id < x.videoRef))
+  ) {
+    x.videoAt = t;
+    x.videoRef = id;
+    x.videoId = e.video_id;
   }
   if (t > x.lastTs) x.lastTs = t;
   if (
@@ -118,6 +136,7 @@ export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWrite
             source: x.source,
             first_ts: x.firstTs,
             video_id: x.videoId,
+            video_at: x.videoAt,
             first_protocol: x.firstProtocol,
             known_protocol: x.knownProtocol,
             known_at: x.knownAt,
@@ -129,10 +148,18 @@ export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWrite
     {
       updateOne: {
         filter: { ...id, first_ts: { $gt: x.firstTs } },
-        update: { $set: { first_ts: x.firstTs, video_id: x.videoId, first_protocol: x.firstProtocol } },
+        update: { $set: { first_ts: x.firstTs, first_protocol: x.firstProtocol } },
       },
     },
   ];
+  if (x.videoAt !== null) {
+    ops.push({
+      updateOne: {
+        filter: { ...id, $or: [{ video_at: null }, { video_at: { $gt: x.videoAt } }] },
+        update: { $set: { video_id: x.videoId, video_at: x.videoAt } },
+      },
+    });
+  }
   if (x.knownAt !== null) {
     ops.push({
       updateOne: {
@@ -174,6 +201,7 @@ export function summaryDoc(exp: string, x: Delta, changedAt: number): Document {
     first_ts: x.firstTs,
     last_ts: x.lastTs,
     video_id: x.videoId,
+    video_at: x.videoAt,
     first_protocol: x.firstProtocol,
     known_protocol: x.knownProtocol,
     known_at: x.knownAt,
@@ -197,7 +225,7 @@ export async function recomputeRow(
 ): Promise<void> {
   const col = eventsOf(m, exp);
   const byTime = { timestamp: 1, _id: 1 } as const;
-  const [count, first, last, known] = await Promise.all([
+  const [count, first, last, known, video] = await Promise.all([
     col.countDocuments({ session_key: key }),
     col
       .find({ session_key: key }, { projection: { timestamp: 1, video_id: 1, protocol: 1 } })
@@ -217,6 +245,14 @@ export async function recomputeRow(
       .sort(byTime)
       .limit(1)
       .next(),
+    col
+      .find(
+        { session_key: key, video_id: { $nin: ['', UNKNOWN_VIDEO, null] } },
+        { projection: { timestamp: 1, video_id: 1 } },
+      )
+      .sort(byTime)
+      .limit(1)
+      .next(),
   ]);
   const id = { experiment_id: exp, session_key: key };
   if (count === 0 || !first || !last) {
@@ -228,6 +264,8 @@ export async function recomputeRow(
   x.lastTs = last.timestamp as number;
   x.knownProtocol = known ? String(known.protocol) : null;
   x.knownAt = known ? (known.timestamp as number) : null;
+  x.videoId = video ? String(video.video_id) : UNKNOWN_VIDEO;
+  x.videoAt = video ? (video.timestamp as number) : null;
   await sessionsOf(m).replaceOne(id, summaryDoc(exp, x, changedAt), { upsert: true });
 }
 
