@@ -218,10 +218,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     );
     // The three oldest go; e0 may be reported after e1 and e2 when the 503 for its in-flight
     // batch arrives later, so the order of the reports is not part of the rule.
-    assert.deepEqual(
-      drops.flatMap((d) => d.types).sort(),
-      ['e0', 'e1', 'e2'],
-    );
+    assert.deepEqual(drops.flatMap((d) => d.types).sort(), ['e0', 'e1', 'e2']);
     const stats = await run<{ queued: number; dropped: number }>(page, '({ ...r.stats })');
     assert.equal(stats.queued, 5);
     assert.equal(stats.dropped, 3);

@@ -19,11 +19,6 @@ import { toRow } from './rows.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
 type Db = InstanceType<typeof Database>;
-type Stmt = {
-  run(...p: unknown[]): { changes: number };
-  get(...p: unknown[]): unknown;
-  all(...p: unknown[]): unknown[];
-};
 
 /** What one group adds to one explicitly keyed session. */
 interface Delta {
