@@ -87,12 +87,13 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/experiments/:id/timeseries',
     {
       schema: {
-        summary: "One session's bitrate, buffer, latency or throughput over time, downsampled for plotting",
+        summary:
+          "One session's bitrate, buffer, latency, throughput or playback rate over time, downsampled for plotting",
         params: ExperimentParams,
         querystring: Type.Object({
           metric: Type.Union(
             TIMESERIES_METRICS.map((m) => Type.Literal(m)),
-            { description: 'bitrate (bps), buffer (s), latency (s) or throughput (bps)' },
+            { description: 'bitrate (bps), buffer (s), latency (s), throughput (bps) or playback_rate (x)' },
           ),
           session: Type.Optional(SessionParam),
           max_points: Type.Optional(
