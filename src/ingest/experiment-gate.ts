@@ -19,8 +19,9 @@ export class ExperimentGate {
   readonly #perMinute: number;
   #known = new Set<string>();
   #loadedAt = Number.NEGATIVE_INFINITY;
-  /** When this process started each of its recent new experiments. */
-  #starts: number[] = [];
+  #loading: Promise<void> | undefined;
+  /** The experiments this process started, and when (the rate's window). */
+  #started = new Map<string, number>();
 
   constructor(store: EventStore, opts: { maxExperiments: number; newExperimentsPerMinute: number }) {
     this.#store = store;
@@ -32,18 +33,20 @@ export class ExperimentGate {
   async refused(ids: Iterable<string>): Promise<Map<string, ApiError>> {
     const out = new Map<string, ApiError>();
     if (this.#max === 0 && this.#perMinute === 0) return out;
-    let fresh = [...new Set(ids)].filter((id) => !this.#known.has(id));
-    if (fresh.length === 0) return out;
+    const unknown = () => [...new Set(ids)].filter((id) => !this.#known.has(id));
+    if (unknown().length === 0) return out;
+    // Another instance may have started them, or a delete made room: read the list again, once
+    // for all concurrent requests.
     if (Date.now() - this.#loadedAt > REFRESH_MS) {
-      // Another instance may have started them, or a delete made room.
-      const stored = await this.#store.listExperiments();
-      this.#known = new Set(stored.map((e) => e.experiment_id));
-      this.#loadedAt = Date.now();
-      fresh = fresh.filter((id) => !this.#known.has(id));
+      this.#loading ??= this.#refresh().finally(() => {
+        this.#loading = undefined;
+      });
     }
+    await this.#loading;
     const now = Date.now();
-    this.#starts = this.#starts.filter((t) => now - t < WINDOW_MS);
-    for (const id of fresh) {
+    for (const [id, t] of this.#started) if (now - t >= WINDOW_MS) this.#started.delete(id);
+    // Decided after the wait: concurrent requests for one new experiment count it once.
+    for (const id of unknown()) {
       if (this.#max > 0 && this.#known.size >= this.#max) {
         out.set(
           id,
@@ -52,8 +55,9 @@ export class ExperimentGate {
             `No room for experiment "${id}": this server holds ${this.#known.size} experiments, the most it accepts (MAX_EXPERIMENTS)`,
           ),
         );
-      } else if (this.#perMinute > 0 && this.#starts.length >= this.#perMinute) {
-        const wait = Math.max(1, Math.ceil((WINDOW_MS - (now - (this.#starts[0] as number))) / 1000));
+      } else if (this.#perMinute > 0 && this.#started.size >= this.#perMinute) {
+        const oldest = Math.min(...this.#started.values());
+        const wait = Math.max(1, Math.ceil((WINDOW_MS - (now - oldest)) / 1000));
         out.set(
           id,
           apiError(
@@ -64,9 +68,16 @@ export class ExperimentGate {
         );
       } else {
         this.#known.add(id);
-        this.#starts.push(now);
+        this.#started.set(id, now);
       }
     }
     return out;
+  }
+
+  async #refresh(): Promise<void> {
+    const stored = await this.#store.listExperiments();
+    // What the store holds, plus what this process started (its events may still be queued).
+    this.#known = new Set([...stored.map((e) => e.experiment_id), ...this.#started.keys()]);
+    this.#loadedAt = Date.now();
   }
 }

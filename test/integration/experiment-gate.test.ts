@@ -67,6 +67,20 @@ for (const fixture of storeFixtures()) {
         assert.equal(third.json().code, 'NEW_EXPERIMENT_RATE');
         assert.ok(Number(third.headers['retry-after']) >= 1);
         assert.equal((await submit('rate_b')).statusCode, 200);
+        // Many concurrent requests for one new experiment start it once.
+        const again = await buildApp(
+          fixture.config({ MAX_EXPERIMENTS: '0', NEW_EXPERIMENTS_PER_MINUTE: '1' }),
+        );
+        try {
+          const replies = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              again.inject({ method: 'POST', url: '/api/submit', payload: dashEvent('rate_same', T + i) }),
+            ),
+          );
+          assert.deepEqual([...new Set(replies.map((r) => r.statusCode))], [200]);
+        } finally {
+          await again.close();
+        }
       } finally {
         await app.close();
       }
