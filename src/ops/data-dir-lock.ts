@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ConfigError } from '../config.ts';
+import { checkDataDir } from '../store/sqlite/data-dir.ts';
 
 export const LOCK_NAME = 'stats-server.lock';
 const OWNER_NAME = 'stats-server.owner.json';
@@ -66,7 +67,7 @@ function inUse(dataDir: string, owner: Owner | undefined): ConfigError {
  * STALE_MS and another server took it): the caller should shut down.
  */
 export async function lockDataDir(dataDir: string, onLost: (err: Error) => void): Promise<Release> {
-  fs.mkdirSync(dataDir, { recursive: true });
+  checkDataDir(dataDir);
   const lockPath = path.join(dataDir, LOCK_NAME);
   const take = (retries = 0) =>
     lockfile.lock(dataDir, {

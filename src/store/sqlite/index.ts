@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'libsql';
-import { ConfigError } from '../../config.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 import type { EventDoc, StoredEvent } from '../../events/schema.ts';
 import type { SessionQoe } from '../../qoe/types.ts';
@@ -24,6 +23,7 @@ import type {
   StaleSession,
   StoreHealth,
 } from '../types.ts';
+import { checkDataDir } from './data-dir.ts';
 import * as read from './read.ts';
 import { SqliteWriter } from './writer.ts';
 
@@ -41,32 +41,6 @@ export interface SqliteStoreOptions {
 const DELETE_CHUNK = 10_000;
 /** Below this much free space in the data directory, health says writes may fail. */
 const MIN_FREE_BYTES = 1024 * 1024;
-
-/**
- * Checks the data directory before anything touches it, so a bad DATA_DIR stops start-up with
- * a message naming the variable (rather than a raw error, or Node's recursive mkdir looping on
- * /proc).
- */
-function checkDataDir(dir: string): void {
-  const bad = (why: string) => new ConfigError('DATA_DIR', `"${dir}" ${why}`);
-  if (/^\/(proc|sys|dev)(\/|$)/.test(dir))
-    throw bad('is on a kernel file system; choose a directory on a disk');
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    // missing: created below
-  }
-  if (st && !st.isDirectory()) throw bad('exists and is not a directory');
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (err) {
-    throw bad(
-      `cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
-}
 
 type Db = InstanceType<typeof Database>;
 
