@@ -83,6 +83,10 @@ for (const fixture of storeFixtures()) {
             .map((l) => JSON.parse(l).pid as number),
         );
         assert.equal(servedBy.size, 2, 'requests were served by both workers');
+      } catch (err) {
+        // Never leave the cluster running (it would keep the test process alive).
+        await server.stop(10_000);
+        throw err;
       } finally {
         agent.destroy();
       }
