@@ -162,3 +162,17 @@ export class KeyedLock {
     return next;
   }
 }
+
+/**
+ * Runs a single-document upsert, once more if it lost a race: two instances upserting the same
+ * new document both try to insert it, and MongoDB fails the second on the unique index (E11000);
+ * run again, the upsert matches the document the other one created.
+ */
+export async function upsertRetried<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+    return op();
+  }
+}

@@ -13,7 +13,7 @@
  * FerretDB).
  */
 import type { Document } from 'mongodb';
-import { COLLECTION_PREFIX, eventsOf, experimentsOf, type Mongo, sessionsOf } from './docs.ts';
+import { COLLECTION_PREFIX, eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 import { KEY_FIELDS, KeyPlan, scan } from './legacy.ts';
 import { countsByExperiment, nowS, SummaryFold, summaryDoc } from './sessions.ts';
 
@@ -104,7 +104,9 @@ export async function rebuildExperiment(
   else unset.first_ts = '';
   if (last !== null) set.last_ts = last;
   else unset.last_ts = '';
-  await experimentsOf(m).updateOne({ _id: exp as never }, { $set: set, $unset: unset }, { upsert: true });
+  await upsertRetried(() =>
+    experimentsOf(m).updateOne({ _id: exp as never }, { $set: set, $unset: unset }, { upsert: true }),
+  );
   return { sessions: rows.length, events };
 }
 

@@ -21,7 +21,7 @@ import {
   UNKNOWN_VIDEO,
 } from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
-import { eventsOf, idKey, type Mongo, sessionsOf } from './docs.ts';
+import { eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 
 const DUPLICATE_KEY = 11000;
 
@@ -266,7 +266,7 @@ export async function recomputeRow(
   x.knownAt = known ? (known.timestamp as number) : null;
   x.videoId = video ? String(video.video_id) : UNKNOWN_VIDEO;
   x.videoAt = video ? (video.timestamp as number) : null;
-  await sessionsOf(m).replaceOne(id, summaryDoc(exp, x, changedAt), { upsert: true });
+  await upsertRetried(() => sessionsOf(m).replaceOne(id, summaryDoc(exp, x, changedAt), { upsert: true }));
 }
 
 /** Folds events (any order) into per-session deltas: rebuilds and reads of unkeyed collections. */

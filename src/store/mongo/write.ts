@@ -25,7 +25,7 @@ import {
   rekeys,
   runIndexAt,
 } from '../../sessions/runs.ts';
-import { eventsOf, experimentsOf, type Mongo, sessionsOf } from './docs.ts';
+import { eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 import {
   addToDelta,
   applySummaryOps,
@@ -170,10 +170,12 @@ async function loadBases(m: Mongo, exp: string, bks: readonly BaseKey[]): Promis
  * by the Flask server): those are read from scans until rebuilt.
  */
 export async function markWriting(m: Mongo, exp: string, token: string): Promise<void> {
-  const r = await experimentsOf(m).updateOne(
-    { _id: exp as never },
-    { $set: { [`writing.${token}`]: Date.now() }, $setOnInsert: { event_types: [] } },
-    { upsert: true },
+  const r = await upsertRetried(() =>
+    experimentsOf(m).updateOne(
+      { _id: exp as never },
+      { $set: { [`writing.${token}`]: Date.now() }, $setOnInsert: { event_types: [] } },
+      { upsert: true },
+    ),
   );
   if (r.upsertedCount === 0) return;
   const unkeyed = await eventsOf(m, exp).findOne(
