@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS experiment_types (
 
 /** Indexes on the session columns: created after a migration added the columns. */
 export const SESSION_INDEXES = `
-CREATE INDEX IF NOT EXISTS events_exp_session ON events(experiment_id, session_key, timestamp, id);
+CREATE INDEX IF NOT EXISTS events_exp_session ON events(experiment_id, session_key, timestamp);
 CREATE INDEX IF NOT EXISTS events_exp_base ON events(experiment_id, session_base, timestamp, event_type)
   WHERE session_base IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_base ON sessions(experiment_id, base_key, first_ts)
