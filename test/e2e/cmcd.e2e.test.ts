@@ -88,6 +88,9 @@ const bitrates = (events: StoredEvent[]) =>
     .map((e) => Number(e.payload.br));
 const switched = (events: StoredEvent[]) => new Set(bitrates(events)).size >= 2;
 
+/** A player threw an uncaught exception of its own and stopped playing. */
+class PlayerCrashed extends Error {}
+
 describe('players report CMCD v2 events to the collector', { skip: e2eSkip, timeout: 600_000 }, () => {
   let e2e: E2E;
   const sent: string[] = [];
@@ -127,8 +130,23 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     );
   }
 
-  /** Clean and throttled playback of one player, side by side; returns their stored events. */
-  async function playBoth(player: Player) {
+  /**
+   * Clean and throttled playback of one player, side by side, tried a second time (on new
+   * pages and experiments) only when a player threw an uncaught exception of its own: dash.js
+   * 5.2 on 2 shared cores has once thrown inside its own loop while starved and never played
+   * again. A failure without a page error is the collector's and fails at once.
+   */
+  async function playBoth(t: test.TestContext, player: Player) {
+    try {
+      return await playBothOnce(player);
+    } catch (err) {
+      if (!(err instanceof PlayerCrashed)) throw err;
+      t.diagnostic(`${player} crashed (${err.message}), trying once more: ${(err.cause as Error).message}`);
+      return playBothOnce(player);
+    }
+  }
+
+  async function playBothOnce(player: Player) {
     const run = `${player}-${Date.now()}`;
     const clean = `cmcd-e2e-${run}-clean`;
     const slow = `cmcd-e2e-${run}-throttled`;
@@ -160,6 +178,9 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
       ]);
       assert.ok(hasResumedStall(slowEvents), `${player}: playback resumed after a stall`);
       return { clean, slow, cleanEvents, slowEvents };
+    } catch (err) {
+      const crashed = [a, b].flatMap((p) => p.pageErrors());
+      throw crashed.length > 0 ? new PlayerCrashed(crashed.join('; '), { cause: err }) : err;
     } finally {
       await Promise.all([a.page.close(), b.page.close()]);
     }
@@ -229,7 +250,7 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
     ['hlsjs', 'hls'],
   ] as const) {
     test(`${player}: clean and throttled; stored events and QoE show startup, switches, stalls`, async (t) => {
-      const { clean, slow, cleanEvents, slowEvents } = await playBoth(player);
+      const { clean, slow, cleanEvents, slowEvents } = await playBoth(t, player);
       assertSession('clean', cleanEvents, protocol);
       assertSession('throttled', slowEvents, protocol);
       assert.ok(switched(slowEvents), `throttled switches: ${bitrates(slowEvents)}`);
@@ -250,7 +271,7 @@ describe('players report CMCD v2 events to the collector', { skip: e2eSkip, time
   test('shaka (debug bundle): clean and throttled; stored events and QoE show startup, switches, stalls', async (t) => {
     e2e.web.mount(SHAKA_URL, { file: path.join(SHAKA, 'shaka-player.compiled.debug.js') });
     try {
-      const { clean, slow, cleanEvents, slowEvents } = await playBoth('shaka');
+      const { clean, slow, cleanEvents, slowEvents } = await playBoth(t, 'shaka');
       assertSession('clean', cleanEvents, 'hls');
       assertSession('throttled', slowEvents, 'hls');
       assert.ok(switched([...cleanEvents, ...slowEvents]), 'switches (bc)');

@@ -41,6 +41,8 @@ export interface PlayerPage {
   eval<T>(expression: string): Promise<T>;
   /** Event types the adapters reported so far (recorded in the page). */
   reported(): Promise<string[]>;
+  /** Uncaught exceptions thrown in the page so far (the player's own, or ours). */
+  pageErrors(): readonly string[];
 }
 
 export interface E2E {
@@ -121,6 +123,7 @@ export async function startE2E(): Promise<E2E> {
           }
         },
         reported: () => evalIn<string[]>('window.e2e.events.map((e) => e.type)'),
+        pageErrors: () => problems,
       };
     },
     async close() {
