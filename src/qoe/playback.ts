@@ -76,49 +76,81 @@ interface OpenStall {
 type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
 
 /**
- * Decides errors the sender did not flag: fatal when no playback follows them (no playing
- * signal, no playhead moving past where it had been).
+ * What the timeline needs to know about signals still to come, found in one pass over the
+ * session: whether it has any playing signal (a player-reported startup starts playback only
+ * in sessions that have none), and whether each error the sender did not flag as fatal or not
+ * was followed by playback (a playing signal, or a playhead past where it had been). Unflagged
+ * errors are numbered in signal order.
  */
-function resolveErrors(signals: readonly Signal[]): Map<number, boolean> {
-  const out = new Map<number, boolean>();
-  // The look-ahead below costs two arrays as long as the session: only for unflagged errors.
-  if (!signals.some((s) => s.kind === 'error' && s.fatal === null)) {
-    signals.forEach((s, i) => {
-      if (s.kind === 'error') out.set(i, s.fatal ?? false);
-    });
-    return out;
-  }
-  const n = signals.length;
-  const playingAfter: boolean[] = new Array(n + 1).fill(false);
-  const maxPlayheadAfter: number[] = new Array(n + 1).fill(Number.NEGATIVE_INFINITY);
-  for (let i = n - 1; i >= 0; i--) {
-    const s = signals[i]!;
-    playingAfter[i] = playingAfter[i + 1]! || s.kind === 'playing';
-    maxPlayheadAfter[i] = Math.max(
-      maxPlayheadAfter[i + 1]!,
-      s.kind === 'playhead' ? s.s : Number.NEGATIVE_INFINITY,
-    );
-  }
-  let maxPlayheadBefore = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const s = signals[i]!;
-    if (s.kind === 'playhead') maxPlayheadBefore = Math.max(maxPlayheadBefore, s.s);
-    if (s.kind !== 'error') continue;
-    if (s.fatal !== null) {
-      out.set(i, s.fatal);
-      continue;
+export interface SignalFacts {
+  hasPlaying: boolean;
+  /** Fatal or not, per unflagged error in signal order (a missing entry: not fatal). */
+  unflaggedFatal: readonly boolean[];
+}
+
+/** Finds the SignalFacts of time-sorted signals fed one by one. */
+export class FactScan implements SignalFacts {
+  hasPlaying = false;
+  readonly unflaggedFatal: boolean[] = [];
+  #maxPlayhead = Number.NEGATIVE_INFINITY;
+  /** Unflagged errors not yet followed by playback: ordinal and the furthest playhead before. */
+  #pending: Array<{ ord: number; before: number }> = [];
+
+  add(s: Signal): void {
+    if (s.kind === 'playing') {
+      this.hasPlaying = true;
+      for (const p of this.#pending) this.unflaggedFatal[p.ord] = false;
+      this.#pending = [];
+    } else if (s.kind === 'playhead') {
+      if (this.#pending.length > 0) {
+        this.#pending = this.#pending.filter((p) => {
+          const resumed = Number.isFinite(p.before) && s.s > p.before + PLAYHEAD_ADVANCE_S;
+          if (resumed) this.unflaggedFatal[p.ord] = false;
+          return !resumed;
+        });
+      }
+      this.#maxPlayhead = Math.max(this.#maxPlayhead, s.s);
+    } else if (s.kind === 'error' && s.fatal === null) {
+      // Fatal until playback follows it.
+      this.#pending.push({ ord: this.unflaggedFatal.length, before: this.#maxPlayhead });
+      this.unflaggedFatal.push(true);
     }
-    const resumed =
-      playingAfter[i + 1]! ||
-      (Number.isFinite(maxPlayheadBefore) &&
-        maxPlayheadAfter[i + 1]! > maxPlayheadBefore + PLAYHEAD_ADVANCE_S);
-    out.set(i, !resumed);
   }
-  return out;
+}
+
+/** Whether two sets of facts agree on everything a timeline consulted (see TimelineBuilder). */
+export function factsAgree(used: SignalFacts & { consultedHasPlaying: boolean }, real: SignalFacts): boolean {
+  if (used.consultedHasPlaying && used.hasPlaying !== real.hasPlaying) return false;
+  const n = real.unflaggedFatal.length;
+  for (let i = 0; i < n; i++) if ((used.unflaggedFatal[i] ?? false) !== real.unflaggedFatal[i]) return false;
+  return true;
 }
 
 /** Builds the timeline from time-sorted signals; `sessionEnd` is the last event's timestamp. */
 export function buildTimeline(signals: readonly Signal[], sessionEnd: number): PlaybackTimeline {
+  const scan = new FactScan();
+  for (const s of signals) scan.add(s);
+  const b = timelineBuilder(scan);
+  for (const s of signals) b.push(s);
+  return b.end(sessionEnd);
+}
+
+/** A timeline built signal by signal (in time order), with no array of the session's signals. */
+export interface TimelineBuilder {
+  push(sig: Signal): void;
+  /** The timeline once every signal is in; `sessionEnd` is the last event's timestamp. */
+  end(sessionEnd: number): PlaybackTimeline;
+  /** Whether `facts.hasPlaying` decided anything (a startup report before the first frame). */
+  readonly consultedHasPlaying: boolean;
+  /** The first frame so far (never moves once set). */
+  readonly firstFrame: number | null;
+}
+
+/**
+ * The timeline rules as a fold. `facts` answers the look-ahead questions (see SignalFacts):
+ * exact when known, or a guess that the caller checks with factsAgree() afterwards.
+ */
+export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
   const tl: PlaybackTimeline = {
     firstFrame: null,
     firstFrameInferred: false,
@@ -130,12 +162,10 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     stalls: [],
     errors: [],
     fatalError: false,
-    hasLifecycle: signals.some((s) => LIFECYCLE.has(s.kind)),
+    hasLifecycle: false,
   };
-  const fatalByIndex = resolveErrors(signals);
-  // dash.js sends its msd before the first frame (with a few ms in it): where the session has
-  // a playing signal, that signal is the first frame and msd is only a figure.
-  const hasPlaying = signals.some((s) => s.kind === 'playing');
+  let consultedHasPlaying = false;
+  let unflagged = 0;
   // Widened on purpose: the helpers below mutate these, which TypeScript cannot see.
   let phase = 'pre' as Phase;
   let playingSince = 0;
@@ -198,9 +228,9 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
     phase = 'over';
   };
 
-  for (let i = 0; i < signals.length; i++) {
-    const sig = signals[i]!;
+  const push = (sig: Signal) => {
     const t = sig.t;
+    if (LIFECYCLE.has(sig.kind)) tl.hasLifecycle = true;
     switch (sig.kind) {
       case 'play_request':
         tl.playRequest ??= t;
@@ -210,8 +240,11 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         break;
       case 'startup_reported':
         tl.startupReportedS ??= sig.s;
-        // A player that reports its startup time has started (CMCD msd without sta=p).
-        if (phase === 'pre' && !hasPlaying) {
+        // A player that reports its startup time has started (CMCD msd without sta=p). But
+        // dash.js sends its msd before the first frame (with a few ms in it): where the
+        // session has a playing signal, that signal is the first frame and msd only a figure.
+        if (phase === 'pre') consultedHasPlaying = true;
+        if (phase === 'pre' && !facts.hasPlaying) {
           tl.firstFrameFromReport = true;
           play(t);
         }
@@ -305,7 +338,7 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
         lastPlayhead = { t, s: sig.s, rate: sig.rate };
         break;
       case 'error': {
-        const fatal = fatalByIndex.get(i) ?? false;
+        const fatal = sig.fatal ?? facts.unflaggedFatal[unflagged++] ?? false;
         tl.errors.push({ t, fatal, code: sig.code });
         if (fatal) {
           tl.fatalError = true;
@@ -319,7 +352,18 @@ export function buildTimeline(signals: readonly Signal[], sessionEnd: number): P
       default:
         break;
     }
-  }
-  if (phase !== 'over') finish(Math.max(sessionEnd, playingSince), false, true);
-  return tl;
+  };
+  return {
+    push,
+    end(sessionEnd) {
+      if (phase !== 'over') finish(Math.max(sessionEnd, playingSince), false, true);
+      return tl;
+    },
+    get consultedHasPlaying() {
+      return consultedHasPlaying;
+    },
+    get firstFrame() {
+      return tl.firstFrame;
+    },
+  };
 }

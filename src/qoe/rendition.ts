@@ -6,7 +6,7 @@
  */
 import type { Signal, Switch } from './types.ts';
 
-type RenditionSignal = Extract<Signal, { kind: 'rendition' }>;
+export type RenditionSignal = Extract<Signal, { kind: 'rendition' }>;
 
 /** From `t` on, this bitrate was shown (null: unknown). */
 export interface Step {
@@ -33,29 +33,82 @@ function differs(a: Shown, b: Shown): boolean | null {
 
 /** Builds the bitrate steps and changes from time-sorted rendition signals. */
 export function renditionHistory(signals: readonly Signal[], sessionStart: number): RenditionHistory {
-  const all = signals.filter((s): s is RenditionSignal => s.kind === 'rendition');
-  const explicit = all.filter((s) => s.explicit);
-  const steps: Step[] = [];
-  const changes: Switch[] = [];
-  let cur: Shown | null = null;
-
-  let source: RenditionSignal[];
-  if (explicit.length > 0) {
-    const first = explicit[0]!;
-    if (first.fromBps !== null || first.fromQuality !== null) {
-      cur = { bps: first.fromBps, quality: first.fromQuality };
-    } else {
-      // What a sample said was shown before the first switch event.
-      const before = all.filter((s) => !s.explicit && s.t <= first.t && s.bps !== null).at(-1);
-      if (before) cur = { bps: before.bps, quality: before.quality };
+  const tracker = new RenditionTracker(sessionStart);
+  let group: RenditionSignal[] = [];
+  for (const s of signals) {
+    if (s.kind !== 'rendition') continue;
+    if (group.length > 0 && group[0]!.t !== s.t) {
+      tracker.instant(group);
+      group = [];
     }
-    if (cur) steps.push({ t: sessionStart, bps: cur.bps });
-    source = explicit;
-  } else {
-    source = all.filter((s) => s.bps !== null);
+    group.push(s);
+  }
+  if (group.length > 0) tracker.instant(group);
+  return tracker.result();
+}
+
+/**
+ * The rendition history as a fold over the instants of a session (its rendition signals at
+ * one timestamp at a time, in time order). Whether the session has switch events is only known
+ * at its end, so both readings are followed until the first switch event: from then on only
+ * the switch events count, and the samples' reading is dropped.
+ */
+export class RenditionTracker {
+  readonly #start: number;
+  /** Reading by switch events: null until the first one. */
+  #explicit: Steps | null = null;
+  /** Reading by samples: null once a switch event was seen. */
+  #samples: Steps | null = new Steps();
+  /** The last sample with a bitrate before (or at the instant of) the first switch event. */
+  #lastSample: RenditionSignal | null = null;
+
+  constructor(sessionStart: number) {
+    this.#start = sessionStart;
   }
 
-  for (const s of source) {
+  /** The rendition signals of one instant, in their order. */
+  instant(group: readonly RenditionSignal[]): void {
+    if (this.#explicit === null) {
+      for (const s of group) if (!s.explicit && s.bps !== null) this.#lastSample = s;
+      const first = group.find((s) => s.explicit);
+      if (first === undefined) {
+        for (const s of group) if (s.bps !== null) this.#samples!.feed(s);
+        return;
+      }
+      this.#samples = null;
+      this.#explicit = new Steps();
+      let cur: Shown | null = null;
+      if (first.fromBps !== null || first.fromQuality !== null) {
+        cur = { bps: first.fromBps, quality: first.fromQuality };
+      } else if (this.#lastSample) {
+        // What a sample said was shown before the first switch event.
+        cur = { bps: this.#lastSample.bps, quality: this.#lastSample.quality };
+      }
+      if (cur) this.#explicit.begin(this.#start, cur);
+      this.#lastSample = null;
+    }
+    for (const s of group) if (s.explicit) this.#explicit.feed(s);
+  }
+
+  result(): RenditionHistory {
+    const steps = this.#explicit ?? this.#samples!;
+    return { steps: steps.steps, changes: steps.changes };
+  }
+}
+
+/** Steps and changes from a sequence of rendition signals, each compared with the one shown. */
+class Steps {
+  readonly steps: Step[] = [];
+  readonly changes: Switch[] = [];
+  #cur: Shown | null = null;
+
+  begin(t: number, shown: Shown): void {
+    this.#cur = shown;
+    this.steps.push({ t, bps: shown.bps });
+  }
+
+  feed(s: RenditionSignal): void {
+    const cur = this.#cur;
     const next: Shown = { bps: s.bps, quality: s.quality };
     // The event's own "from" says what was shown just before, if it names it.
     const prev: Shown | null =
@@ -66,16 +119,16 @@ export function renditionHistory(signals: readonly Signal[], sessionStart: numbe
     if (changed === false) {
       // Same rendition; an event may still teach us its bitrate.
       if (cur && cur.bps === null && next.bps !== null) {
-        cur = { ...cur, bps: next.bps };
-        steps.push({ t: s.t, bps: next.bps });
+        this.#cur = { ...cur, bps: next.bps };
+        this.steps.push({ t: s.t, bps: next.bps });
       }
-      continue;
+      return;
     }
-    if (changed === true) changes.push({ timestamp: s.t, from_bps: prev?.bps ?? null, to_bps: next.bps });
-    cur = next;
-    steps.push({ t: s.t, bps: next.bps });
+    if (changed === true)
+      this.changes.push({ timestamp: s.t, from_bps: prev?.bps ?? null, to_bps: next.bps });
+    this.#cur = next;
+    this.steps.push({ t: s.t, bps: next.bps });
   }
-  return { steps, changes };
 }
 
 /**

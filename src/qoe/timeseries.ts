@@ -3,7 +3,7 @@
  * bounded number of points by keeping each time bucket's minimum and maximum, so buffer
  * drains and bitrate dips survive downsampling.
  */
-import { renditionHistory } from './rendition.ts';
+import { renditionHistory, type Step } from './rendition.ts';
 import { SessionAccumulator } from './session.ts';
 import type { QoeEvent, Signal } from './types.ts';
 
@@ -78,13 +78,9 @@ export function metricPoint(s: Signal, metric: Exclude<TimeseriesMetric, 'bitrat
   return null;
 }
 
-/**
- * The bitrate steps of a session from its time-sorted signals (only rendition signals are
- * read), carried to the session end so a step plot reaches it.
- */
-export function bitratePoints(signals: readonly Signal[], start: number, end: number): Point[] {
+/** The plotted bitrate steps (rendition.ts), carried to the session end so a step plot reaches it. */
+export function bitratePoints(steps: readonly Step[], end: number): Point[] {
   const out: Point[] = [];
-  const { steps } = renditionHistory(signals, start);
   for (const s of steps) if (s.bps !== null) out.push([s.t, s.bps]);
   const lastStep = steps.at(-1);
   if (lastStep && lastStep.bps !== null && lastStep.t < end) out.push([end, lastStep.bps]);
@@ -92,7 +88,7 @@ export function bitratePoints(signals: readonly Signal[], start: number, end: nu
 }
 
 function pointsOf(signals: readonly Signal[], metric: TimeseriesMetric, start: number, end: number): Point[] {
-  if (metric === 'bitrate') return bitratePoints(signals, start, end);
+  if (metric === 'bitrate') return bitratePoints(renditionHistory(signals, start).steps, end);
   const out: Point[] = [];
   for (const s of signals) {
     const p = metricPoint(s, metric);

@@ -4,17 +4,17 @@
  *
  * Computations are shared (concurrent requests for the same session and version wait for one
  * computation) and bounded (at most `maxConcurrent` at once). Events are streamed from the
- * store; a time series holds at most its points (series.ts), a QoE computation the session's
- * QoE signals (a few numbers per event, not the events).
+ * store and folded as they come (stream.ts): a time series holds at most its points, a QoE
+ * computation its stalls, switches and latency samples, never the session's events.
  */
 
 import type { FastifyBaseLogger } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SessionAccumulator } from '../qoe/session.ts';
 import type { Timeseries, TimeseriesMetric } from '../qoe/timeseries.ts';
 import type { SessionQoe, Warmup } from '../qoe/types.ts';
 import type { EventStore, SessionRow } from '../store/types.ts';
 import { streamTimeseries } from './series.ts';
+import { streamSessionQoe } from './stream.ts';
 
 /** Cached QoE with a warm-up (the no-warm-up figure lives in the store's summary). */
 const WARMUP_CACHE_SIZE = 1000;
@@ -45,10 +45,14 @@ export class SessionQoeService {
       const hit = this.#warmups.get(id);
       if (hit) return hit;
     }
-    const qoe = await this.#shared(id, async () => {
-      const acc = await this.#accumulate(experimentId, row.session_id);
-      return acc.result({ warmup });
-    });
+    const qoe = await this.#shared(id, () =>
+      streamSessionQoe(
+        () => this.#store.readEvents({ experimentId, session: row.session_id }),
+        row.session_id,
+        { warmup },
+        { first: row.first_timestamp, last: row.last_timestamp },
+      ),
+    );
     if (plain) {
       await this.#store.saveSessionQoe(experimentId, row.session_id, row.version, qoe).catch((err) => {
         this.#log?.warn({ err, experiment_id: experimentId }, 'could not cache a session QoE');
@@ -82,14 +86,6 @@ export class SessionQoeService {
         },
       ),
     );
-  }
-
-  async #accumulate(experimentId: string, sessionId: string): Promise<SessionAccumulator> {
-    const acc = new SessionAccumulator(sessionId, { fromStore: true });
-    for await (const batch of this.#store.readEvents({ experimentId, session: sessionId })) {
-      for (const e of batch) acc.add(e);
-    }
-    return acc;
   }
 
   #shared<T>(id: string, compute: () => Promise<T>): Promise<T> {

@@ -1,19 +1,14 @@
 // Streamed time series (src/sessions/series.ts) equal the in-memory ones (src/qoe/timeseries.ts)
 // for random sessions of every dialect, every metric and any point budget, including the
-// downsampling pass; the lean QoE accumulator used on store reads gives the same figures as the
-// full one, with and without warm-up. Pure: starts nothing.
+// downsampling pass; QoE folded from a store stream (src/sessions/stream.ts) gives the same figures
+// as QoE over the events in memory, with and without warm-up. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  computeSessionQoe,
-  parseWarmup,
-  SessionAccumulator,
-  TIMESERIES_METRICS,
-  timeseries,
-} from '../../src/qoe/index.ts';
+import { computeSessionQoe, parseWarmup, TIMESERIES_METRICS, timeseries } from '../../src/qoe/index.ts';
 import type { QoeEvent } from '../../src/qoe/types.ts';
 import { streamTimeseries } from '../../src/sessions/series.ts';
+import { streamSessionQoe } from '../../src/sessions/stream.ts';
 import { sessionArb } from '../helpers/sessions-gen.ts';
 
 const sessions = fc.oneof(
@@ -52,18 +47,64 @@ test('streamed series equal the in-memory series', async () => {
   );
 });
 
-test('the store-read accumulator keeps only what QoE reads, with the same figures', () => {
-  fc.assert(
-    fc.property(sessions, fc.constantFrom('0', '0.2', '3'), (s, w) => {
-      const events: QoeEvent[] = s.events
-        .map((e, i) => ({ e, i }))
-        .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
-        .map(({ e }) => e);
-      const warmup = parseWarmup(w);
-      const lean = new SessionAccumulator('x', { fromStore: true });
-      for (const e of events) lean.add(e);
-      assert.deepEqual(lean.result({ warmup }), computeSessionQoe(events, { warmup, sessionId: 'x' }));
-    }),
+test('QoE folded from a store stream equals QoE over the events in memory', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      sessions,
+      fc.constantFrom('0', '0.2', '3'),
+      fc.integer({ min: 1, max: 7 }),
+      fc.boolean(),
+      async (s, w, batch, spanRight) => {
+        const events: QoeEvent[] = s.events
+          .map((e, i) => ({ e, i }))
+          .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
+          .map(({ e }) => e);
+        const source = async function* () {
+          for (let i = 0; i < events.length; i += batch) yield events.slice(i, i + batch);
+        };
+        const ts = events.map((e) => e.timestamp);
+        // A summary's span may be out of date (events came in since): the fold must notice.
+        const span = spanRight
+          ? { first: Math.min(...ts), last: Math.max(...ts) }
+          : { first: Math.min(...ts) + 1, last: Math.max(...ts) - 2 };
+        const warmup = parseWarmup(w);
+        const got = await streamSessionQoe(source, 'x', { warmup }, span);
+        assert.deepEqual(got, computeSessionQoe(events, { warmup, sessionId: 'x' }));
+      },
+    ),
     { numRuns: 500 },
   );
+});
+
+test('the fold reads a store stream twice only when a guess about the future was wrong', async () => {
+  const ev = (timestamp: number, event_type: string, payload: Record<string, unknown> = {}) => ({
+    timestamp,
+    event_type,
+    payload,
+  });
+  const passes = async (events: QoeEvent[]) => {
+    let reads = 0;
+    const source = async function* () {
+      reads++;
+      yield events;
+    };
+    const ts = events.map((e) => e.timestamp);
+    const qoe = await streamSessionQoe(source, 'x', {}, { first: Math.min(...ts), last: Math.max(...ts) });
+    assert.deepEqual(qoe, computeSessionQoe(events, { sessionId: 'x' }));
+    return { reads, qoe };
+  };
+  // Playback follows the error: the guess holds, one pass.
+  const resumed = await passes([
+    ev(0, 'play_requested'),
+    ev(1, 'playback_started'),
+    ev(5, 'playback_error', { error_code: 'x' }),
+    ev(6, 'playback_started'),
+    ev(20, 'playback_ended'),
+  ]);
+  assert.equal(resumed.reads, 1);
+  assert.equal(resumed.qoe.fatal_error, false);
+  // Nothing plays after the error: the error was fatal, found on a second pass.
+  const died = await passes([ev(0, 'play_requested'), ev(1, 'playback_started'), ev(5, 'playback_error')]);
+  assert.equal(died.reads, 2);
+  assert.equal(died.qoe.fatal_error, true);
 });

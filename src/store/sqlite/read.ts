@@ -17,8 +17,14 @@ import type { ExperimentSummary, JsonEvent, ReadQuery, SessionRow, StaleSession 
 type Db = InstanceType<typeof Database>;
 type Row = { id: string; timestamp: number; stored_at: string; doc: string; session_key: string | null };
 
-/** Rows per query page / yielded batch: small enough to keep the event loop responsive. */
-export const READ_BATCH = 2000;
+/**
+ * Rows per query page / yielded batch: small enough to keep the event loop responsive, and
+ * for a page's events to die young. At 2000 a page outlived a young-generation collection
+ * often enough to be promoted, and eight concurrent reads of a 1M-event session peaked at
+ * 286 MB RSS against 257 MB at 250 and 277 MB at 500 (BENCHMARKS.md); NDJSON export speed is
+ * the same at 500.
+ */
+export const READ_BATCH = 500;
 
 export function wrap(err: unknown, what: string): never {
   if (err instanceof StoreUnavailableError) throw err;
