@@ -115,16 +115,18 @@ export const benchIngest: Bench = async (ctx) => {
       dbCpuMsPer1k: store.serverPid ? (1000 * (cpuMs(store.serverPid) - db0)) / ceilingRaw.events : undefined,
       failed: 0,
     };
-    const single = await serverCase(ctx, store, 'single', {}, { connections: 64 });
-    const batch = await serverCase(ctx, store, 'batch100', {}, { connections: 16, batchSize: 100 });
+    const here = ctx.code?.root;
+    const single = await serverCase(ctx, store, 'single', {}, { connections: 64 }, here);
+    const batch = await serverCase(ctx, store, 'batch100', {}, { connections: 16, batchSize: 100 }, here);
     const singleOff = await serverCase(
       ctx,
       store,
       'single-nogc',
       { GROUP_COMMIT: 'off' },
       { connections: 64 },
+      here,
     );
-    const singleW2 = await serverCase(ctx, store, 'single-w2', { WORKERS: '2' }, { connections: 64 });
+    const singleW2 = await serverCase(ctx, store, 'single-w2', { WORKERS: '2' }, { connections: 64 }, here);
     const rows: [string, CaseResult][] = [
       ['(1) single POST /api/submit, 64 conns, group commit on', single],
       ['(2) batches of 100, 16 conns', batch],

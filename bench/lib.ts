@@ -23,6 +23,8 @@ export interface BenchContext {
   results: Record<string, unknown>;
   /** The older code to compare with (--baseline=<rev>), checked out for this run. */
   baseline?: { rev: string; root: string } | undefined;
+  /** Another commit measured as "this code" (--code=<rev>; ingest only). */
+  code?: { rev: string; root: string } | undefined;
 }
 
 export type Bench = (ctx: BenchContext) => Promise<void>;

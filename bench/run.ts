@@ -4,10 +4,13 @@
  * (scripts/ferretdb.mjs, as the tests do).
  *
  *   npm run bench -- [--only=ingest,read,sessions,multi] [--stores=sqlite,mongodb] [--seconds=10]
- *                    [--read-events=N] [--baseline=<git rev>] [--profile[=dir]] [--json=file]
+ *                    [--read-events=N] [--baseline=<git rev>] [--code=<git rev>]
+ *                    [--profile[=dir]] [--json=file]
  *
  * --baseline checks out that commit beside this one (bench/baseline.ts) and measures it in the
  * same run where a suite can (ingest: single events and batches; sessions: every read).
+ * --code (ingest only) measures that commit's server as "this code" instead of this checkout:
+ * the cost of one change is its commit against its parent, in one run.
  *
  * A suite is a Bench (bench/lib.ts): add a file and list it in SUITES. `read` runs the read
  * side's bench/read.ts (1,000,000 events per store unless --read-events says otherwise).
@@ -36,6 +39,8 @@ const args = new Map(
 const only = (args.get('only') ?? 'ingest,read,sessions,multi').split(',');
 const baselineRev = args.get('baseline');
 const baseline: Baseline | undefined = baselineRev ? checkoutBaseline(baselineRev) : undefined;
+const codeRev = args.get('code');
+const code: Baseline | undefined = codeRev ? checkoutBaseline(codeRev) : undefined;
 const readEvents = args.has('read-events') ? Number(args.get('read-events')) : undefined;
 const storeNames = (args.get('stores') ?? 'sqlite,mongodb').split(',');
 const seconds = Number(args.get('seconds') ?? 10);
@@ -97,6 +102,7 @@ const ctx: BenchContext = {
   print: (l = '') => console.log(l),
   results: {},
   baseline,
+  code,
 };
 ctx.print(`## Benchmark run ${new Date().toISOString()}\n`);
 ctx.print(`- machine: ${machine()}`);
@@ -107,6 +113,7 @@ ctx.print(
 ctx.print(`- ${seconds} s per case after 1 s warm-up; every case on a fresh store`);
 if (baseline)
   ctx.print(`- baseline: ${baseline.rev} (checked out beside this code, measured in the same run)`);
+if (code) ctx.print(`- this code: ${code.rev} (checked out, measured as this code)`);
 try {
   for (const name of only) {
     const suite = SUITES[name];
@@ -122,6 +129,7 @@ try {
     );
 } finally {
   baseline?.remove();
+  code?.remove();
   await ferret?.stop();
   if (ferret === undefined && process.env.MONGO_URL) {
     // Databases created on a user's MongoDB are dropped.
