@@ -13,6 +13,7 @@ import type { SessionQoe } from '../../qoe/types.ts';
 import { compareSessions, type SessionSource } from '../../sessions/key.ts';
 import { sessionProtocol } from '../../sessions/summary.ts';
 import type { ExperimentSummary, JsonEvent, ReadQuery, SessionRow, StaleSession } from '../types.ts';
+import { BY_SESSION } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 type Row = { id: string; timestamp: number; stored_at: string; doc: string; session_key: string | null };
@@ -73,8 +74,11 @@ export async function* readEventsJson(getDb: () => Db, q: ReadQuery): AsyncItera
   for await (const rows of readRows(getDb, q)) yield rows.map(toJsonEvent);
 }
 
-/** Rows in (timestamp, id) order, as keyset pages: each page an index range scan. */
-async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
+/**
+ * One keyset page of events in (timestamp, id) order: the SQL and its arguments, to which a
+ * page after the first adds the last (timestamp, id) seen, and every page its row limit.
+ */
+export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
   const where = ['experiment_id = ?'];
   const args: unknown[] = [q.experimentId];
   if (q.eventType !== undefined) {
@@ -97,7 +101,18 @@ async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
     where.push('seq <= ?');
     args.push(Number(q.mark));
   }
-  const base = `SELECT id, timestamp, stored_at, doc, session_key FROM events WHERE ${where.join(' AND ')}`;
+  if (afterKey) where.push('(timestamp, id) > (?, ?)');
+  const table = q.session !== undefined ? BY_SESSION : 'events';
+  return {
+    sql: `SELECT id, timestamp, stored_at, doc, session_key FROM ${table} WHERE ${where.join(' AND ')} ORDER BY timestamp, id LIMIT ?`,
+    args,
+  };
+}
+
+/** Rows in (timestamp, id) order, as keyset pages: each page an index range scan. */
+async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
+  const first = pageSql(q, false);
+  const next = pageSql(q, true);
   let after = q.after;
   let remaining = q.limit ?? Number.POSITIVE_INFINITY;
   while (remaining > 0) {
@@ -107,10 +122,8 @@ async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
       const db = getDb();
       rows = (
         after
-          ? db
-              .prepare(`${base} AND (timestamp, id) > (?, ?) ORDER BY timestamp, id LIMIT ?`)
-              .all(...args, after.timestamp, after.id, n)
-          : db.prepare(`${base} ORDER BY timestamp, id LIMIT ?`).all(...args, n)
+          ? db.prepare(next.sql).all(...next.args, after.timestamp, after.id, n)
+          : db.prepare(first.sql).all(...first.args, n)
       ) as Row[];
     } catch (err) {
       wrap(err, 'read');

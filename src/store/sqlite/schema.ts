@@ -66,3 +66,12 @@ CREATE INDEX IF NOT EXISTS sessions_base ON sessions(experiment_id, base_key, fi
   WHERE base_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_stale ON sessions(changed_at) WHERE stale = 1;
 `;
+
+/**
+ * The events table read through the session index. That index ends at timestamp (no id: it
+ * costs every insert), so for ORDER BY timestamp, id the planner prefers events_exp_ts and
+ * filters the whole experiment by session_key, a scan of every event of the experiment for
+ * one session (a 1,500-event session of a 600k-event experiment took 0.5 s). Named, the
+ * session index is searched and only rows tied on timestamp are sorted by id.
+ */
+export const BY_SESSION = 'events INDEXED BY events_exp_session';

@@ -3,6 +3,7 @@ import type Database from 'libsql';
 import { RUN_START_EVENT } from '../../sessions/key.ts';
 import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import { INSERT_SQL } from './rows.ts';
+import { BY_SESSION } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 
@@ -72,12 +73,12 @@ export function prepareStatements(db: Db): Statements {
     ),
     count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM events
       WHERE experiment_id = ? AND session_key = ?`),
-    video: p(`SELECT video_id, timestamp FROM events WHERE experiment_id = ? AND session_key = ?
+    video: p(`SELECT video_id, timestamp FROM ${BY_SESSION} WHERE experiment_id = ? AND session_key = ?
       AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
-    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM events
+    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM ${BY_SESSION}
       WHERE experiment_id = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
     known:
-      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM events
+      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM ${BY_SESSION}
       WHERE experiment_id = ? AND session_key = ?) WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}')
       ORDER BY timestamp, id LIMIT 1`),
     dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
