@@ -183,6 +183,7 @@ export class MongoStore implements EventStore {
       else byExperiment.set(e.experiment_id, [i]);
     });
     const duplicates: number[] = [];
+    const failed: Array<{ index: number; message: string }> = [];
     let inserted = 0;
     try {
       await Promise.all(
@@ -194,6 +195,7 @@ export class MongoStore implements EventStore {
               const r = await insertGroup(this.#m, exp, events, idx, this.#token);
               inserted += r.inserted;
               duplicates.push(...r.duplicates);
+              failed.push(...r.refused);
               // Another writer stored some of these events meanwhile: re-derive the experiment.
               if (r.resync.length > 0) await rebuildExperiment(this.#m, exp);
             } catch (err) {
@@ -208,7 +210,8 @@ export class MongoStore implements EventStore {
       throw storeError(err, 'write', this.#where, this.#lastFailure);
     }
     duplicates.sort((a, b) => a - b);
-    return { inserted, duplicates };
+    failed.sort((a, b) => a.index - b.index);
+    return { inserted, duplicates, ...(failed.length > 0 ? { failed } : {}) };
   }
 
   async readMark(experimentId: string): Promise<string | null> {

@@ -187,8 +187,9 @@ export async function markWriting(m: Mongo, exp: string, token: string): Promise
 
 /**
  * Inserts events (indexes `idx` into `events`, all of experiment `exp`) with their sessions.
- * Returns how many were stored, the indexes of duplicates, and split bases that must be
- * re-derived because another writer stored one of their events meanwhile.
+ * Returns how many were stored, the indexes of duplicates and of events the database refused
+ * (with its reason), and split bases that must be re-derived because another writer stored
+ * one of their events meanwhile or one of their events was refused.
  */
 export async function insertGroup(
   m: Mongo,
@@ -196,7 +197,12 @@ export async function insertGroup(
   events: readonly EventDoc[],
   idx: readonly number[],
   token: string,
-): Promise<{ inserted: number; duplicates: number[]; resync: BaseKey[] }> {
+): Promise<{
+  inserted: number;
+  duplicates: number[];
+  refused: Array<{ index: number; message: string }>;
+  resync: BaseKey[];
+}> {
   const bks = idx.map((i) => baseSessionKey(events[i] as EventDoc));
   const anySplit = bks.some((b) => b.split);
   const dup = anySplit ? await knownDuplicates(m, exp, events, idx, bks) : new Set<number>();
@@ -235,6 +241,8 @@ export async function insertGroup(
   }
 
   const duplicates = [...dup];
+  const refused: Array<{ index: number; message: string }> = [];
+  /** Positions in `docs` not stored by this write (duplicates and refusals). */
   const failed = new Set<number>();
   let inserted = 0;
   if (docs.length > 0) {
@@ -245,19 +253,25 @@ export async function insertGroup(
       // failure also arrives as a MongoBulkWriteError (with no write errors): that is a
       // failure, never a success with nothing inserted.
       if (!(err instanceof MongoBulkWriteError)) throw err;
+      // Only when every document is accounted for (stored, or refused with its own write
+      // error) is this a partial success: duplicates are already stored, and any other
+      // refusal (over 16 MiB of BSON, a key or value the server will not hold, a collection
+      // validator) fails only its own event. Anything else may have stored nothing.
       const errors = [err.writeErrors].flat();
-      const allDuplicates = errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY);
-      if (!allDuplicates || err.writeConcernError || err.insertedCount + errors.length !== docs.length)
+      if (errors.length === 0 || err.writeConcernError || err.insertedCount + errors.length !== docs.length)
         throw err;
       inserted = err.insertedCount;
       for (const w of errors) {
         failed.add(w.index);
-        duplicates.push(docIdx[w.index] as number);
+        const i = docIdx[w.index] as number;
+        if (w.code === DUPLICATE_KEY) duplicates.push(i);
+        else refused.push({ index: i, message: w.errmsg ?? `write error ${w.code}` });
       }
     }
   }
 
-  // Split bases where another writer stored one of our events: re-derived as a whole.
+  // Split bases where another writer stored one of our events, or one was refused (its run
+  // starts counted it): re-derived as a whole.
   const resync = new Map<string, BaseKey>();
   for (const p of failed) {
     const bk = docBk[p] as BaseKey;
@@ -327,5 +341,5 @@ export async function insertGroup(
     update.$max = { last_ts: last };
   }
   await experimentsOf(m).updateOne({ _id: exp as never }, update);
-  return { inserted, duplicates, resync: [...resync.values()] };
+  return { inserted, duplicates, refused, resync: [...resync.values()] };
 }
