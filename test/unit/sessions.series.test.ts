@@ -17,6 +17,18 @@ const sessions = fc.oneof(
   sessionArb('cmcd', 'c', 'v.mpd'),
 );
 
+/** Events in (timestamp, arrival) order as a store reads them, in batches of `batch`. */
+function asStored(input: readonly QoeEvent[], batch: number) {
+  const events = input
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
+    .map(({ e }) => e);
+  const source = async function* () {
+    for (let i = 0; i < events.length; i += batch) yield events.slice(i, i + batch);
+  };
+  return { events, source, ts: events.map((e) => e.timestamp) };
+}
+
 test('streamed series equal the in-memory series', async () => {
   await fc.assert(
     fc.asyncProperty(
@@ -24,15 +36,7 @@ test('streamed series equal the in-memory series', async () => {
       fc.integer({ min: 1, max: 40 }),
       fc.integer({ min: 1, max: 7 }),
       async (s, maxPoints, batch) => {
-        // Events in (timestamp, arrival) order, as a store reads them.
-        const events: QoeEvent[] = s.events
-          .map((e, i) => ({ e, i }))
-          .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
-          .map(({ e }) => e);
-        const source = async function* () {
-          for (let i = 0; i < events.length; i += batch) yield events.slice(i, i + batch);
-        };
-        const ts = events.map((e) => e.timestamp);
+        const { events, source, ts } = asStored(s.events, batch);
         for (const metric of TIMESERIES_METRICS) {
           const want = timeseries(events, metric, maxPoints);
           const got = await streamTimeseries(source, metric, maxPoints, {
@@ -55,14 +59,7 @@ test('QoE folded from a store stream equals QoE over the events in memory', asyn
       fc.integer({ min: 1, max: 7 }),
       fc.boolean(),
       async (s, w, batch, spanRight) => {
-        const events: QoeEvent[] = s.events
-          .map((e, i) => ({ e, i }))
-          .sort((a, b) => a.e.timestamp - b.e.timestamp || a.i - b.i)
-          .map(({ e }) => e);
-        const source = async function* () {
-          for (let i = 0; i < events.length; i += batch) yield events.slice(i, i + batch);
-        };
-        const ts = events.map((e) => e.timestamp);
+        const { events, source, ts } = asStored(s.events, batch);
         // A summary's span may be out of date (events came in since): the fold must notice.
         const span = spanRight
           ? { first: Math.min(...ts), last: Math.max(...ts) }
