@@ -11,7 +11,6 @@ import {
   aggregate,
   DEFAULT_MAX_POINTS,
   parseWarmup,
-  type SessionQoe,
   SessionQoeSchema,
   TIMESERIES_METRICS,
   TimeseriesPointsSchema,
@@ -77,8 +76,7 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (rows.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
       }
       // In the sessions list's order (the store's), each from its summary when current.
-      const list: SessionQoe[] = [];
-      for (const row of rows) list.push(await app.sessions.qoe(id, row, warmup));
+      const list = await app.sessions.qoeMany(id, rows, warmup);
       return { experiment_id: id, warmup, sessions: list, aggregate: aggregate(list) };
     },
   );

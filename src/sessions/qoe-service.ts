@@ -14,7 +14,7 @@ import type { Timeseries, TimeseriesMetric } from '../qoe/timeseries.ts';
 import type { SessionQoe, Warmup } from '../qoe/types.ts';
 import type { EventStore, SessionRow } from '../store/types.ts';
 import { streamTimeseries } from './series.ts';
-import { streamSessionQoe } from './stream.ts';
+import { foldSessions, streamSessionQoe } from './stream.ts';
 
 /** Cached QoE with a warm-up (the no-warm-up figure lives in the store's summary). */
 const WARMUP_CACHE_SIZE = 1000;
@@ -28,6 +28,8 @@ export class SessionQoeService {
   readonly #inflight = new Map<string, Promise<unknown>>();
   /** Insertion-ordered, so the oldest entry is the first to go. */
   readonly #warmups = new Map<string, SessionQoe>();
+  /** No-warm-up figures just computed, keyed by version (the store's summary holds them too). */
+  readonly #fresh = new Map<string, SessionQoe>();
   readonly #log: FastifyBaseLogger | undefined;
 
   constructor(store: EventStore, opts: { maxConcurrent?: number; log?: FastifyBaseLogger } = {}) {
@@ -38,14 +40,9 @@ export class SessionQoeService {
 
   /** The session's QoE over its events minus the warm-up. */
   async qoe(experimentId: string, row: SessionRow, warmup: Warmup): Promise<SessionQoe> {
-    const plain = warmup.mode === 'none';
-    if (plain && row.qoe) return row.qoe;
-    const id = `qoe\u0000${experimentId}\u0000${row.session_id}\u0000${row.version}\u0000${warmupKey(warmup)}`;
-    if (!plain) {
-      const hit = this.#warmups.get(id);
-      if (hit) return hit;
-    }
-    const qoe = await this.#shared(id, () =>
+    const hit = this.#cached(experimentId, row, warmup);
+    if (hit) return hit;
+    const qoe = await this.#shared(this.#id(experimentId, row, warmup), () =>
       streamSessionQoe(
         () => this.#store.readEvents({ experimentId, session: row.session_id }),
         row.session_id,
@@ -53,18 +50,65 @@ export class SessionQoeService {
         { first: row.first_timestamp, last: row.last_timestamp },
       ),
     );
-    if (plain) {
+    await this.#remember(experimentId, row, warmup, qoe);
+    return qoe;
+  }
+
+  /**
+   * The QoE of several sessions of one experiment, in the rows' order. When the sessions to
+   * compute hold at least half of the experiment's events, one read of the experiment folds
+   * them all (stream.ts foldSessions) instead of a read per session; any it could not settle
+   * are computed one by one.
+   */
+  async qoeMany(experimentId: string, rows: readonly SessionRow[], warmup: Warmup): Promise<SessionQoe[]> {
+    const missing = rows.filter((row) => !this.#cached(experimentId, row, warmup));
+    const total = rows.reduce((n, r) => n + r.count, 0);
+    const missingEvents = missing.reduce((n, r) => n + r.count, 0);
+    if (missing.length >= 2 && 2 * missingEvents >= total) {
+      const found = await this.#limit(() =>
+        foldSessions(
+          () => this.#store.readEvents({ experimentId }),
+          missing.map((r) => ({
+            sessionId: r.session_id,
+            span: { first: r.first_timestamp, last: r.last_timestamp },
+          })),
+          { warmup },
+        ),
+      );
+      for (const row of missing) {
+        const qoe = found.get(row.session_id);
+        if (qoe) await this.#remember(experimentId, row, warmup, qoe);
+      }
+    }
+    // Cached now, or computed on its own (shared, at most maxConcurrent at once).
+    return Promise.all(rows.map((row) => this.qoe(experimentId, row, warmup)));
+  }
+
+  #id(experimentId: string, row: SessionRow, warmup: Warmup): string {
+    return `qoe\u0000${experimentId}\u0000${row.session_id}\u0000${row.version}\u0000${warmupKey(warmup)}`;
+  }
+
+  #cached(experimentId: string, row: SessionRow, warmup: Warmup): SessionQoe | undefined {
+    if (warmup.mode === 'none') return row.qoe ?? this.#fresh.get(this.#id(experimentId, row, warmup));
+    return this.#warmups.get(this.#id(experimentId, row, warmup));
+  }
+
+  /** Caches a computed QoE: in the store's summary (no warm-up) or in memory. */
+  async #remember(experimentId: string, row: SessionRow, warmup: Warmup, qoe: SessionQoe): Promise<void> {
+    const id = this.#id(experimentId, row, warmup);
+    if (warmup.mode === 'none') {
+      // Until the rows are read again (they then carry it), callers holding this row find it here.
+      this.#fresh.set(id, qoe);
+      if (this.#fresh.size > WARMUP_CACHE_SIZE) this.#fresh.delete(this.#fresh.keys().next().value as string);
       await this.#store.saveSessionQoe(experimentId, row.session_id, row.version, qoe).catch((err) => {
         this.#log?.warn({ err, experiment_id: experimentId }, 'could not cache a session QoE');
       });
     } else {
       this.#warmups.set(id, qoe);
       if (this.#warmups.size > WARMUP_CACHE_SIZE) {
-        const oldest = this.#warmups.keys().next().value;
-        if (oldest !== undefined) this.#warmups.delete(oldest);
+        this.#warmups.delete(this.#warmups.keys().next().value as string);
       }
     }
-    return qoe;
   }
 
   /** One metric of the session over time, downsampled to at most maxPoints points. */

@@ -91,3 +91,67 @@ async function foldPass(
     span: real,
   };
 }
+
+/** One session of a multi-session pass: its fold, what it is, and what the pass found. */
+interface SessionPass {
+  meta: SessionMeta;
+  scan: FactScan;
+  fold: QoeFold;
+  span: { start: number; end: number };
+  /** The instant being gathered (signals of one timestamp) for this session. */
+  group: Signal[];
+}
+
+/**
+ * Several sessions' QoE from one read of the whole experiment in store order (each event
+ * routed by its stored `session_key`): when most of an experiment's sessions need computing,
+ * one scan costs less than a read per session, and on a MongoDB-compatible server without
+ * index use (FerretDB) far less. A session whose first-pass guesses were wrong (LIKELY, or its
+ * summary's span) is left out of the result, for streamSessionQoe to compute on its own; so is
+ * every session if an event carries no stored key (a collection written before keys were
+ * stored, read before its backfill).
+ */
+export async function foldSessions(
+  source: EventSource,
+  sessions: ReadonlyArray<{ sessionId: string; span: { first: number; last: number } }>,
+  opts: QoeOptions,
+): Promise<Map<string, SessionQoe>> {
+  const passes = new Map<string, SessionPass>();
+  for (const s of sessions) {
+    const span = spanOf(s.span.first, s.span.last);
+    passes.set(s.sessionId, {
+      meta: new SessionMeta(s.sessionId),
+      scan: new FactScan(),
+      fold: new QoeFold(LIKELY, span, opts),
+      span,
+      group: [],
+    });
+  }
+  const flush = (p: SessionPass) => {
+    const group = withoutCopies(p.group);
+    for (const s of group) p.scan.add(s);
+    p.fold.instant(group);
+    p.group = [];
+  };
+  for await (const batch of source()) {
+    for (const e of batch) {
+      if (typeof e.session_key !== 'string') return new Map();
+      const p = passes.get(e.session_key);
+      if (!p) continue;
+      p.meta.note(e);
+      for (const sig of toSignals(e)) {
+        if (p.group.length > 0 && p.group[0]!.t !== sig.t) flush(p);
+        p.group.push(sig);
+      }
+    }
+  }
+  const out = new Map<string, SessionQoe>();
+  for (const [key, p] of passes) {
+    if (p.group.length > 0) flush(p);
+    const real = spanOf(p.meta.first, p.meta.last);
+    if (real.start === p.span.start && real.end === p.span.end && p.fold.agreesWith(p.scan)) {
+      out.set(key, p.fold.result(p.meta));
+    }
+  }
+  return out;
+}

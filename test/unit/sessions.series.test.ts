@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { computeSessionQoe, parseWarmup, TIMESERIES_METRICS, timeseries } from '../../src/qoe/index.ts';
 import type { QoeEvent } from '../../src/qoe/types.ts';
 import { streamTimeseries } from '../../src/sessions/series.ts';
-import { streamSessionQoe } from '../../src/sessions/stream.ts';
+import { foldSessions, streamSessionQoe } from '../../src/sessions/stream.ts';
 import { sessionArb } from '../helpers/sessions-gen.ts';
 
 const sessions = fc.oneof(
@@ -104,4 +104,50 @@ test('the fold reads a store stream twice only when a guess about the future was
   const died = await passes([ev(0, 'play_requested'), ev(1, 'playback_started'), ev(5, 'playback_error')]);
   assert.equal(died.reads, 2);
   assert.equal(died.qoe.fatal_error, true);
+});
+
+test('one read of an experiment folds each session as its own read would', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(sessions, { minLength: 1, maxLength: 5 }),
+      fc.constantFrom('0', '0.2'),
+      fc.integer({ min: 1, max: 9 }),
+      async (list, w, batch) => {
+        // Each session under its own stored key, all interleaved in store order.
+        const keyed = list.flatMap((s, k) => s.events.map((e) => ({ ...e, session_key: `k${k}` })));
+        const { events, source } = asStored(keyed, batch);
+        const of = (k: number) => events.filter((e) => e.session_key === `k${k}`);
+        const spans = list.map((_, k) => {
+          const ts = of(k).map((e) => e.timestamp);
+          return { sessionId: `k${k}`, span: { first: Math.min(...ts), last: Math.max(...ts) } };
+        });
+        const warmup = parseWarmup(w);
+        const got = await foldSessions(source, spans, { warmup });
+        for (const [k, s] of list.entries()) {
+          const want = computeSessionQoe(of(k), { warmup, sessionId: `k${k}` });
+          const qoe = got.get(`k${k}`);
+          if (qoe) assert.deepEqual(qoe, want);
+          // Left out only when a first-pass guess was wrong (a second read settles it).
+          else
+            assert.deepEqual(
+              await streamSessionQoe(asStored(of(k), 3).source, `k${k}`, { warmup }, spans[k]!.span),
+              want,
+            );
+          assert.ok(
+            qoe || s.events.some((e) => /error|msd|cmcd/.test(JSON.stringify(e))),
+            `k${k} settled in one read`,
+          );
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('without stored session keys, one read settles nothing (the caller reads per session)', async () => {
+  const source = async function* () {
+    yield [{ timestamp: 1, event_type: 'playback_started', payload: {} }];
+  };
+  const got = await foldSessions(source, [{ sessionId: 'a', span: { first: 1, last: 1 } }], {});
+  assert.equal(got.size, 0);
 });
