@@ -1,58 +1,57 @@
 /**
- * Cheap change detection for live views. Listing experiments scans every event (hundreds of
- * ms on a few hundred thousand), so views of one experiment do not poll it: they ask for the
- * events at or after the newest timestamp seen (an index range read of a few rows) and reload
- * only when that page changed. Events that arrive with older timestamps are picked up on the
- * next change or reload.
+ * Cheap change detection for live views: the session summaries (event count and newest
+ * timestamp per session) change with every stored event, and reading them costs a number of
+ * sessions, not of events, on both stores. An earlier probe asked for the events after the
+ * newest timestamp seen: an index range read on SQLite, but a scan of the whole collection on
+ * a MongoDB server without index use (FerretDB: 6 s before an experiment view could draw).
  */
-import { api, type MetricsReply } from './api.ts';
-
-const PROBE_LIMIT = 1000;
-
-const sig = (p: MetricsReply) => `${p.count}:${p.metrics.at(-1)?._id ?? ''}:${p.next_cursor ? '+' : ''}`;
+import { api, type SessionSummary } from './api.ts';
 
 export class ChangeProbe {
-  private since: number | undefined;
+  private newestSeen: number | undefined;
   private last = '';
 
-  /** sessionId narrows the probe to one session's events. */
+  /** sessionId narrows the probe to one session. */
   constructor(
     private readonly experimentId: string,
     private readonly sessionId?: string,
   ) {}
 
-  private page(): Promise<MetricsReply> {
-    return api.metrics(this.experimentId, {
-      start_time: this.since,
-      session_id: this.sessionId,
-      limit: PROBE_LIMIT,
-    });
+  private async signature(): Promise<string> {
+    let rows: SessionSummary[];
+    try {
+      rows = await api.sessions(this.experimentId);
+    } catch {
+      // An experiment deleted (404) or not there yet: nothing to compare.
+      return 'none';
+    }
+    if (this.sessionId !== undefined) rows = rows.filter((r) => r.session_id === this.sessionId);
+    let count = 0;
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const r of rows) {
+      count += r.count;
+      newest = Math.max(newest, r.last_timestamp);
+    }
+    if (rows.length > 0) this.newestSeen = newest;
+    return `${rows.length}:${count}:${newest}`;
   }
 
   /** The newest event timestamp seen (for the live badge). */
   get newest(): number | undefined {
-    return this.since;
+    return this.newestSeen;
   }
 
-  /** Starts from a known newest timestamp (from the experiments list) instead of the first event. */
-  async start(newest: number | null | undefined): Promise<void> {
-    this.since = newest ?? undefined;
-    this.last = sig(await this.page());
+  /** Notes the current state (`newest`, from the experiments list, shows until then). */
+  async start(newest?: number | null): Promise<void> {
+    this.newestSeen = newest ?? undefined;
+    this.last = await this.signature();
   }
 
-  /** True when events arrived since the previous call. */
+  /** True when events arrived (or were removed) since the previous call. */
   async changed(): Promise<boolean> {
-    const page = await this.page();
-    const s = sig(page);
+    const s = await this.signature();
     if (s === this.last) return false;
-    if (page.next_cursor) {
-      // More than a page arrived: jump to the newest timestamp instead of walking forward.
-      const all = await api.experiments();
-      this.since = all.find((e) => e.experiment_id === this.experimentId)?.last_timestamp ?? this.since;
-    } else {
-      this.since = page.metrics.at(-1)?.timestamp ?? this.since;
-    }
-    this.last = sig(await this.page());
+    this.last = s;
     return true;
   }
 }

@@ -172,13 +172,13 @@ export function compareView(ids: string[], initialWarmup: string): View {
         cdfs.el,
         linksEl,
       );
-      await Promise.all(
-        probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
-      );
-      await load();
+      await Promise.all([
+        ...probes.map((p, i) => p.start(all.find((e) => e.experiment_id === ids[i])?.last_timestamp)),
+        load(),
+      ]);
     },
     async tick() {
-      // Every probe runs (each moves its own window), then one reload if any changed.
+      // Every probe runs (each notes its own state), then one reload if any changed.
       const changed = await Promise.all(probes.map((p) => p.changed()));
       if (changed.some(Boolean)) await load();
     },

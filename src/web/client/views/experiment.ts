@@ -284,8 +284,8 @@ export function experimentView(id: string, initialWarmup: string): View {
       );
       updatePick();
       renderCompare(all);
-      await probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp);
-      await load();
+      // The probe's first look and the first load go together: neither waits for the other.
+      await Promise.all([probe.start(all.find((e) => e.experiment_id === id)?.last_timestamp), load()]);
     },
     async tick() {
       if (await probe.changed()) await load();

@@ -264,8 +264,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
         h('option', { value: '' }, 'All event types'),
         (e?.event_types ?? []).map((t) => h('option', { value: t, selected: t === eventType }, t)),
       );
-      await probe.start(e?.last_timestamp);
-      await load();
+      await Promise.all([probe.start(e?.last_timestamp), load()]);
     },
     async tick() {
       if (await probe.changed()) await load();
