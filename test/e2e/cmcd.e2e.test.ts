@@ -38,8 +38,13 @@ function cmcdPlayerConfig(player: Player, url: string, startHigh: boolean): Reco
         streaming: {
           cmcd: { enabled: true, version: 2, eventTargets: [{ ...target, enabledKeys: [...CMCD_KEYS] }] },
           // dash.js on 2 shared cores sometimes stays at 180p for 40 s; starting it at 720p
-          // (3000 kbps first estimate) makes the throttle force a switch down.
-          ...(startHigh ? { abr: { initialBitrate: { video: 3000 } } } : {}),
+          // (3000 kbps first estimate) makes the throttle force a switch down. Its abandonment
+          // rule stays off there: dash.js 5.2 resets the abandonment state of a stream it tears
+          // down while an abandonment timer is pending, and the timer then throws (`reading
+          // 'video'`) and playback never resumed; the switch down still comes from throughput.
+          ...(startHigh
+            ? { abr: { initialBitrate: { video: 3000 }, rules: { abandonRequestsRule: { active: false } } } }
+            : {}),
         },
       };
     case 'hlsjs':

@@ -100,7 +100,10 @@ export async function startE2E(): Promise<E2E> {
       const page = await browser.newPage();
       pages.push(page);
       const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(String(e)));
+      // The message and where it was thrown (the first frames), to tell the player's bugs apart.
+      page.on('pageerror', (e) =>
+        problems.push([String(e), ...(e.stack ?? '').split('\n').slice(1, 3)].join(' ')),
+      );
       await page.goto(`${web.origin}/pages/player.html?cfg=${encodeURIComponent(JSON.stringify(config))}`);
       const evalIn = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
       return {
