@@ -11,36 +11,13 @@ import {
   type TimelineBuilder,
   timelineBuilder,
 } from './playback.ts';
-import { type RenditionSignal, RenditionTracker, timeWeightedBitrate } from './rendition.ts';
+import { RenditionTracker, timeWeightedBitrate } from './rendition.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';
 
 /** A player-reported startup below this share of (first frame − play request) is not believed. */
 export const MIN_REPORTED_STARTUP_SHARE = 0.5;
-
-/**
- * One instant's signals without exact copies (an event resent without an event_id gives the
- * same signals again at the same timestamp); order kept.
- */
-export function withoutCopies(group: Signal[]): Signal[] {
-  if (group.length < 2 || distinctKinds(group)) return group;
-  const seen = new Set<string>();
-  return group.filter((s) => {
-    const key = JSON.stringify(s);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-/** True when the signals are all of different kinds (so none is a copy of another). */
-function distinctKinds(group: readonly Signal[]): boolean {
-  for (let a = 0; a < group.length; a++) {
-    for (let b = a + 1; b < group.length; b++) if (group[a]!.kind === group[b]!.kind) return false;
-  }
-  return true;
-}
 
 /** What a session is besides its signals: its name, video, protocol and time span. */
 export interface SessionMetaFields {
@@ -85,17 +62,13 @@ export class QoeFold {
     this.#from = trimPoint(opts.warmup, span.start, span.end);
   }
 
-  /** The signals of one instant, without copies (withoutCopies), in time order across calls. */
+  /** The signals of one instant, without copies (instants.ts), in time order across calls. */
   instant(group: readonly Signal[]): void {
     const from = this.#from;
-    const renditions: RenditionSignal[] = [];
     const latencies: number[] = [];
     for (const s of group) {
       this.#timeline.push(s);
       switch (s.kind) {
-        case 'rendition':
-          renditions.push(s);
-          break;
         case 'latency':
           if (s.t >= from) latencies.push(s.s);
           break;
@@ -121,7 +94,7 @@ export class QoeFold {
           break;
       }
     }
-    if (renditions.length > 0) this.#renditions.instant(renditions);
+    this.#renditions.instant(group);
     // Latency counts from the first frame on: an instant before it can never have it later.
     if (latencies.length > 0 && this.#timeline.firstFrame !== null)
       for (const v of latencies) this.#latencies.push(v);

@@ -126,15 +126,6 @@ export function factsAgree(used: SignalFacts & { consultedHasPlaying: boolean },
   return true;
 }
 
-/** Builds the timeline from time-sorted signals; `sessionEnd` is the last event's timestamp. */
-export function buildTimeline(signals: readonly Signal[], sessionEnd: number): PlaybackTimeline {
-  const scan = new FactScan();
-  for (const s of signals) scan.add(s);
-  const b = timelineBuilder(scan);
-  for (const s of signals) b.push(s);
-  return b.end(sessionEnd);
-}
-
 /** A timeline built signal by signal (in time order), with no array of the session's signals. */
 export interface TimelineBuilder {
   push(sig: Signal): void;

@@ -4,9 +4,10 @@
  * samples only fill in what was shown before the first of them. Sessions without switch
  * events use the samples alone.
  */
+import { Instants } from './instants.ts';
 import type { Signal, Switch } from './types.ts';
 
-export type RenditionSignal = Extract<Signal, { kind: 'rendition' }>;
+type RenditionSignal = Extract<Signal, { kind: 'rendition' }>;
 
 /** From `t` on, this bitrate was shown (null: unknown). */
 export interface Step {
@@ -31,19 +32,12 @@ function differs(a: Shown, b: Shown): boolean | null {
   return null;
 }
 
-/** Builds the bitrate steps and changes from time-sorted rendition signals. */
+/** Builds the bitrate steps and changes from time-sorted signals (only renditions are read). */
 export function renditionHistory(signals: readonly Signal[], sessionStart: number): RenditionHistory {
   const tracker = new RenditionTracker(sessionStart);
-  let group: RenditionSignal[] = [];
-  for (const s of signals) {
-    if (s.kind !== 'rendition') continue;
-    if (group.length > 0 && group[0]!.t !== s.t) {
-      tracker.instant(group);
-      group = [];
-    }
-    group.push(s);
-  }
-  if (group.length > 0) tracker.instant(group);
+  const instants = new Instants((group) => tracker.instant(group));
+  for (const s of signals) if (s.kind === 'rendition') instants.push(s);
+  instants.flush();
   return tracker.result();
 }
 
@@ -66,8 +60,11 @@ export class RenditionTracker {
     this.#start = sessionStart;
   }
 
-  /** The rendition signals of one instant, in their order. */
-  instant(group: readonly RenditionSignal[]): void {
+  /** The signals of one instant, in their order (only renditions are read). */
+  instant(signals: readonly Signal[]): void {
+    // Most instants carry no rendition: nothing to allocate for them.
+    if (!signals.some((s) => s.kind === 'rendition')) return;
+    const group = signals.filter((s): s is RenditionSignal => s.kind === 'rendition');
     if (this.#explicit === null) {
       for (const s of group) if (!s.explicit && s.bps !== null) this.#lastSample = s;
       const first = group.find((s) => s.explicit);

@@ -5,7 +5,8 @@
 
 import { CMCD_PROTOCOL, isKnownVideo } from '../sessions/summary.ts';
 import { toSignals } from './dialects/index.ts';
-import { QoeFold, spanOf, withoutCopies } from './fold.ts';
+import { QoeFold, spanOf } from './fold.ts';
+import { Instants } from './instants.ts';
 import { FactScan } from './playback.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal } from './types.ts';
 
@@ -86,6 +87,20 @@ export class SessionAccumulator extends SessionMeta {
 
   /** Signals sorted by time (stable: arrival order breaks ties), exact copies dropped. */
   signals(): Signal[] {
+    return this.#instants().flat();
+  }
+
+  result(opts: QoeOptions = {}): SessionQoe {
+    const instants = this.#instants();
+    const facts = new FactScan();
+    for (const group of instants) for (const s of group) facts.add(s);
+    const fold = new QoeFold(facts, spanOf(this.first, this.last), opts);
+    for (const group of instants) fold.instant(group);
+    return fold.result(this);
+  }
+
+  /** The signals one instant at a time, in time order, without copies. */
+  #instants(): Signal[][] {
     // Array.prototype.sort is stable, so equal timestamps keep their arrival order. Sorted in
     // place (a second sort changes nothing), and only when needed.
     const sorted = this.#items;
@@ -95,30 +110,11 @@ export class SessionAccumulator extends SessionMeta {
         break;
       }
     }
-    const out: Signal[] = [];
-    forEachInstant(sorted, (group) => {
-      for (const s of group) out.push(s);
-    });
+    const out: Signal[][] = [];
+    const instants = new Instants((group) => out.push(group));
+    for (const s of sorted) instants.push(s);
+    instants.flush();
     return out;
-  }
-
-  result(opts: QoeOptions = {}): SessionQoe {
-    const signals = this.signals();
-    const facts = new FactScan();
-    for (const s of signals) facts.add(s);
-    const fold = new QoeFold(facts, spanOf(this.first, this.last), opts);
-    forEachInstant(signals, (group) => fold.instant(group));
-    return fold.result(this);
-  }
-}
-
-/** Calls `fn` with each instant of time-sorted signals, exact copies dropped. */
-function forEachInstant(sorted: readonly Signal[], fn: (group: Signal[]) => void): void {
-  for (let i = 0; i < sorted.length; ) {
-    let j = i + 1;
-    while (j < sorted.length && sorted[j]!.t === sorted[i]!.t) j++;
-    fn(withoutCopies(sorted.slice(i, j)));
-    i = j;
   }
 }
 

@@ -16,8 +16,8 @@ import type { EventStore, SessionRow } from '../store/types.ts';
 import { streamTimeseries } from './series.ts';
 import { foldSessions, streamSessionQoe } from './stream.ts';
 
-/** Cached QoE with a warm-up (the no-warm-up figure lives in the store's summary). */
-const WARMUP_CACHE_SIZE = 1000;
+/** QoE figures kept in memory (the no-warm-up ones also live in the store's summaries). */
+const COMPUTED_CACHE_SIZE = 1000;
 
 const warmupKey = (w: Warmup): string =>
   w.mode === 'none' ? 'none' : w.mode === 'seconds' ? `s${w.seconds}` : `f${w.fraction}`;
@@ -26,10 +26,8 @@ export class SessionQoeService {
   readonly #store: EventStore;
   readonly #limit: LimitFunction;
   readonly #inflight = new Map<string, Promise<unknown>>();
-  /** Insertion-ordered, so the oldest entry is the first to go. */
-  readonly #warmups = new Map<string, SessionQoe>();
-  /** No-warm-up figures just computed, keyed by version (the store's summary holds them too). */
-  readonly #fresh = new Map<string, SessionQoe>();
+  /** QoE computed here, by session version and warm-up; insertion-ordered, oldest goes first. */
+  readonly #computed = new Map<string, SessionQoe>();
   readonly #log: FastifyBaseLogger | undefined;
 
   constructor(store: EventStore, opts: { maxConcurrent?: number; log?: FastifyBaseLogger } = {}) {
@@ -40,18 +38,20 @@ export class SessionQoeService {
 
   /** The session's QoE over its events minus the warm-up. */
   async qoe(experimentId: string, row: SessionRow, warmup: Warmup): Promise<SessionQoe> {
-    const hit = this.#cached(experimentId, row, warmup);
+    const id = this.#id(experimentId, row, warmup);
+    const hit = this.#cached(id, row, warmup);
     if (hit) return hit;
-    const qoe = await this.#shared(this.#id(experimentId, row, warmup), () =>
-      streamSessionQoe(
+    // Cached inside the shared computation: concurrent requests wait for one save, not one each.
+    return this.#shared(id, async () => {
+      const qoe = await streamSessionQoe(
         () => this.#store.readEvents({ experimentId, session: row.session_id }),
         row.session_id,
         { warmup },
         { first: row.first_timestamp, last: row.last_timestamp },
-      ),
-    );
-    await this.#remember(experimentId, row, warmup, qoe);
-    return qoe;
+      );
+      await this.#remember(experimentId, row, warmup, qoe);
+      return qoe;
+    });
   }
 
   /**
@@ -61,7 +61,7 @@ export class SessionQoeService {
    * are computed one by one.
    */
   async qoeMany(experimentId: string, rows: readonly SessionRow[], warmup: Warmup): Promise<SessionQoe[]> {
-    const missing = rows.filter((row) => !this.#cached(experimentId, row, warmup));
+    const missing = rows.filter((row) => !this.#cached(this.#id(experimentId, row, warmup), row, warmup));
     const total = rows.reduce((n, r) => n + r.count, 0);
     const missingEvents = missing.reduce((n, r) => n + r.count, 0);
     if (missing.length >= 2 && 2 * missingEvents >= total) {
@@ -75,10 +75,12 @@ export class SessionQoeService {
           { warmup },
         ),
       );
-      for (const row of missing) {
-        const qoe = found.get(row.session_id);
-        if (qoe) await this.#remember(experimentId, row, warmup, qoe);
-      }
+      await Promise.all(
+        missing.map((row) => {
+          const qoe = found.get(row.session_id);
+          return qoe ? this.#remember(experimentId, row, warmup, qoe) : undefined;
+        }),
+      );
     }
     // Cached now, or computed on its own (shared, at most maxConcurrent at once).
     return Promise.all(rows.map((row) => this.qoe(experimentId, row, warmup)));
@@ -88,27 +90,24 @@ export class SessionQoeService {
     return `qoe\u0000${experimentId}\u0000${row.session_id}\u0000${row.version}\u0000${warmupKey(warmup)}`;
   }
 
-  #cached(experimentId: string, row: SessionRow, warmup: Warmup): SessionQoe | undefined {
-    if (warmup.mode === 'none') return row.qoe ?? this.#fresh.get(this.#id(experimentId, row, warmup));
-    return this.#warmups.get(this.#id(experimentId, row, warmup));
+  /** A QoE already known for this version: the summary's (no warm-up), else one computed here. */
+  #cached(id: string, row: SessionRow, warmup: Warmup): SessionQoe | undefined {
+    return (warmup.mode === 'none' ? row.qoe : null) ?? this.#computed.get(id);
   }
 
-  /** Caches a computed QoE: in the store's summary (no warm-up) or in memory. */
+  /**
+   * Keeps a computed QoE: in memory, and for no warm-up also in the store's summary (rows read
+   * before the save do not carry it; the memory copy serves them).
+   */
   async #remember(experimentId: string, row: SessionRow, warmup: Warmup, qoe: SessionQoe): Promise<void> {
-    const id = this.#id(experimentId, row, warmup);
-    if (warmup.mode === 'none') {
-      // Until the rows are read again (they then carry it), callers holding this row find it here.
-      this.#fresh.set(id, qoe);
-      if (this.#fresh.size > WARMUP_CACHE_SIZE) this.#fresh.delete(this.#fresh.keys().next().value as string);
-      await this.#store.saveSessionQoe(experimentId, row.session_id, row.version, qoe).catch((err) => {
-        this.#log?.warn({ err, experiment_id: experimentId }, 'could not cache a session QoE');
-      });
-    } else {
-      this.#warmups.set(id, qoe);
-      if (this.#warmups.size > WARMUP_CACHE_SIZE) {
-        this.#warmups.delete(this.#warmups.keys().next().value as string);
-      }
+    this.#computed.set(this.#id(experimentId, row, warmup), qoe);
+    if (this.#computed.size > COMPUTED_CACHE_SIZE) {
+      this.#computed.delete(this.#computed.keys().next().value as string);
     }
+    if (warmup.mode !== 'none') return;
+    await this.#store.saveSessionQoe(experimentId, row.session_id, row.version, qoe).catch((err) => {
+      this.#log?.warn({ err, experiment_id: experimentId }, 'could not cache a session QoE');
+    });
   }
 
   /** One metric of the session over time, downsampled to at most maxPoints points. */

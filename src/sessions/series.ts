@@ -27,10 +27,7 @@ export async function streamTimeseries(
   const unit = TIMESERIES_UNITS[metric];
   if (metric === 'bitrate') {
     const tracker = new RenditionTracker(span.first);
-    await forEachInstant(source, (group) => {
-      const renditions = group.filter((s) => s.kind === 'rendition');
-      if (renditions.length > 0) tracker.instant(renditions);
-    });
+    await forEachInstant(source, (group) => tracker.instant(group));
     return { metric, unit, points: downsample(bitratePoints(tracker.result().steps, span.last), maxPoints) };
   }
   // Pass 1: the points when they fit, else their count and time span.

@@ -6,7 +6,8 @@
  * session of a million events is read in bounded memory.
  */
 import { toSignals } from '../qoe/dialects/index.ts';
-import { QoeFold, spanOf, withoutCopies } from '../qoe/fold.ts';
+import { QoeFold, spanOf } from '../qoe/fold.ts';
+import { Instants } from '../qoe/instants.ts';
 import { FactScan, type SignalFacts } from '../qoe/playback.ts';
 import { SessionMeta } from '../qoe/session.ts';
 import type { QoeEvent, QoeOptions, SessionQoe, Signal } from '../qoe/types.ts';
@@ -15,28 +16,18 @@ import type { QoeEvent, QoeOptions, SessionQoe, Signal } from '../qoe/types.ts';
 export type EventSource = () => AsyncIterable<QoeEvent[]>;
 
 /**
- * Reads the source once, calling `onEvent` with every event and `onInstant` with the signals
- * of each instant (exact copies dropped, as SessionAccumulator.signals() does).
+ * Reads the source once, calling `onInstant` with the signals of each instant (exact copies
+ * dropped, as SessionAccumulator.signals() does).
  */
 export async function forEachInstant(
   source: EventSource,
   onInstant: (group: Signal[]) => void,
-  onEvent?: (e: QoeEvent) => void,
 ): Promise<void> {
-  let group: Signal[] = [];
+  const instants = new Instants(onInstant);
   for await (const batch of source()) {
-    for (const e of batch) {
-      onEvent?.(e);
-      for (const sig of toSignals(e)) {
-        if (group.length > 0 && group[0]!.t !== sig.t) {
-          onInstant(withoutCopies(group));
-          group = [];
-        }
-        group.push(sig);
-      }
-    }
+    for (const e of batch) for (const sig of toSignals(e)) instants.push(sig);
   }
-  if (group.length > 0) onInstant(withoutCopies(group));
+  instants.flush();
 }
 
 /**
@@ -45,6 +36,46 @@ export async function forEachInstant(
  * read a second time with what the first pass found.
  */
 const LIKELY: SignalFacts = { hasPlaying: true, unflaggedFatal: [] };
+
+type Span = { start: number; end: number };
+
+/** One session's fold during one read: fed its events in store order, then settled. */
+class SessionPass {
+  readonly #meta: SessionMeta;
+  readonly #scan = new FactScan();
+  readonly #fold: QoeFold;
+  readonly #span: Span;
+  readonly #instants: Instants;
+
+  /** `facts` and `span`: what the fold assumes (checked when it settles). */
+  constructor(sessionId: string, facts: SignalFacts, span: Span, opts: QoeOptions) {
+    this.#meta = new SessionMeta(sessionId);
+    this.#fold = new QoeFold(facts, span, opts);
+    this.#span = span;
+    this.#instants = new Instants((group) => {
+      for (const s of group) this.#scan.add(s);
+      this.#fold.instant(group);
+    });
+  }
+
+  event(e: QoeEvent): void {
+    this.#meta.note(e);
+    for (const sig of toSignals(e)) this.#instants.push(sig);
+  }
+
+  /** The figures, whether the assumptions held (`exact`), and what the read found. */
+  settle(): { qoe: SessionQoe; exact: boolean; facts: SignalFacts; span: Span } {
+    this.#instants.flush();
+    const real = spanOf(this.#meta.first, this.#meta.last);
+    return {
+      qoe: this.#fold.result(this.#meta),
+      exact:
+        real.start === this.#span.start && real.end === this.#span.end && this.#fold.agreesWith(this.#scan),
+      facts: this.#scan,
+      span: real,
+    };
+  }
+}
 
 /**
  * One session's QoE from its events in store order. `span` is what the summary says of the
@@ -60,46 +91,14 @@ export async function streamSessionQoe(
   opts: QoeOptions,
   span: { first: number; last: number },
 ): Promise<SessionQoe> {
-  const first = await foldPass(source, sessionId, opts, LIKELY, spanOf(span.first, span.last));
-  if (first.exact) return first.qoe;
-  return (await foldPass(source, sessionId, opts, first.facts, first.span)).qoe;
-}
-
-async function foldPass(
-  source: EventSource,
-  sessionId: string,
-  opts: QoeOptions,
-  facts: SignalFacts,
-  span: { start: number; end: number },
-): Promise<{ qoe: SessionQoe; exact: boolean; facts: SignalFacts; span: { start: number; end: number } }> {
-  const meta = new SessionMeta(sessionId);
-  const scan = new FactScan();
-  const fold = new QoeFold(facts, span, opts);
-  await forEachInstant(
-    source,
-    (group) => {
-      for (const s of group) scan.add(s);
-      fold.instant(group);
-    },
-    (e) => meta.note(e),
-  );
-  const real = spanOf(meta.first, meta.last);
-  return {
-    qoe: fold.result(meta),
-    exact: real.start === span.start && real.end === span.end && fold.agreesWith(scan),
-    facts: scan,
-    span: real,
+  const pass = async (facts: SignalFacts, assumed: Span) => {
+    const p = new SessionPass(sessionId, facts, assumed, opts);
+    for await (const batch of source()) for (const e of batch) p.event(e);
+    return p.settle();
   };
-}
-
-/** One session of a multi-session pass: its fold, what it is, and what the pass found. */
-interface SessionPass {
-  meta: SessionMeta;
-  scan: FactScan;
-  fold: QoeFold;
-  span: { start: number; end: number };
-  /** The instant being gathered (signals of one timestamp) for this session. */
-  group: Signal[];
+  const first = await pass(LIKELY, spanOf(span.first, span.last));
+  if (first.exact) return first.qoe;
+  return (await pass(first.facts, first.span)).qoe;
 }
 
 /**
@@ -116,42 +115,22 @@ export async function foldSessions(
   sessions: ReadonlyArray<{ sessionId: string; span: { first: number; last: number } }>,
   opts: QoeOptions,
 ): Promise<Map<string, SessionQoe>> {
-  const passes = new Map<string, SessionPass>();
-  for (const s of sessions) {
-    const span = spanOf(s.span.first, s.span.last);
-    passes.set(s.sessionId, {
-      meta: new SessionMeta(s.sessionId),
-      scan: new FactScan(),
-      fold: new QoeFold(LIKELY, span, opts),
-      span,
-      group: [],
-    });
-  }
-  const flush = (p: SessionPass) => {
-    const group = withoutCopies(p.group);
-    for (const s of group) p.scan.add(s);
-    p.fold.instant(group);
-    p.group = [];
-  };
+  const passes = new Map(
+    sessions.map((s) => [
+      s.sessionId,
+      new SessionPass(s.sessionId, LIKELY, spanOf(s.span.first, s.span.last), opts),
+    ]),
+  );
   for await (const batch of source()) {
     for (const e of batch) {
       if (typeof e.session_key !== 'string') return new Map();
-      const p = passes.get(e.session_key);
-      if (!p) continue;
-      p.meta.note(e);
-      for (const sig of toSignals(e)) {
-        if (p.group.length > 0 && p.group[0]!.t !== sig.t) flush(p);
-        p.group.push(sig);
-      }
+      passes.get(e.session_key)?.event(e);
     }
   }
   const out = new Map<string, SessionQoe>();
   for (const [key, p] of passes) {
-    if (p.group.length > 0) flush(p);
-    const real = spanOf(p.meta.first, p.meta.last);
-    if (real.start === p.span.start && real.end === p.span.end && p.fold.agreesWith(p.scan)) {
-      out.set(key, p.fold.result(p.meta));
-    }
+    const r = p.settle();
+    if (r.exact) out.set(key, r.qoe);
   }
   return out;
 }

@@ -163,6 +163,9 @@ export class KeyedLock {
   }
 }
 
+/** MongoDB's error code for a write that collides on a unique index (E11000). */
+export const DUPLICATE_KEY = 11000;
+
 /**
  * Runs a single-document upsert, once more if it lost a race: two instances upserting the same
  * new document both try to insert it, and MongoDB fails the second on the unique index (E11000);
@@ -172,7 +175,7 @@ export async function upsertRetried<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    if ((err as { code?: number }).code !== 11000) throw err;
+    if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
     return op();
   }
 }

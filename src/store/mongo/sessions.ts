@@ -21,9 +21,7 @@ import {
   UNKNOWN_VIDEO,
 } from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
-import { eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
-
-const DUPLICATE_KEY = 11000;
+import { DUPLICATE_KEY, eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 
 let clock = 0;
 /**

@@ -25,7 +25,7 @@ import {
   rekeys,
   runIndexAt,
 } from '../../sessions/runs.ts';
-import { eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
+import { DUPLICATE_KEY, eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 import {
   addToDelta,
   applySummaryOps,
@@ -35,8 +35,6 @@ import {
   nowS,
   recomputeRow,
 } from './sessions.ts';
-
-const DUPLICATE_KEY = 11000;
 
 /** A split base during one group: run starts before and now, and this group's events. */
 interface BaseState {
