@@ -95,6 +95,7 @@ export class GroupCommitter {
       return Promise.reject(apiError('OVERLOADED', undefined, { retryAfter: 1 }));
     }
     this.#outstanding += docs.length;
+    this.store.prepare?.(docs);
     const settle = <T>(p: Promise<T>) =>
       p.finally(() => {
         this.#outstanding -= docs.length;

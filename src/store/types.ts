@@ -96,6 +96,12 @@ export interface EventStore {
    */
   insertMany(events: readonly EventDoc[]): Promise<InsertResult>;
   /**
+   * Optional: the store's own encoding of events it will be asked to insert, done when they
+   * are accepted rather than when their group's turn to be written comes (group-commit.ts),
+   * so that it overlaps the write before it. insertMany must work without it.
+   */
+  prepare?(events: readonly EventDoc[]): void;
+  /**
    * An opaque mark of the newest event stored for this experiment (insertion order), or null
    * when it has none. Every event acknowledged before the call is at or before the mark.
    */

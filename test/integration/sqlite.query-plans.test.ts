@@ -1,7 +1,9 @@
-// Every SQLite statement that reads one session searches the session index. Without being
-// told, the planner reads one session's events in (timestamp, id) order through the
-// experiment's time index and filters the whole experiment (0.5 s for a 1,500-event session
-// of a 600k-event experiment). Starts libsql on a temp file; reads the plans SQLite chose.
+// Every SQLite statement that reads one session searches an index of sessions: reads go
+// through session_events (in its key order: no sort), the writer's statements on one run of a
+// split base through the base index. Left to itself, the planner once read one session's
+// events in (timestamp, id) order through the experiment's time index and filtered the whole
+// experiment (0.5 s for a 1,500-event session of a 600k-event experiment). Starts libsql on a
+// temp file; reads the plans SQLite chose.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,13 +41,20 @@ test('one session is read through the session index, on every read and write pat
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array(20).fill(1)) as Array<{ detail: string }>)
         .map((r) => r.detail)
         .join(' | ');
-    const bySession: string[] = [];
+    const reads: string[] = [];
     for (const q of [
       { experimentId: 'e', session: 's0' },
       { experimentId: 'e', session: 's0', eventType: 'periodic_metrics' },
       { experimentId: 'e', session: 's0', startTime: 1, endTime: 2 },
     ]) {
-      for (const after of [false, true]) bySession.push(pageSql(q, after).sql);
+      for (const after of [false, true]) reads.push(pageSql(q, after).sql);
+    }
+    assert.equal(reads.length, 6);
+    for (const sql of reads) {
+      const p = plan(sql);
+      assert.match(p, /SEARCH s USING PRIMARY KEY \(experiment_id=\? AND session_key=\?/, `${sql}\n=> ${p}`);
+      assert.match(p, /SEARCH e USING INTEGER PRIMARY KEY \(rowid=\?\)/, `${sql}\n=> ${p}`);
+      assert.doesNotMatch(p, /TEMP B-TREE/, `${sql}\n=> ${p}`);
     }
     // The writer's statements, caught as they are prepared.
     const real = db.prepare.bind(db);
@@ -56,13 +65,23 @@ test('one session is read through the session index, on every read and write pat
       return real(sql);
     }) as typeof db.prepare;
     prepareStatements(spy as never);
-    bySession.push(...seen.filter((s) => /FROM events[\s\S]*session_key = \?/.test(s)));
-    assert.ok(bySession.length >= 9, `statements found: ${bySession.length}`);
-    for (const sql of bySession) {
+    const runs = seen.filter((s) => /FROM events[\s\S]*session_key = \?/.test(s));
+    assert.ok(runs.length >= 4, `statements found: ${runs.length}`);
+    for (const sql of runs) {
       const p = plan(sql);
       assert.match(
         p,
-        /USING (COVERING )?INDEX events_exp_session \(experiment_id=\? AND session_key=\?/,
+        /USING (COVERING )?INDEX events_exp_base \(experiment_id=\? AND session_base=\?/,
+        `${sql}\n=> ${p}`,
+      );
+    }
+    const moves = seen.filter((s) => /UPDATE session_events/.test(s));
+    assert.equal(moves.length, 2);
+    for (const sql of moves) {
+      const p = plan(sql);
+      assert.match(
+        p,
+        /SEARCH session_events USING PRIMARY KEY \(experiment_id=\? AND session_key=\?/,
         `${sql}\n=> ${p}`,
       );
     }

@@ -5,6 +5,8 @@
  *
  * Every write goes through one writer thread (writer.ts), so fsync and waits for another
  * process's lock never block the event loop; this thread only reads, on its own connection.
+ * Reads of summaries and of one session ask the writer to compact first (compaction.ts), so
+ * they see every event stored before them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +27,7 @@ import type {
 } from '../types.ts';
 import { checkDataDir } from './data-dir.ts';
 import * as read from './read.ts';
+import { prepareAhead, prepareRows } from './rows.ts';
 import { SqliteWriter } from './writer.ts';
 
 export interface SqliteStoreOptions {
@@ -114,32 +117,59 @@ export class SqliteStore implements EventStore {
     }
   }
 
+  prepare(events: readonly EventDoc[]): void {
+    prepareAhead(events);
+  }
+
   insertMany(events: readonly EventDoc[]): Promise<InsertResult> {
     if (events.length === 0) return Promise.resolve({ inserted: 0, duplicates: [] });
-    return this.#w.insert(events);
+    return this.#w.insert(prepareRows(events));
   }
 
   async readMark(_experimentId: string): Promise<string | null> {
     return read.readMark(this.db);
   }
 
+  /**
+   * Folds the events stored so far into summaries and the session index before a read of
+   * them. While writes fail (disk full, read-only file), reads still answer, with what was
+   * folded before the failure.
+   */
+  async #folded(): Promise<void> {
+    try {
+      await this.#w.compact();
+    } catch {
+      // The write side's failure is reported by health and by writes.
+    }
+  }
+
+  async *#afterFold<T>(rows: () => AsyncIterable<T>): AsyncIterable<T> {
+    await this.#folded();
+    yield* rows();
+  }
+
   readEvents(query: ReadQuery): AsyncIterable<StoredEvent[]> {
-    return read.readEvents(() => this.db, query);
+    const rows = () => read.readEvents(() => this.db, query);
+    return query.session === undefined ? rows() : this.#afterFold(rows);
   }
 
   readEventsJson(query: ReadQuery): AsyncIterable<JsonEvent[]> {
-    return read.readEventsJson(() => this.db, query);
+    const rows = () => read.readEventsJson(() => this.db, query);
+    return query.session === undefined ? rows() : this.#afterFold(rows);
   }
 
   async listExperiments(): Promise<ExperimentSummary[]> {
+    await this.#folded();
     return read.listExperiments(this.db);
   }
 
   async listSessions(experimentId: string): Promise<SessionRow[]> {
+    await this.#folded();
     return read.listSessions(this.db, experimentId);
   }
 
   async getSession(experimentId: string, sessionId: string): Promise<SessionRow | null> {
+    await this.#folded();
     return read.getSession(this.db, experimentId, sessionId);
   }
 
@@ -164,9 +194,9 @@ export class SqliteStore implements EventStore {
   async deleteExperiment(experimentId: string): Promise<number> {
     let deleted = 0;
     for (;;) {
-      const n = await this.#w.deleteChunk(experimentId, DELETE_CHUNK);
-      deleted += n;
-      if (n < DELETE_CHUNK) return deleted;
+      const r = await this.#w.deleteChunk(experimentId, DELETE_CHUNK);
+      deleted += r.events;
+      if (r.done) return deleted;
     }
   }
 

@@ -13,7 +13,6 @@ import type { SessionQoe } from '../../qoe/types.ts';
 import { compareSessions, type SessionSource } from '../../sessions/key.ts';
 import { sessionProtocol } from '../../sessions/summary.ts';
 import type { ExperimentSummary, JsonEvent, ReadQuery, SessionRow, StaleSession } from '../types.ts';
-import { BY_SESSION } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 type Row = { id: string; timestamp: number; stored_at: string; doc: string; session_key: string | null };
@@ -79,6 +78,7 @@ export async function* readEventsJson(getDb: () => Db, q: ReadQuery): AsyncItera
  * page after the first adds the last (timestamp, id) seen, and every page its row limit.
  */
 export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
+  if (q.session !== undefined) return sessionPageSql(q, afterKey);
   const where = ['experiment_id = ?'];
   const args: unknown[] = [q.experimentId];
   if (q.eventType !== undefined) {
@@ -93,18 +93,44 @@ export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: u
     where.push('timestamp <= ?');
     args.push(q.endTime);
   }
-  if (q.session !== undefined) {
-    where.push('session_key = ?');
-    args.push(q.session);
-  }
   if (q.mark !== undefined) {
     where.push('seq <= ?');
     args.push(Number(q.mark));
   }
   if (afterKey) where.push('(timestamp, id) > (?, ?)');
-  const table = q.session !== undefined ? BY_SESSION : 'events';
   return {
-    sql: `SELECT id, timestamp, stored_at, doc, session_key FROM ${table} WHERE ${where.join(' AND ')} ORDER BY timestamp, id LIMIT ?`,
+    sql: `SELECT id, timestamp, stored_at, doc, session_key FROM events WHERE ${where.join(' AND ')} ORDER BY timestamp, id LIMIT ?`,
+    args,
+  };
+}
+
+/**
+ * The same for one session, through `session_events` (whose key order is the read order):
+ * the caller has compacted first (index.ts), so it holds every stored event of the session.
+ */
+function sessionPageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
+  const where = ['s.experiment_id = ?', 's.session_key = ?'];
+  const args: unknown[] = [q.experimentId, q.session];
+  if (q.eventType !== undefined) {
+    where.push('e.event_type = ?');
+    args.push(q.eventType);
+  }
+  if (q.startTime !== undefined) {
+    where.push('s.timestamp >= ?');
+    args.push(q.startTime);
+  }
+  if (q.endTime !== undefined) {
+    where.push('s.timestamp <= ?');
+    args.push(q.endTime);
+  }
+  if (q.mark !== undefined) {
+    where.push('s.seq <= ?');
+    args.push(Number(q.mark));
+  }
+  if (afterKey) where.push('(s.timestamp, s.id) > (?, ?)');
+  return {
+    sql: `SELECT e.id, e.timestamp, e.stored_at, e.doc, e.session_key FROM session_events s
+      JOIN events e ON e.seq = s.seq WHERE ${where.join(' AND ')} ORDER BY s.timestamp, s.id LIMIT ?`,
     args,
   };
 }

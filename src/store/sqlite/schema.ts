@@ -1,15 +1,24 @@
 /**
  * The embedded store's tables. `events` holds every event (the whole document as JSON next to
  * the columns we filter and sort on, and the session key ingest decided for it); `sessions`
- * holds one summary row per session, maintained in the same transaction as the events;
+ * holds one summary row per session; `session_events` indexes events by session;
  * `experiment_types` the event types seen per experiment.
+ *
+ * Events are written alone; `session_events` and the summaries of explicitly keyed sessions
+ * follow them in a later transaction, the compaction (compaction.ts), which folds every event
+ * after the mark in `compacted` (by seq). Keeping a per-session index and a summary row
+ * current in the events' own transaction cost half of ingest (BENCHMARKS.md): with many
+ * players, every commit touched a leaf page and a row per session. Reads of summaries and of
+ * one session compact first (index.ts), so they see every stored event; after a crash, the
+ * events after the mark are simply folded by the next compaction.
  *
  * `PRAGMA user_version` is the schema version. Files written before sessions were stored
  * (version 0 with an `events` table) are migrated at open: the columns are added and every
- * experiment is rebuilt from its events (write-ops.ts rebuild), once.
+ * experiment is rebuilt from its events (write-ops.ts rebuild), once. Version 1 files (the
+ * session index on `events`) get `session_events` filled from their events.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +59,19 @@ CREATE TABLE IF NOT EXISTS sessions (
   qoe TEXT,
   PRIMARY KEY (experiment_id, session_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_events (
+  experiment_id TEXT NOT NULL,
+  session_key TEXT NOT NULL,
+  timestamp REAL NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (experiment_id, session_key, timestamp, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS compacted (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO compacted (one, seq) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS experiment_types (
   experiment_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
@@ -59,7 +81,7 @@ CREATE TABLE IF NOT EXISTS experiment_types (
 
 /** Indexes on the session columns: created after a migration added the columns. */
 export const SESSION_INDEXES = `
-CREATE INDEX IF NOT EXISTS events_exp_session ON events(experiment_id, session_key, timestamp);
+DROP INDEX IF EXISTS events_exp_session;
 CREATE INDEX IF NOT EXISTS events_exp_base ON events(experiment_id, session_base, timestamp, event_type)
   WHERE session_base IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_base ON sessions(experiment_id, base_key, first_ts)
@@ -68,10 +90,8 @@ CREATE INDEX IF NOT EXISTS sessions_stale ON sessions(changed_at) WHERE stale = 
 `;
 
 /**
- * The events table read through the session index. That index ends at timestamp (no id: it
- * costs every insert), so for ORDER BY timestamp, id the planner prefers events_exp_ts and
- * filters the whole experiment by session_key, a scan of every event of the experiment for
- * one session (a 1,500-event session of a 600k-event experiment took 0.5 s). Named, the
- * session index is searched and only rows tied on timestamp are sorted by id.
+ * The events of split bases (fallback keys), read through the base index: ingest reads them in
+ * the events' transaction, before `session_events` has them (write-ops.ts). A run is a time
+ * range of its base, so one run is a range of that index; session_key filters its edges.
  */
-export const BY_SESSION = 'events INDEXED BY events_exp_session';
+export const BY_BASE = 'events INDEXED BY events_exp_base';

@@ -3,7 +3,7 @@ import type Database from 'libsql';
 import { RUN_START_EVENT } from '../../sessions/key.ts';
 import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import { INSERT_SQL } from './rows.ts';
-import { BY_SESSION } from './schema.ts';
+import { BY_BASE } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 
@@ -11,6 +11,7 @@ export interface Stmt {
   run(...p: unknown[]): { changes: number };
   get(...p: unknown[]): unknown;
   all(...p: unknown[]): unknown[];
+  iterate(...p: unknown[]): Iterable<unknown>;
 }
 
 export type Statements = Record<
@@ -23,13 +24,21 @@ export type Statements = Record<
   | 'at'
   | 'rekeyTo'
   | 'rekeyOpen'
+  | 'rekeyIndexTo'
+  | 'rekeyIndexOpen'
   | 'count'
   | 'first'
   | 'video'
   | 'known'
   | 'dropRow'
   | 'putRow'
-  | 'saveQoe',
+  | 'saveQoe'
+  | 'mark'
+  | 'newest'
+  | 'setMark'
+  | 'lowerMark'
+  | 'indexTail'
+  | 'tail',
   Stmt
 >;
 
@@ -71,16 +80,22 @@ export function prepareStatements(db: Db): Statements {
     rekeyOpen: p(
       `UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ? AND timestamp >= ?`,
     ),
-    count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM events
-      WHERE experiment_id = ? AND session_key = ?`),
-    video: p(`SELECT video_id, timestamp FROM ${BY_SESSION} WHERE experiment_id = ? AND session_key = ?
-      AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
-    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM ${BY_SESSION}
-      WHERE experiment_id = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
+    // Session ids that moved: the compacted part of session_events follows (rows of one old run key).
+    rekeyIndexTo: p(`UPDATE session_events SET session_key = ? WHERE experiment_id = ? AND session_key = ?
+      AND timestamp >= ? AND timestamp < ?`),
+    rekeyIndexOpen: p(`UPDATE session_events SET session_key = ? WHERE experiment_id = ? AND session_key = ?
+      AND timestamp >= ?`),
+    // One run of a split base (experiment, base, run id), through the base index.
+    count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM ${BY_BASE}
+      WHERE experiment_id = ? AND session_base = ? AND session_key = ?`),
+    video: p(`SELECT video_id, timestamp FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ?
+      AND session_key = ? AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
+    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM ${BY_BASE}
+      WHERE experiment_id = ? AND session_base = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
     known:
-      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol FROM ${BY_SESSION}
-      WHERE experiment_id = ? AND session_key = ?) WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}')
-      ORDER BY timestamp, id LIMIT 1`),
+      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol
+      FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ? AND session_key = ?)
+      WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}') ORDER BY timestamp, id LIMIT 1`),
     dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
     putRow: p(`INSERT OR REPLACE INTO sessions (experiment_id, session_key, base_key, run_no, source, count,
         first_ts, last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
@@ -88,5 +103,19 @@ export function prepareStatements(db: Db): Statements {
     saveQoe: p(
       `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
     ),
+    // The compaction (compaction.ts).
+    mark: p('SELECT seq FROM compacted WHERE one = 1'),
+    newest: p('SELECT MAX(seq) AS m FROM events'),
+    setMark: p('UPDATE compacted SET seq = ? WHERE one = 1'),
+    lowerMark: p(
+      'UPDATE compacted SET seq = MIN(seq, IFNULL((SELECT MAX(seq) FROM events), 0)) WHERE one = 1',
+    ),
+    // In seq order: sorting first into index order cost more than it saved (BENCHMARKS.md).
+    indexTail: p(`INSERT OR REPLACE INTO session_events (experiment_id, session_key, timestamp, id, seq)
+      SELECT experiment_id, session_key, timestamp, id, seq FROM events
+      WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL`),
+    tail: p(`SELECT experiment_id, session_key, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol,
+        session_base IS NOT NULL AS split
+      FROM events WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL ORDER BY seq`),
   };
 }

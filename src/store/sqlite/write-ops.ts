@@ -1,39 +1,31 @@
 /**
  * Every write of the embedded store, run on the writer thread (writer-thread.ts) with its own
- * connection: inserting events together with their session summaries, deleting an
+ * connection: inserting events, folding them into sessions (the compaction), deleting an
  * experiment, caching a session's QoE, and rebuilding summaries from the events.
  *
  * Inserts decide each event's session once (src/sessions/key.ts) and store it in the event's
  * row; events of fallback keys are split into runs (src/sessions/runs.ts), which may move
- * stored events of that base to another run when a late event changes where runs start. The
- * summary rows of touched sessions change in the same transaction, so they always equal the
- * stored events.
+ * stored events of that base to another run when a late event changes where runs start. Run
+ * summaries change in the events' transaction (the next event's run depends on them); the
+ * summaries of explicit sessions and the session index follow in the compaction
+ * (compaction.ts), which every read of them runs first.
  */
 import type Database from 'libsql';
-import type { EventDoc } from '../../events/schema.ts';
-import { type BaseKey, baseSessionKey, RUN_START_EVENT } from '../../sessions/key.ts';
+import {
+  type BaseKey,
+  baseSessionKey,
+  RUN_START_EVENT,
+  runKey,
+  type SessionSource,
+} from '../../sessions/key.ts';
 import { keyAt, nextStarts, rekeys, runIndexAt, startsOf } from '../../sessions/runs.ts';
-import { CMCD_PROTOCOL, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
+import { isKnownProtocol, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
-import { toRow } from './rows.ts';
+import { compactTail, type OwnInserts, SummaryFold, upsertDeltas } from './compaction.ts';
+import type { PreparedRows, WriterRow } from './rows.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
 type Db = InstanceType<typeof Database>;
-
-/** What one group adds to one explicitly keyed session. */
-interface Delta {
-  experimentId: string;
-  key: string;
-  source: string;
-  count: number;
-  firstTs: number;
-  lastTs: number;
-  videoId: string;
-  videoAt: number | null;
-  firstProtocol: string;
-  knownProtocol: string | null;
-  knownAt: number | null;
-}
 
 /** A split base's run starts and latest timestamp, read once per group. */
 interface BaseState {
@@ -68,6 +60,8 @@ export class WriteOps {
   readonly #gapS: number;
   readonly #s: Statements;
   #clock = 0;
+  /** This connection's inserts since its last compaction (compaction.ts). */
+  #own: OwnInserts | undefined;
 
   constructor(db: Db, gapS: number) {
     this.#db = db;
@@ -84,47 +78,74 @@ export class WriteOps {
     return this.#clock;
   }
 
-  /** Inserts events with their sessions in one IMMEDIATE transaction. */
-  insert(docs: readonly EventDoc[]): InsertResult {
-    return immediate(this.#db, () => this.#insertAll(docs));
+  /** Inserts events (and the runs of fallback keys) in one IMMEDIATE transaction. */
+  insert(p: PreparedRows): InsertResult {
+    const explicit: number[] = [];
+    let mark = 0;
+    const r = immediate(this.#db, () => {
+      if (!this.#own) mark = (this.#s.mark.get() as { seq: number }).seq;
+      return this.#insertAll(p, explicit);
+    });
+    // Only once committed: the fold must hold stored events only.
+    const own = this.#own ?? { mark, events: 0, fold: new SummaryFold() };
+    this.#own = own;
+    own.events += r.inserted;
+    for (const i of explicit) {
+      const row = p.rows[i] as WriterRow;
+      own.fold.add({
+        experiment_id: row[1],
+        session_key: row[9] as string,
+        timestamp: row[3],
+        video_id: row[6],
+        protocol: p.protocols[i],
+      });
+    }
+    return r;
   }
 
-  #insertAll(docs: readonly EventDoc[]): InsertResult {
+  /** Events this connection stored since its last compaction (the thread's trigger). */
+  get uncompacted(): number {
+    return this.#own?.events ?? 0;
+  }
+
+  /** Folds every stored event after the mark (compaction.ts); returns how many. */
+  compact(): number {
+    // Nothing after the mark (the usual answer to a read): no write transaction to take.
+    const mark = (this.#s.mark.get() as { seq: number }).seq;
+    const newest = (this.#s.newest.get() as { m: number | null }).m;
+    if (newest === null || newest <= mark) {
+      this.#own = undefined;
+      return 0;
+    }
+    return immediate(this.#db, () => this.#compactNow(nowS()));
+  }
+
+  /** The compaction, inside the caller's write transaction. */
+  #compactNow(changedAt: number): number {
+    const own = this.#own;
+    this.#own = undefined;
+    return compactTail(this.#s, () => this.#version(), changedAt, own);
+  }
+
+  #insertAll(p: PreparedRows, explicit: number[]): InsertResult {
     const duplicates: number[] = [];
     let inserted = 0;
-    const deltas = new Map<string, Delta>();
     const bases = new Map<string, BaseState>();
     const types = new Set<string>();
     const changedAt = nowS();
-    for (let i = 0; i < docs.length; i++) {
-      const d = docs[i] as EventDoc;
-      const bk = baseSessionKey(d);
-      const ok = bk.split ? this.#insertSplit(d, bk, bases, changedAt) : this.#insertExplicit(d, bk, deltas);
+    for (let i = 0; i < p.rows.length; i++) {
+      const row = p.rows[i] as WriterRow;
+      const split = row[10] !== null;
+      const ok = split
+        ? this.#insertSplit(row, p.protocols[i] as string, p.sources[i] as SessionSource, bases, changedAt)
+        : this.#s.insert.run(...row).changes > 0;
       if (!ok) {
         duplicates.push(i);
         continue;
       }
+      if (!split) explicit.push(i);
       inserted++;
-      types.add(`${d.experiment_id}\u0000${d.event_type}`);
-    }
-    for (const x of deltas.values()) {
-      this.#s.upsert.run(
-        x.experimentId,
-        x.key,
-        null,
-        1,
-        x.source,
-        x.count,
-        x.firstTs,
-        x.lastTs,
-        x.videoId,
-        x.videoAt,
-        x.firstProtocol,
-        x.knownProtocol,
-        x.knownAt,
-        this.#version(),
-        changedAt,
-      );
+      types.add(`${row[1]}\u0000${row[4]}`);
     }
     for (const t of types) {
       const [exp, type] = t.split('\u0000') as [string, string];
@@ -133,48 +154,16 @@ export class WriteOps {
     return { inserted, duplicates };
   }
 
-  #insertExplicit(d: EventDoc, bk: BaseKey, deltas: Map<string, Delta>): boolean {
-    if (this.#s.insert.run(...toRow(d, bk.base, null)).changes === 0) return false;
-    const id = `${d.experiment_id}\u0000${bk.base}`;
-    const protocol = String(d.protocol);
-    const known = protocol !== '' && protocol !== CMCD_PROTOCOL;
-    const x = deltas.get(id);
-    if (!x) {
-      deltas.set(id, {
-        experimentId: d.experiment_id,
-        key: bk.base,
-        source: bk.source,
-        count: 1,
-        firstTs: d.timestamp,
-        lastTs: d.timestamp,
-        videoId: isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
-        videoAt: isKnownVideo(d.video_id) ? d.timestamp : null,
-        firstProtocol: protocol,
-        knownProtocol: known ? protocol : null,
-        knownAt: known ? d.timestamp : null,
-      });
-      return true;
-    }
-    x.count++;
-    if (d.timestamp < x.firstTs) {
-      x.firstTs = d.timestamp;
-      x.firstProtocol = protocol;
-    }
-    if (isKnownVideo(d.video_id) && (x.videoAt === null || d.timestamp < x.videoAt)) {
-      x.videoAt = d.timestamp;
-      x.videoId = d.video_id;
-    }
-    if (d.timestamp > x.lastTs) x.lastTs = d.timestamp;
-    if (known && (x.knownAt === null || d.timestamp < x.knownAt)) {
-      x.knownAt = d.timestamp;
-      x.knownProtocol = protocol;
-    }
-    return true;
-  }
-
   /** A fallback-keyed event: find its run (maybe moving others), store it, update summaries. */
-  #insertSplit(d: EventDoc, bk: BaseKey, bases: Map<string, BaseState>, changedAt: number): boolean {
-    const exp = d.experiment_id;
+  #insertSplit(
+    row: WriterRow,
+    protocol: string,
+    source: SessionSource,
+    bases: Map<string, BaseState>,
+    changedAt: number,
+  ): boolean {
+    const [, exp, , t, eventType, , videoId] = row;
+    const bk: BaseKey = { base: row[10] as string, source, split: true };
     const id = `${exp}\u0000${bk.base}`;
     let st = bases.get(id);
     if (!st) {
@@ -185,8 +174,7 @@ export class WriteOps {
       };
       bases.set(id, st);
     }
-    const t = d.timestamp;
-    const isStart = d.event_type === RUN_START_EVENT;
+    const isStart = eventType === RUN_START_EVENT;
     let next: number[];
     if (st.starts.length > 0 && t > st.lastTs) {
       // The usual case: the newest event of its base.
@@ -209,18 +197,24 @@ export class WriteOps {
       );
     }
     const key = keyAt(bk.base, next, t);
-    if (this.#s.insert.run(...toRow(d, key, bk.base)).changes === 0) return false;
+    row[9] = key;
+    if (this.#s.insert.run(...row).changes === 0) return false;
     const { ranges, touched } = rekeys(bk.base, st.starts, next);
+    const oldKeys = st.starts.map((_, i) => runKey(bk.base, i + 1));
     for (const r of ranges) {
       if (r.to === null) this.#s.rekeyOpen.run(r.key, exp, bk.base, r.from);
       else this.#s.rekeyTo.run(r.key, exp, bk.base, r.from, r.to);
+      for (const k of oldKeys) {
+        if (r.to === null) this.#s.rekeyIndexOpen.run(r.key, exp, k, r.from);
+        else this.#s.rekeyIndexTo.run(r.key, exp, k, r.from, r.to);
+      }
     }
     st.starts = next;
     if (t > st.lastTs) st.lastTs = t;
-    for (const k of touched) this.#recomputeRow(exp, k, bk, next, changedAt);
+    for (const k of touched) this.#recomputeRun(exp, k, bk, next, changedAt);
     if (!touched.includes(key)) {
-      const protocol = String(d.protocol);
-      const known = protocol !== '' && protocol !== CMCD_PROTOCOL;
+      const known = isKnownProtocol(protocol);
+      const video = isKnownVideo(videoId);
       this.#s.upsert.run(
         exp,
         key,
@@ -230,8 +224,8 @@ export class WriteOps {
         1,
         t,
         t,
-        isKnownVideo(d.video_id) ? d.video_id : UNKNOWN_VIDEO,
-        isKnownVideo(d.video_id) ? t : null,
+        video ? videoId : UNKNOWN_VIDEO,
+        video ? t : null,
         protocol,
         known ? protocol : null,
         known ? t : null,
@@ -242,29 +236,26 @@ export class WriteOps {
     return true;
   }
 
-  /** Rewrites one session's summary row from its stored events (or drops it when it has none). */
-  #recomputeRow(
-    exp: string,
-    key: string,
-    bk: BaseKey | null,
-    starts: readonly number[],
-    changedAt: number,
-  ): void {
-    const c = this.#s.count.get(exp, key) as { n: number; first: number | null; last: number | null };
+  /** Rewrites one run's summary row from its stored events (or drops it when it has none). */
+  #recomputeRun(exp: string, key: string, bk: BaseKey, starts: readonly number[], changedAt: number): void {
+    const c = this.#s.count.get(exp, bk.base, key) as {
+      n: number;
+      first: number | null;
+      last: number | null;
+    };
     if (c.n === 0 || c.first === null || c.last === null) {
       this.#s.dropRow.run(exp, key);
       return;
     }
-    const first = this.#s.first.get(exp, key) as { protocol: unknown };
-    const video = this.#s.video.get(exp, key) as { video_id: string; timestamp: number } | undefined;
-    const known = this.#s.known.get(exp, key) as { timestamp: number; protocol: string } | undefined;
-    const runNo = bk?.split ? runIndexAt(starts, c.first) + 1 : 1;
+    const first = this.#s.first.get(exp, bk.base, key) as { protocol: unknown };
+    const video = this.#s.video.get(exp, bk.base, key) as { video_id: string; timestamp: number } | undefined;
+    const known = this.#s.known.get(exp, bk.base, key) as { timestamp: number; protocol: string } | undefined;
     this.#s.putRow.run(
       exp,
       key,
-      bk?.split ? bk.base : null,
-      runNo,
-      bk?.source ?? 'session_id',
+      bk.base,
+      runIndexAt(starts, c.first) + 1,
+      bk.source,
       c.n,
       c.first,
       c.last,
@@ -283,25 +274,34 @@ export class WriteOps {
     return this.#s.saveQoe.run(qoe, exp, key, version).changes > 0;
   }
 
-  /** Removes an experiment's events and summaries, in chunks so other writes interleave. */
-  deleteChunk(exp: string, chunk: number): number {
-    return this.#db
-      .transaction(() => {
-        const n = this.#db
-          .prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE experiment_id = ? LIMIT ?)')
-          .run(exp, chunk).changes;
-        if (n < chunk) {
-          this.#db.prepare('DELETE FROM sessions WHERE experiment_id = ?').run(exp);
-          this.#db.prepare('DELETE FROM experiment_types WHERE experiment_id = ?').run(exp);
-        }
-        return n;
-      })
-      .immediate();
+  /**
+   * Removes a chunk of an experiment's events and index rows (chunks, so other writes
+   * interleave), and its summaries with the last chunk. Compacts first: the mark then drops to
+   * the newest seq left, which is only right when everything up to it was folded.
+   */
+  deleteChunk(exp: string, chunk: number): { events: number; done: boolean } {
+    return immediate(this.#db, () => {
+      this.#compactNow(nowS());
+      const events = this.#db
+        .prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE experiment_id = ? LIMIT ?)')
+        .run(exp, chunk).changes;
+      const indexed = this.#db
+        .prepare(`DELETE FROM session_events WHERE (experiment_id, session_key, timestamp, id) IN
+          (SELECT experiment_id, session_key, timestamp, id FROM session_events WHERE experiment_id = ? LIMIT ?)`)
+        .run(exp, chunk).changes;
+      const done = events < chunk && indexed < chunk;
+      if (done) {
+        this.#db.prepare('DELETE FROM sessions WHERE experiment_id = ?').run(exp);
+        this.#db.prepare('DELETE FROM experiment_types WHERE experiment_id = ?').run(exp);
+      }
+      this.#s.lowerMark.run();
+      return { events, done };
+    });
   }
 
   /**
-   * Re-derives every stored session key and summary of one experiment (or all) from the events:
-   * after a migration, or on demand (`stats-server rebuild-summaries`).
+   * Re-derives every stored session key, summary and index row of one experiment (or all) from
+   * the events: after a migration, or on demand (`stats-server rebuild-summaries`).
    */
   rebuild(only?: string): RebuildResult {
     const exps =
@@ -322,9 +322,14 @@ export class WriteOps {
 
   #rebuildOne(exp: string): { sessions: number; events: number } {
     const db = this.#db;
+    const changedAt = nowS();
+    // Fold what came before, so that the rows written here are not folded again.
+    this.#compactNow(changedAt);
     const rows = db
       .prepare(
-        'SELECT seq, timestamp, event_type, session_id, video_id, doc FROM events WHERE experiment_id = ?',
+        `SELECT seq, timestamp, event_type, session_id, video_id, json_extract(doc, '$.protocol') AS protocol,
+           CASE WHEN session_id IS NULL OR session_id = '' THEN doc END AS doc
+         FROM events WHERE experiment_id = ? ORDER BY seq`,
       )
       .iterate(exp) as Iterable<{
       seq: number;
@@ -332,13 +337,15 @@ export class WriteOps {
       event_type: string;
       session_id: string | null;
       video_id: string;
-      doc: string;
+      protocol: unknown;
+      doc: string | null;
     }>;
     const byBase = new Map<string, { bk: BaseKey; evs: Array<{ seq: number; t: number; start: boolean }> }>();
+    const explicit = new SummaryFold();
     let events = 0;
     for (const r of rows) {
       events++;
-      const payloadSid = r.session_id ? undefined : (JSON.parse(r.doc) as { payload?: unknown }).payload;
+      const payloadSid = r.doc === null ? undefined : (JSON.parse(r.doc) as { payload?: unknown }).payload;
       const bk = baseSessionKey({ session_id: r.session_id, video_id: r.video_id, payload: payloadSid });
       const id = `${bk.split ? 's' : 'e'}\u0000${bk.base}`;
       let b = byBase.get(id);
@@ -347,11 +354,12 @@ export class WriteOps {
         byBase.set(id, b);
       }
       b.evs.push({ seq: r.seq, t: r.timestamp, start: r.event_type === RUN_START_EVENT });
+      if (!bk.split) explicit.add({ ...r, experiment_id: exp, session_key: bk.base });
     }
     const set = db.prepare('UPDATE events SET session_key = ?, session_base = ? WHERE seq = ?');
     db.prepare('DELETE FROM sessions WHERE experiment_id = ?').run(exp);
-    const changedAt = nowS();
-    let sessions = 0;
+    db.prepare('DELETE FROM session_events WHERE experiment_id = ?').run(exp);
+    let sessions = upsertDeltas(this.#s, explicit.values(), () => this.#version(), changedAt);
     for (const { bk, evs } of byBase.values()) {
       const starts = bk.split ? startsOf(evs, this.#gapS) : [];
       const keys = new Set<string>();
@@ -360,15 +368,30 @@ export class WriteOps {
         keys.add(key);
         set.run(key, bk.split ? bk.base : null, e.seq);
       }
+      if (!bk.split) continue;
       for (const key of keys) {
-        this.#recomputeRow(exp, key, bk, starts, changedAt);
+        this.#recomputeRun(exp, key, bk, starts, changedAt);
         sessions++;
       }
     }
+    db.prepare(
+      `INSERT INTO session_events (experiment_id, session_key, timestamp, id, seq)
+       SELECT experiment_id, session_key, timestamp, id, seq FROM events WHERE experiment_id = ? ORDER BY 1, 2, 3, 4`,
+    ).run(exp);
     db.prepare('DELETE FROM experiment_types WHERE experiment_id = ?').run(exp);
     db.prepare(
       'INSERT OR IGNORE INTO experiment_types SELECT DISTINCT experiment_id, event_type FROM events WHERE experiment_id = ?',
     ).run(exp);
     return { sessions, events };
+  }
+
+  /** Schema 1 -> 2: the session index leaves `events` for `session_events`, filled here. */
+  indexAll(): void {
+    this.#own = undefined;
+    immediate(this.#db, () => {
+      this.#db.exec(`INSERT OR REPLACE INTO session_events (experiment_id, session_key, timestamp, id, seq)
+        SELECT experiment_id, session_key, timestamp, id, seq FROM events WHERE session_key IS NOT NULL`);
+      this.#db.exec('UPDATE compacted SET seq = IFNULL((SELECT MAX(seq) FROM events), 0) WHERE one = 1');
+    });
   }
 }

@@ -17,6 +17,14 @@ const opts = workerData as WriterOptions;
 
 type Db = InstanceType<typeof Database>;
 
+/**
+ * When the thread folds its inserts into sessions on its own (reads also ask for it): once this
+ * many events wait, or this long after the first of them. Larger folds write each session's
+ * index pages less often; the wait bounds what a read may have to fold first.
+ */
+const COMPACT_EVENTS = 16_384;
+const COMPACT_AFTER_MS = 500;
+
 /** Creates the tables, or migrates a file written before sessions were stored. */
 function prepare(db: Db, ops: () => WriteOps): void {
   const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
@@ -30,6 +38,7 @@ function prepare(db: Db, ops: () => WriteOps): void {
   db.exec(SCHEMA);
   db.exec(SESSION_INDEXES);
   if (legacy) ops().rebuild();
+  else if (version === 1) ops().indexAll();
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }
 
@@ -57,8 +66,31 @@ try {
       return false;
     }
   };
+  let timer: NodeJS.Timeout | undefined;
+  const compactSoon = (o: WriteOps) => {
+    if (o.uncompacted >= COMPACT_EVENTS) {
+      clearTimeout(timer);
+      timer = undefined;
+      o.compact();
+    } else if (o.uncompacted > 0 && !timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        try {
+          if (sameFile()) getOps().compact();
+        } catch {
+          // Left for the next trigger: reads and later inserts compact again.
+        }
+      }, COMPACT_AFTER_MS);
+    }
+  };
   port.on('message', (msg: WriterMessage) => {
     if (msg.type === 'close') {
+      clearTimeout(timer);
+      try {
+        getOps().compact();
+      } catch {
+        // A file that can no longer be written: the next open folds what is left.
+      }
       db.close();
       port.close();
       return;
@@ -74,7 +106,10 @@ try {
       let result: unknown;
       switch (msg.type) {
         case 'insert':
-          result = o.insert(msg.docs);
+          result = o.insert(msg.rows);
+          break;
+        case 'compact':
+          result = o.compact();
           break;
         case 'delete':
           result = o.deleteChunk(msg.experimentId, msg.chunk);
@@ -92,6 +127,13 @@ try {
       reply = { id: msg.id, ok: false, message: String(e.message), code: e.code };
     }
     port.postMessage(reply);
+    if (msg.type === 'insert' && reply.ok) {
+      try {
+        compactSoon(getOps());
+      } catch {
+        // As above: the events are stored; the next compaction folds them.
+      }
+    }
   });
   port.postMessage({ id: 0, ok: true, result: null } satisfies WriterReply);
 } catch (err) {

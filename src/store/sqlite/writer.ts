@@ -7,8 +7,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { StoreFailedError, StoreUnavailableError } from '../../errors.ts';
-import type { EventDoc } from '../../events/schema.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
+import type { PreparedRows } from './rows.ts';
 
 export interface WriterOptions {
   file: string;
@@ -19,7 +19,8 @@ export interface WriterOptions {
 }
 
 type Request =
-  | { type: 'insert'; docs: readonly EventDoc[] }
+  | { type: 'insert'; rows: PreparedRows }
+  | { type: 'compact' }
   | { type: 'delete'; experimentId: string; chunk: number }
   | { type: 'saveQoe'; experimentId: string; sessionKey: string; version: number; qoe: string }
   | { type: 'rebuild'; experimentId?: string | undefined };
@@ -128,12 +129,17 @@ export class SqliteWriter {
     });
   }
 
-  insert(docs: readonly EventDoc[]): Promise<InsertResult> {
-    return this.#call({ type: 'insert', docs }) as Promise<InsertResult>;
+  insert(rows: PreparedRows): Promise<InsertResult> {
+    return this.#call({ type: 'insert', rows }) as Promise<InsertResult>;
   }
 
-  deleteChunk(experimentId: string, chunk: number): Promise<number> {
-    return this.#call({ type: 'delete', experimentId, chunk }) as Promise<number>;
+  /** Folds every stored event into session summaries and the session index (compaction.ts). */
+  compact(): Promise<number> {
+    return this.#call({ type: 'compact' }) as Promise<number>;
+  }
+
+  deleteChunk(experimentId: string, chunk: number): Promise<{ events: number; done: boolean }> {
+    return this.#call({ type: 'delete', experimentId, chunk }) as Promise<{ events: number; done: boolean }>;
   }
 
   saveQoe(experimentId: string, sessionKey: string, version: number, qoe: string): Promise<boolean> {
