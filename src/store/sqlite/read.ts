@@ -76,61 +76,39 @@ export async function* readEventsJson(getDb: () => Db, q: ReadQuery): AsyncItera
 /**
  * One keyset page of events in (timestamp, id) order: the SQL and its arguments, to which a
  * page after the first adds the last (timestamp, id) seen, and every page its row limit.
+ * One session's events come through `session_events` (whose key order is the read order),
+ * joined to the events; the caller has compacted first (index.ts), so it holds them all.
  */
 export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
-  if (q.session !== undefined) return sessionPageSql(q, afterKey);
-  const where = ['experiment_id = ?'];
+  const bySession = q.session !== undefined;
+  const k = bySession ? 's' : 'e'; // the table whose order is read
+  const where = [`${k}.experiment_id = ?`];
   const args: unknown[] = [q.experimentId];
-  if (q.eventType !== undefined) {
-    where.push('event_type = ?');
-    args.push(q.eventType);
+  if (bySession) {
+    where.push('s.session_key = ?');
+    args.push(q.session);
   }
-  if (q.startTime !== undefined) {
-    where.push('timestamp >= ?');
-    args.push(q.startTime);
-  }
-  if (q.endTime !== undefined) {
-    where.push('timestamp <= ?');
-    args.push(q.endTime);
-  }
-  if (q.mark !== undefined) {
-    where.push('seq <= ?');
-    args.push(Number(q.mark));
-  }
-  if (afterKey) where.push('(timestamp, id) > (?, ?)');
-  return {
-    sql: `SELECT id, timestamp, stored_at, doc, session_key FROM events WHERE ${where.join(' AND ')} ORDER BY timestamp, id LIMIT ?`,
-    args,
-  };
-}
-
-/**
- * The same for one session, through `session_events` (whose key order is the read order):
- * the caller has compacted first (index.ts), so it holds every stored event of the session.
- */
-function sessionPageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
-  const where = ['s.experiment_id = ?', 's.session_key = ?'];
-  const args: unknown[] = [q.experimentId, q.session];
   if (q.eventType !== undefined) {
     where.push('e.event_type = ?');
     args.push(q.eventType);
   }
   if (q.startTime !== undefined) {
-    where.push('s.timestamp >= ?');
+    where.push(`${k}.timestamp >= ?`);
     args.push(q.startTime);
   }
   if (q.endTime !== undefined) {
-    where.push('s.timestamp <= ?');
+    where.push(`${k}.timestamp <= ?`);
     args.push(q.endTime);
   }
   if (q.mark !== undefined) {
-    where.push('s.seq <= ?');
+    where.push(`${k}.seq <= ?`);
     args.push(Number(q.mark));
   }
-  if (afterKey) where.push('(s.timestamp, s.id) > (?, ?)');
+  if (afterKey) where.push(`(${k}.timestamp, ${k}.id) > (?, ?)`);
+  const from = bySession ? 'session_events s JOIN events e ON e.seq = s.seq' : 'events e';
   return {
-    sql: `SELECT e.id, e.timestamp, e.stored_at, e.doc, e.session_key FROM session_events s
-      JOIN events e ON e.seq = s.seq WHERE ${where.join(' AND ')} ORDER BY s.timestamp, s.id LIMIT ?`,
+    sql: `SELECT e.id, e.timestamp, e.stored_at, e.doc, e.session_key FROM ${from}
+      WHERE ${where.join(' AND ')} ORDER BY ${k}.timestamp, ${k}.id LIMIT ?`,
     args,
   };
 }
