@@ -49,15 +49,16 @@ const cols = `id, experiment_id, event_id, timestamp, event_type, session_id, vi
 const insert = db.prepare(
   `INSERT INTO events (${cols}) VALUES (${cols.split(',').map(() => '?')}) ON CONFLICT DO NOTHING`,
 );
-const upsert =
-  sessions &&
-  db.prepare(`INSERT INTO sessions (experiment_id, session_key, count, first_ts, last_ts, version, changed_at)
+const upsert = !sessions
+  ? undefined
+  : db.prepare(`INSERT INTO sessions (experiment_id, session_key, count, first_ts, last_ts, version, changed_at)
     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (experiment_id, session_key) DO UPDATE SET
     count = count + excluded.count, first_ts = MIN(first_ts, excluded.first_ts),
     last_ts = MAX(last_ts, excluded.last_ts), version = excluded.version, changed_at = excluded.changed_at, stale = 1`);
 const index =
-  layout === 'folded' &&
-  db.prepare(`INSERT INTO session_events SELECT experiment_id, session_key, timestamp, id, seq FROM events
+  layout !== 'folded'
+    ? undefined
+    : db.prepare(`INSERT INTO session_events SELECT experiment_id, session_key, timestamp, id, seq FROM events
     WHERE seq > ?`);
 
 const T = { insert: 0, upsert: 0, commit: 0, fold: 0 };
@@ -74,7 +75,7 @@ function add(deltas, d) {
   } else deltas.set(d.session_id, [d.experiment_id, d.session_id, 1, d.timestamp, d.timestamp]);
 }
 const upsertAll = (deltas) => {
-  for (const x of deltas.values()) upsert.run(...x, ++version, Date.now() / 1000);
+  for (const x of deltas.values()) upsert?.run(...x, ++version, Date.now() / 1000);
 };
 
 function group(i0) {
@@ -82,6 +83,7 @@ function group(i0) {
   db.exec('BEGIN IMMEDIATE');
   const t0 = performance.now();
   for (const d of docs) {
+    /** @type {Array<string | number | null | undefined>} */
     const row = [String(++ids).padStart(24, '0'), d.experiment_id, d.event_id, d.timestamp, d.event_type];
     row.push(d.session_id, d.video_id, '2026-12-01T00:00:00.000Z', JSON.stringify(d));
     if (sessions) row.push(d.session_id, null);
@@ -102,7 +104,7 @@ function group(i0) {
   T.commit += t3 - t2;
   if (layout === 'folded' && ids - folded >= FOLD) {
     db.exec('BEGIN IMMEDIATE');
-    index.run(folded);
+    index?.run(folded);
     upsertAll(pending);
     db.exec('COMMIT');
     T.fold += performance.now() - t3;
