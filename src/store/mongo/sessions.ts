@@ -14,108 +14,18 @@ import type { SessionQoe } from '../../qoe/types.ts';
 import { type BaseKey, compareSessions, type SessionSource } from '../../sessions/key.ts';
 import { runIndexAt } from '../../sessions/runs.ts';
 import {
+  addToDelta,
   CMCD_PROTOCOL,
-  isKnownProtocol,
-  isKnownVideo,
+  type Delta,
+  newDelta,
+  nextVersion,
   sessionProtocol,
   UNKNOWN_VIDEO,
 } from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
 import { DUPLICATE_KEY, eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 
-let clock = 0;
-/**
- * A new summary version: unique and increasing across restarts (microseconds of wall-clock
- * time), so a QoE computed from an older version is never saved over a newer one.
- */
-export function nextVersion(): number {
-  clock = Math.max(clock + 1, Date.now() * 1000);
-  return clock;
-}
-
 export const nowS = (): number => Date.now() / 1000;
-
-/** What some events add to one session (folded in any order). */
-export interface Delta {
-  key: string;
-  base: string | null;
-  runNo: number;
-  source: SessionSource;
-  count: number;
-  firstTs: number;
-  firstId: string;
-  lastTs: number;
-  /** The earliest video_id other than "unknown" (isKnownVideo), else "unknown". */
-  videoId: string;
-  videoAt: number | null;
-  videoRef: string;
-  firstProtocol: string;
-  knownProtocol: string | null;
-  knownAt: number | null;
-  knownId: string;
-}
-
-/** Starts a delta from one event (`id`: its _id, the tie-breaker at equal timestamps). */
-export function newDelta(
-  key: string,
-  bk: Pick<BaseKey, 'base' | 'source' | 'split'>,
-  runNo: number,
-  e: { timestamp: number; video_id?: unknown; protocol?: unknown },
-  id: string,
-): Delta {
-  const protocol = e.protocol === undefined || e.protocol === null ? '' : String(e.protocol);
-  const known = isKnownProtocol(protocol);
-  return {
-    key,
-    base: bk.split ? bk.base : null,
-    runNo,
-    source: bk.source,
-    count: 1,
-    firstTs: e.timestamp,
-    firstId: id,
-    lastTs: e.timestamp,
-    videoId: isKnownVideo(e.video_id) ? e.video_id : UNKNOWN_VIDEO,
-    videoAt: isKnownVideo(e.video_id) ? e.timestamp : null,
-    videoRef: id,
-    firstProtocol: protocol,
-    knownProtocol: known ? protocol : null,
-    knownAt: known ? e.timestamp : null,
-    knownId: id,
-  };
-}
-
-/** Adds one more event to a delta. */
-export function addToDelta(
-  x: Delta,
-  e: { timestamp: number; video_id?: unknown; protocol?: unknown },
-  id: string,
-) {
-  const protocol = e.protocol === undefined || e.protocol === null ? '' : String(e.protocol);
-  const t = e.timestamp;
-  x.count++;
-  if (t < x.firstTs || (t === x.firstTs && id < x.firstId)) {
-    x.firstTs = t;
-    x.firstId = id;
-    x.firstProtocol = protocol;
-  }
-  if (
-    isKnownVideo(e.video_id) &&
-    (x.videoAt === null || t < x.videoAt || (t === x.videoAt && id < x.videoRef))
-  ) {
-    x.videoAt = t;
-    x.videoRef = id;
-    x.videoId = e.video_id;
-  }
-  if (t > x.lastTs) x.lastTs = t;
-  if (
-    isKnownProtocol(protocol) &&
-    (x.knownAt === null || t < x.knownAt || (t === x.knownAt && id < x.knownId))
-  ) {
-    x.knownAt = t;
-    x.knownId = id;
-    x.knownProtocol = protocol;
-  }
-}
 
 /** The update operations that add a delta to its session's summary (in this order). */
 export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWriteOperation<Document>[] {

@@ -25,16 +25,9 @@ import {
   rekeys,
   runIndexAt,
 } from '../../sessions/runs.ts';
+import { addToDelta, type Delta, newDelta } from '../../sessions/summary.ts';
 import { DUPLICATE_KEY, eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
-import {
-  addToDelta,
-  applySummaryOps,
-  type Delta,
-  deltaOps,
-  newDelta,
-  nowS,
-  recomputeRow,
-} from './sessions.ts';
+import { applySummaryOps, deltaOps, nowS, recomputeRow } from './sessions.ts';
 
 /** A split base during one group: run starts before and now, and this group's events. */
 interface BaseState {

@@ -9,25 +9,12 @@
  * serial, so every row committed after the mark has a higher seq; deleting the newest rows
  * would let seqs be reused, so a delete lowers the mark to the newest seq left (write-ops.ts).
  */
-import { isKnownProtocol, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
+import { addToDelta, type Delta, newDelta, nextVersion } from '../../sessions/summary.ts';
 import type { Statements } from './statements.ts';
 
-/** What events add to one explicitly keyed session's summary. */
-export interface Delta {
-  experimentId: string;
-  key: string;
-  count: number;
-  firstTs: number;
-  lastTs: number;
-  videoId: string;
-  videoAt: number | null;
-  firstProtocol: string;
-  knownProtocol: string | null;
-  knownAt: number | null;
-}
-
-/** An event as the summary fold reads it. */
+/** An explicitly keyed event as the summary fold reads it (`id`: tie-breaker at equal times). */
 export interface SummaryInput {
+  id: string;
   experiment_id: string;
   session_key: string;
   timestamp: number;
@@ -35,83 +22,53 @@ export interface SummaryInput {
   protocol: unknown;
 }
 
-/**
- * Folds events into per-session summary deltas: count, span, the earliest known video and
- * protocol (src/sessions/summary.ts states the rules). Events on the same timestamp count in
- * the order they are added: insertion (seq) order.
- */
+const EXPLICIT = { source: 'session_id', split: false } as const;
+
+/** Folds explicitly keyed events into one delta per session (src/sessions/summary.ts). */
 export class SummaryFold {
-  readonly #deltas = new Map<string, Delta>();
+  readonly #deltas = new Map<string, { exp: string; delta: Delta }>();
 
   add(e: SummaryInput): void {
-    const protocol = e.protocol === null || e.protocol === undefined ? '' : String(e.protocol);
-    const known = isKnownProtocol(protocol);
-    const video = isKnownVideo(e.video_id);
-    const t = e.timestamp;
-    const id = `${e.experiment_id}\u0000${e.session_key}`;
-    const x = this.#deltas.get(id);
-    if (!x) {
-      this.#deltas.set(id, {
-        experimentId: e.experiment_id,
-        key: e.session_key,
-        count: 1,
-        firstTs: t,
-        lastTs: t,
-        videoId: video ? e.video_id : UNKNOWN_VIDEO,
-        videoAt: video ? t : null,
-        firstProtocol: protocol,
-        knownProtocol: known ? protocol : null,
-        knownAt: known ? t : null,
-      });
-      return;
-    }
-    x.count++;
-    if (t < x.firstTs) {
-      x.firstTs = t;
-      x.firstProtocol = protocol;
-    }
-    if (t > x.lastTs) x.lastTs = t;
-    if (video && (x.videoAt === null || t < x.videoAt)) {
-      x.videoAt = t;
-      x.videoId = e.video_id;
-    }
-    if (known && (x.knownAt === null || t < x.knownAt)) {
-      x.knownAt = t;
-      x.knownProtocol = protocol;
+    const k = `${e.experiment_id}\u0000${e.session_key}`;
+    const x = this.#deltas.get(k);
+    if (x) addToDelta(x.delta, e, e.id);
+    else {
+      const delta = newDelta(e.session_key, { base: e.session_key, ...EXPLICIT }, 1, e, e.id);
+      this.#deltas.set(k, { exp: e.experiment_id, delta });
     }
   }
 
-  values(): IterableIterator<Delta> {
+  values(): IterableIterator<{ exp: string; delta: Delta }> {
     return this.#deltas.values();
   }
 }
 
-/** Adds deltas to the summary rows (a new row, or counts and earliest facts merged). */
-export function upsertDeltas(
-  s: Statements,
-  deltas: Iterable<Delta>,
-  version: () => number,
-  changedAt: number,
-): number {
+/** Adds a delta to its session's summary row (a new row, or counts and earliest facts merged). */
+export function upsertDelta(s: Statements, exp: string, x: Delta, changedAt: number): void {
+  s.upsert.run(
+    exp,
+    x.key,
+    x.base,
+    x.runNo,
+    x.source,
+    x.count,
+    x.firstTs,
+    x.lastTs,
+    x.videoId,
+    x.videoAt,
+    x.firstProtocol,
+    x.knownProtocol,
+    x.knownAt,
+    nextVersion(),
+    changedAt,
+  );
+}
+
+/** Upserts every delta of a fold; returns how many sessions it touched. */
+export function upsertFold(s: Statements, fold: SummaryFold, changedAt: number): number {
   let n = 0;
-  for (const x of deltas) {
-    s.upsert.run(
-      x.experimentId,
-      x.key,
-      null,
-      1,
-      'session_id',
-      x.count,
-      x.firstTs,
-      x.lastTs,
-      x.videoId,
-      x.videoAt,
-      x.firstProtocol,
-      x.knownProtocol,
-      x.knownAt,
-      version(),
-      changedAt,
-    );
+  for (const { exp, delta } of fold.values()) {
+    upsertDelta(s, exp, delta, changedAt);
     n++;
   }
   return n;
@@ -132,12 +89,7 @@ export interface OwnInserts {
  * Folds every event after the mark; call inside a write transaction. Returns how many events
  * it folded.
  */
-export function compactTail(
-  s: Statements,
-  version: () => number,
-  changedAt: number,
-  own?: OwnInserts,
-): number {
+export function compactTail(s: Statements, changedAt: number, own?: OwnInserts): number {
   const mark = (s.mark.get() as { seq: number }).seq;
   const newest = (s.newest.get() as { m: number | null }).m;
   if (newest === null || newest <= mark) return 0;
@@ -150,7 +102,7 @@ export function compactTail(
       if (r.split === 0) fold.add(r);
     }
   }
-  upsertDeltas(s, fold.values(), version, changedAt);
+  upsertFold(s, fold, changedAt);
   s.setMark.run(newest);
   return newest - mark;
 }

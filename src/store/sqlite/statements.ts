@@ -31,7 +31,6 @@ export type Statements = Record<
   | 'video'
   | 'known'
   | 'dropRow'
-  | 'putRow'
   | 'saveQoe'
   | 'mark'
   | 'newest'
@@ -97,9 +96,6 @@ export function prepareStatements(db: Db): Statements {
       FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ? AND session_key = ?)
       WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}') ORDER BY timestamp, id LIMIT 1`),
     dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
-    putRow: p(`INSERT OR REPLACE INTO sessions (experiment_id, session_key, base_key, run_no, source, count,
-        first_ts, last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
     saveQoe: p(
       `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
     ),
@@ -114,7 +110,7 @@ export function prepareStatements(db: Db): Statements {
     indexTail: p(`INSERT OR REPLACE INTO session_events (experiment_id, session_key, timestamp, id, seq)
       SELECT experiment_id, session_key, timestamp, id, seq FROM events
       WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL`),
-    tail: p(`SELECT experiment_id, session_key, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol,
+    tail: p(`SELECT id, experiment_id, session_key, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol,
         session_base IS NOT NULL AS split
       FROM events WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL ORDER BY seq`),
   };

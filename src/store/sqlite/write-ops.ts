@@ -19,9 +19,9 @@ import {
   type SessionSource,
 } from '../../sessions/key.ts';
 import { keyAt, nextStarts, rekeys, runIndexAt, startsOf } from '../../sessions/runs.ts';
-import { isKnownProtocol, isKnownVideo, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
+import { newDelta, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
-import { compactTail, type OwnInserts, SummaryFold, upsertDeltas } from './compaction.ts';
+import { compactTail, type OwnInserts, SummaryFold, upsertDelta, upsertFold } from './compaction.ts';
 import type { PreparedRows, WriterRow } from './rows.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
@@ -59,7 +59,6 @@ export class WriteOps {
   readonly #db: Db;
   readonly #gapS: number;
   readonly #s: Statements;
-  #clock = 0;
   /** This connection's inserts since its last compaction (compaction.ts). */
   #own: OwnInserts | undefined;
 
@@ -67,15 +66,6 @@ export class WriteOps {
     this.#db = db;
     this.#gapS = gapS;
     this.#s = prepareStatements(db);
-  }
-
-  /**
-   * A new summary version: unique and increasing across rebuilds and restarts (microseconds of
-   * wall-clock time), so a QoE computed from an older version is never saved over a newer one.
-   */
-  #version(): number {
-    this.#clock = Math.max(this.#clock + 1, Date.now() * 1000);
-    return this.#clock;
   }
 
   /** Inserts events (and the runs of fallback keys) in one IMMEDIATE transaction. */
@@ -93,6 +83,7 @@ export class WriteOps {
     for (const i of explicit) {
       const row = p.rows[i] as WriterRow;
       own.fold.add({
+        id: row[0],
         experiment_id: row[1],
         session_key: row[9] as string,
         timestamp: row[3],
@@ -124,7 +115,7 @@ export class WriteOps {
   #compactNow(changedAt: number): number {
     const own = this.#own;
     this.#own = undefined;
-    return compactTail(this.#s, () => this.#version(), changedAt, own);
+    return compactTail(this.#s, changedAt, own);
   }
 
   #insertAll(p: PreparedRows, explicit: number[]): InsertResult {
@@ -213,25 +204,9 @@ export class WriteOps {
     if (t > st.lastTs) st.lastTs = t;
     for (const k of touched) this.#recomputeRun(exp, k, bk, next, changedAt);
     if (!touched.includes(key)) {
-      const known = isKnownProtocol(protocol);
-      const video = isKnownVideo(videoId);
-      this.#s.upsert.run(
-        exp,
-        key,
-        bk.base,
-        runIndexAt(next, t) + 1,
-        bk.source,
-        1,
-        t,
-        t,
-        video ? videoId : UNKNOWN_VIDEO,
-        video ? t : null,
-        protocol,
-        known ? protocol : null,
-        known ? t : null,
-        this.#version(),
-        changedAt,
-      );
+      const runNo = runIndexAt(next, t) + 1;
+      const delta = newDelta(key, bk, runNo, { timestamp: t, video_id: videoId, protocol }, row[0]);
+      upsertDelta(this.#s, exp, delta, changedAt);
     }
     return true;
   }
@@ -243,30 +218,20 @@ export class WriteOps {
       first: number | null;
       last: number | null;
     };
-    if (c.n === 0 || c.first === null || c.last === null) {
-      this.#s.dropRow.run(exp, key);
-      return;
-    }
+    this.#s.dropRow.run(exp, key);
+    if (c.n === 0 || c.first === null || c.last === null) return;
     const first = this.#s.first.get(exp, bk.base, key) as { protocol: unknown };
     const video = this.#s.video.get(exp, bk.base, key) as { video_id: string; timestamp: number } | undefined;
     const known = this.#s.known.get(exp, bk.base, key) as { timestamp: number; protocol: string } | undefined;
-    this.#s.putRow.run(
-      exp,
-      key,
-      bk.base,
-      runIndexAt(starts, c.first) + 1,
-      bk.source,
-      c.n,
-      c.first,
-      c.last,
-      video?.video_id ?? UNKNOWN_VIDEO,
-      video?.timestamp ?? null,
-      first.protocol === null || first.protocol === undefined ? '' : String(first.protocol),
-      known?.protocol ?? null,
-      known?.timestamp ?? null,
-      this.#version(),
-      changedAt,
-    );
+    // The run as one delta: its first event, then what the queries found for the rest.
+    const x = newDelta(key, bk, runIndexAt(starts, c.first) + 1, { timestamp: c.first, ...first }, '');
+    x.count = c.n;
+    x.lastTs = c.last;
+    x.videoId = video?.video_id ?? UNKNOWN_VIDEO;
+    x.videoAt = video?.timestamp ?? null;
+    x.knownProtocol = known?.protocol ?? null;
+    x.knownAt = known?.timestamp ?? null;
+    upsertDelta(this.#s, exp, x, changedAt);
   }
 
   /** Caches a session's QoE, unless an event changed the session since `version` was read. */
@@ -327,12 +292,13 @@ export class WriteOps {
     this.#compactNow(changedAt);
     const rows = db
       .prepare(
-        `SELECT seq, timestamp, event_type, session_id, video_id, json_extract(doc, '$.protocol') AS protocol,
+        `SELECT seq, id, timestamp, event_type, session_id, video_id, json_extract(doc, '$.protocol') AS protocol,
            CASE WHEN session_id IS NULL OR session_id = '' THEN doc END AS doc
          FROM events WHERE experiment_id = ? ORDER BY seq`,
       )
       .iterate(exp) as Iterable<{
       seq: number;
+      id: string;
       timestamp: number;
       event_type: string;
       session_id: string | null;
@@ -359,7 +325,7 @@ export class WriteOps {
     const set = db.prepare('UPDATE events SET session_key = ?, session_base = ? WHERE seq = ?');
     db.prepare('DELETE FROM sessions WHERE experiment_id = ?').run(exp);
     db.prepare('DELETE FROM session_events WHERE experiment_id = ?').run(exp);
-    let sessions = upsertDeltas(this.#s, explicit.values(), () => this.#version(), changedAt);
+    let sessions = upsertFold(this.#s, explicit, changedAt);
     for (const { bk, evs } of byBase.values()) {
       const starts = bk.split ? startsOf(evs, this.#gapS) : [];
       const keys = new Set<string>();
