@@ -3,7 +3,7 @@
  * order, duplicates allowed), then folds them (fold.ts) over the session minus its warm-up.
  */
 
-import { CMCD_PROTOCOL, isKnownVideo } from '../sessions/summary.ts';
+import { addToDelta, type Delta, newDelta, sessionProtocol } from '../sessions/summary.ts';
 import { toSignals } from './dialects/index.ts';
 import { QoeFold, spanOf } from './fold.ts';
 import { Instants } from './instants.ts';
@@ -13,58 +13,44 @@ import type { QoeEvent, QoeOptions, SessionQoe, Signal } from './types.ts';
 export { MIN_REPORTED_STARTUP_SHARE } from './fold.ts';
 
 /**
- * What a session is besides its signals, noted event by event in any order: its video (the
- * earliest video_id other than "unknown"), its protocol (the earliest that is not `cmcd`) and
- * its first and last timestamps.
+ * What a session is besides its signals, noted event by event in any order: its video and
+ * protocol by the one rule every session summary follows (src/sessions/summary.ts: the
+ * earliest known video, else "unknown"; the earliest known protocol, else the first event's)
+ * and its first and last timestamps. Stored sessions take these from their summary row
+ * instead (src/sessions/qoe-service.ts), which follows the same rule.
  */
 export class SessionMeta {
   readonly sessionId: string;
-  videoId: string | null = null;
-  protocol: string | null = null;
+  #delta: Delta | null = null;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
-  /** Timestamp of the event that gave a known `videoId`. */
-  #videoAt: number | null = null;
-  /** Timestamp of the event that gave `protocol`. */
-  #protocolAt = Number.POSITIVE_INFINITY;
 
   constructor(sessionId: string) {
     this.sessionId = sessionId;
+  }
+
+  get videoId(): string | null {
+    return this.#delta?.videoId ?? null;
+  }
+
+  get protocol(): string | null {
+    return this.#delta ? sessionProtocol(this.#delta.knownProtocol, this.#delta.firstProtocol) : null;
   }
 
   /** Notes one event; false when its timestamp is unusable (then it carries no signal either). */
   note(event: QoeEvent): boolean {
     const t = event.timestamp;
     if (typeof t !== 'number' || !Number.isFinite(t)) return false;
-    this.#noteVideo(event.video_id, t);
-    this.#noteProtocol(event.protocol, t);
+    const id = typeof event._id === 'string' ? event._id : '';
+    if (this.#delta) addToDelta(this.#delta, event as { timestamp: number }, id);
+    else this.#delta = newDelta(this.sessionId, EXPLICIT, 1, event as { timestamp: number }, id);
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
     return true;
   }
-
-  #noteVideo(video: unknown, t: number): void {
-    if (typeof video !== 'string') return;
-    if (isKnownVideo(video)) {
-      if (this.#videoAt === null || t < this.#videoAt) {
-        this.videoId = video;
-        this.#videoAt = t;
-      }
-    } else if (this.videoId === null) this.videoId = video;
-  }
-
-  /** CMCD reports sent before the player knows the streaming format (`sf`) say `cmcd`. */
-  #noteProtocol(protocol: unknown, t: number): void {
-    if (typeof protocol !== 'string') return;
-    if (this.protocol === null) {
-      this.protocol = protocol;
-      this.#protocolAt = protocol === CMCD_PROTOCOL ? Number.POSITIVE_INFINITY : t;
-    } else if (protocol !== CMCD_PROTOCOL && t < this.#protocolAt) {
-      this.protocol = protocol;
-      this.#protocolAt = t;
-    }
-  }
 }
+
+const EXPLICIT = { base: '', source: 'session_id', split: false } as const;
 
 /**
  * One session's events reduced to what QoE needs: add events one by one in any order (memory

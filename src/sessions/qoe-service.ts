@@ -19,6 +19,12 @@ import { foldSessions, streamSessionQoe } from './stream.ts';
 /** QoE figures kept in memory (the no-warm-up ones also live in the store's summaries). */
 const COMPUTED_CACHE_SIZE = 1000;
 
+/** The read of one stored session (a run and an explicit session may share an id). */
+const sessionOf = (row: SessionRow) => ({
+  session: row.session_id,
+  ...(row.base === undefined ? {} : { sessionRun: row.base !== null }),
+});
+
 const warmupKey = (w: Warmup): string =>
   w.mode === 'none' ? 'none' : w.mode === 'seconds' ? `s${w.seconds}` : `f${w.fraction}`;
 
@@ -36,15 +42,25 @@ export class SessionQoeService {
     this.#log = opts.log;
   }
 
-  /** The session's QoE over its events minus the warm-up. */
+  /**
+   * The session's QoE over its events minus the warm-up. Its video and protocol are the
+   * summary's (one rule: src/sessions/summary.ts), as the sessions list shows them.
+   */
   async qoe(experimentId: string, row: SessionRow, warmup: Warmup): Promise<SessionQoe> {
+    const q = await this.#qoe(experimentId, row, warmup);
+    return q.video_id === row.video_id && q.protocol === row.protocol && q.session_id === row.session_id
+      ? q
+      : { ...q, session_id: row.session_id, video_id: row.video_id, protocol: row.protocol };
+  }
+
+  async #qoe(experimentId: string, row: SessionRow, warmup: Warmup): Promise<SessionQoe> {
     const id = this.#id(experimentId, row, warmup);
     const hit = this.#cached(id, row, warmup);
     if (hit) return hit;
     // Cached inside the shared computation: concurrent requests wait for one save, not one each.
     return this.#shared(id, async () => {
       const qoe = await streamSessionQoe(
-        () => this.#store.readEvents({ experimentId, session: row.session_id }),
+        () => this.#store.readEvents({ experimentId, ...sessionOf(row) }),
         row.session_id,
         { warmup },
         { first: row.first_timestamp, last: row.last_timestamp },
@@ -119,15 +135,10 @@ export class SessionQoeService {
   ): Promise<Timeseries> {
     const id = `ts\u0000${experimentId}\u0000${row.session_id}\u0000${row.version}\u0000${metric}\u0000${maxPoints}`;
     return this.#shared(id, () =>
-      streamTimeseries(
-        () => this.#store.readEvents({ experimentId, session: row.session_id }),
-        metric,
-        maxPoints,
-        {
-          first: row.first_timestamp,
-          last: row.last_timestamp,
-        },
-      ),
+      streamTimeseries(() => this.#store.readEvents({ experimentId, ...sessionOf(row) }), metric, maxPoints, {
+        first: row.first_timestamp,
+        last: row.last_timestamp,
+      }),
     );
   }
 

@@ -19,6 +19,11 @@ export interface ReadQuery {
   endTime?: number;
   /** Only this session (the id ingest stored with each event: src/sessions/key.ts). */
   session?: string;
+  /**
+   * Which of two sessions sharing `session` to read: the run of a split base (true) or the
+   * explicit session (false); unset: the explicit session when there is one, else the run.
+   */
+  sessionRun?: boolean;
   /** Resume strictly after this (timestamp, _id) position. */
   after?: { timestamp: number; id: string };
   /**
@@ -69,6 +74,8 @@ export interface SessionRow extends SessionSummary {
   version: number;
   /** The cached QoE (no warm-up) when it is current for `version`, else null. */
   qoe: SessionQoe | null;
+  /** The base a run of a split base was split from; null for an explicit session. */
+  base?: string | null;
 }
 
 /** A session whose cached QoE is out of date. */

@@ -53,7 +53,7 @@ function flaskEvents(): EventDoc[] {
 
 const EXPECTED_SESSIONS = [MPD, `${MPD}#2`, 'v', 'ps1', 'r1'];
 
-const plain = (rows: SessionRow[]) => rows.map(({ version: _v, qoe: _q, ...s }) => s);
+const plain = (rows: SessionRow[]) => rows.map(({ version: _v, qoe: _q, base: _b, ...s }) => s);
 
 describe('MongoDB collections without stored session keys', { skip: mongoSkip }, () => {
   const fixture = mongoFixture();

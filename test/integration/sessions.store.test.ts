@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.ts';
 import type { EventDoc, StoredEvent } from '../../src/events/schema.ts';
 import { computeSessionQoe } from '../../src/qoe/index.ts';
 import { baseSessionKey } from '../../src/sessions/key.ts';
-import { keyAt, startsOf } from '../../src/sessions/runs.ts';
+import { keyAt, type RunPoint, runRoleOf, startsOfPoints } from '../../src/sessions/runs.ts';
 import { experimentArb, type GenEvent } from '../helpers/sessions-gen.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
@@ -19,15 +19,15 @@ type Gen = GenEvent;
 /** The session every event must land in, from the whole set (the rule of src/sessions/). */
 function expectedKeys(events: readonly Gen[], gapS: number): string[] {
   const bases = events.map((e) => baseSessionKey(e));
-  const points = new Map<string, { t: number; start: boolean }[]>();
+  const points = new Map<string, RunPoint[]>();
   events.forEach((e, i) => {
     const b = bases[i]!;
     if (!b.split) return;
     const list = points.get(b.base) ?? [];
-    list.push({ t: e.timestamp, start: e.event_type === 'stream_initialized' });
+    list.push({ t: e.timestamp, role: runRoleOf(e) });
     points.set(b.base, list);
   });
-  const starts = new Map([...points].map(([b, p]) => [b, startsOf(p, gapS)]));
+  const starts = new Map([...points].map(([b, p]) => [b, startsOfPoints(p, gapS)]));
   return events.map((e, i) => {
     const b = bases[i]!;
     return b.split ? keyAt(b.base, starts.get(b.base)!, e.timestamp) : b.base;

@@ -136,7 +136,7 @@ test('a schema-1 file (session index inside the events table) opens with every s
   const after2 = new Database(path.join(dir, 'stats.db'), { readonly: true });
   try {
     const version = after2.prepare('PRAGMA user_version').get() as { user_version: number };
-    assert.equal(version.user_version, 2);
+    assert.equal(version.user_version, 3);
     const old = after2.prepare("SELECT name FROM sqlite_master WHERE name = 'events_exp_session'").get();
     assert.equal(old, undefined, 'the old index is dropped');
   } finally {

@@ -120,7 +120,12 @@ const EVENT_INDEXES = [
 ] as const;
 
 const SESSION_INDEXES = [
-  { key: { experiment_id: 1, session_key: 1 }, name: 'experiment_id_1_session_key_1', unique: true },
+  // A run and an explicit session may share an id: `kind` keeps them apart (sessions.ts).
+  {
+    key: { experiment_id: 1, session_key: 1, kind: 1 },
+    name: 'experiment_id_1_session_key_1_kind_1',
+    unique: true,
+  },
   { key: { experiment_id: 1, base_key: 1, first_ts: 1 }, name: 'experiment_id_1_base_key_1_first_ts_1' },
   { key: { stale: 1, changed_at: 1 }, name: 'stale_1_changed_at_1' },
 ] as const;
@@ -145,7 +150,13 @@ async function createMissing(col: Collection<Document>, specs: readonly IndexSpe
 }
 
 export const createEventIndexes = (col: Collection<Document>) => createMissing(col, EVENT_INDEXES);
-export const createSessionIndexes = (col: Collection<Document>) => createMissing(col, SESSION_INDEXES);
+/** The summaries' indexes; the unique index of the layout before `kind` goes. */
+export async function createSessionIndexes(col: Collection<Document>): Promise<void> {
+  await createMissing(col, SESSION_INDEXES);
+  const old = 'experiment_id_1_session_key_1';
+  const existing = (await col.listIndexes().toArray()).map((i) => String(i.name));
+  if (existing.includes(old)) await col.dropIndex(old);
+}
 
 /** Runs tasks of one key one at a time (in call order); tasks of other keys run freely. */
 export class KeyedLock {

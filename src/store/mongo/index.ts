@@ -6,8 +6,9 @@
  * (docs.ts describes the layout).
  *
  * Within one process, writes (and rebuilds) of one experiment run one at a time; that is what
- * keeps run splitting exact without transactions (write.ts). Several instances writing the
- * same experiment can race on a split base; `stats-server rebuild-summaries` repairs that.
+ * keeps run splitting exact without transactions (write.ts), with each split base's state kept
+ * between groups. Several processes writing the same split base at once can race
+ * (docs/mongodb.md); `stats-server rebuild-summaries` repairs that.
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
@@ -36,6 +37,7 @@ import {
   sessionsOf,
   storeError,
 } from './docs.ts';
+import { WriteLeases } from './leases.ts';
 import { KeyedCollections, KeyPlan } from './legacy.ts';
 import * as read from './read.ts';
 import {
@@ -45,7 +47,7 @@ import {
   repairIfInterrupted,
 } from './rebuild.ts';
 import { getSessionRow, saveQoe, staleRows } from './sessions.ts';
-import { insertGroup, markWriting } from './write.ts';
+import { type BaseStates, insertGroup } from './write.ts';
 
 export { COLLECTION_PREFIX, describe, docToEvent } from './docs.ts';
 
@@ -69,8 +71,11 @@ export class MongoStore implements EventStore {
   readonly #keyed = new KeyedCollections();
   /** Why the last connection attempt failed (names the cause in errors; see storeError). */
   #lastFailure: string | undefined;
-  /** Names this process in "writing" notes (write.ts). */
+  /** Names this process in "writing" notes (leases.ts). */
   readonly #token = randomBytes(8).toString('hex');
+  /** Split bases' states kept between groups (write.ts). */
+  readonly #states: BaseStates = new Map();
+  readonly #leases = new WriteLeases(this.#token);
 
   constructor(private readonly opts: MongoStoreOptions) {
     this.#where = hostsOf(opts.url);
@@ -150,7 +155,7 @@ export class MongoStore implements EventStore {
   #checked(exp: string): Promise<void> {
     return this.#runOnce(`check\u0000${exp}`, () =>
       this.#lock.run(exp, async () => {
-        await repairIfInterrupted(this.#m, exp);
+        if (await repairIfInterrupted(this.#m, exp, this.#token)) this.#forget(exp);
       }),
     );
   }
@@ -189,18 +194,25 @@ export class MongoStore implements EventStore {
       await Promise.all(
         [...byExperiment].map(async ([exp, idx]) => {
           await this.#ensureIndexes(exp);
+          // Summaries of an older layout or an interrupted write are made right first.
+          await this.#checked(exp);
           await this.#lock.run(exp, async () => {
             try {
-              await markWriting(this.#m, exp, this.#token);
-              const r = await insertGroup(this.#m, exp, events, idx, this.#token);
+              await this.#leases.hold(this.#m, exp);
+              const r = await insertGroup(this.#m, exp, events, idx, this.#states);
               inserted += r.inserted;
               duplicates.push(...r.duplicates);
               failed.push(...r.refused);
               // Another writer stored some of these events meanwhile: re-derive the experiment.
-              if (r.resync.length > 0) await rebuildExperiment(this.#m, exp);
+              if (r.resync.length > 0) {
+                this.#forget(exp);
+                await rebuildExperiment(this.#m, exp);
+              }
+              await this.#leases.noteTypes(this.#m, exp, r.types);
             } catch (err) {
               // The write may have stopped between events and summaries: check before reading.
               this.#once.delete(`check\u0000${exp}`);
+              this.#forget(exp);
               throw err;
             }
           });
@@ -212,6 +224,11 @@ export class MongoStore implements EventStore {
     duplicates.sort((a, b) => a - b);
     failed.sort((a, b) => a.index - b.index);
     return { inserted, duplicates, ...(failed.length > 0 ? { failed } : {}) };
+  }
+
+  /** Drops the kept states of an experiment's bases (after a failure, a rebuild, a delete). */
+  #forget(exp: string): void {
+    for (const k of this.#states.keys()) if (k.startsWith(`${exp}\u0000`)) this.#states.delete(k);
   }
 
   async readMark(experimentId: string): Promise<string | null> {
@@ -316,7 +333,10 @@ export class MongoStore implements EventStore {
       }
       for (const exp of exps) {
         await this.#ensureIndexes(exp);
-        const r = await this.#lock.run(exp, () => rebuildExperiment(this.#m, exp));
+        const r = await this.#lock.run(exp, () => {
+          this.#forget(exp);
+          return rebuildExperiment(this.#m, exp);
+        });
         this.#keyed.markKeyed(exp);
         out.experiments++;
         out.sessions += r.sessions;
@@ -337,6 +357,8 @@ export class MongoStore implements EventStore {
     return this.#lock
       .run(experimentId, async () => {
         const m = this.#m;
+        this.#forget(experimentId);
+        this.#leases.forget(experimentId);
         const r = await eventsOf(m, experimentId).deleteMany({});
         await sessionsOf(m).deleteMany({ experiment_id: experimentId });
         await experimentsOf(m).updateOne(
@@ -353,6 +375,7 @@ export class MongoStore implements EventStore {
 
   async close(): Promise<void> {
     const client = this.#client;
+    if (client) await this.#leases.release(this.#m).catch(() => {});
     this.#client = undefined;
     await client?.close();
   }

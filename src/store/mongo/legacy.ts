@@ -6,8 +6,8 @@
  * Memory is O(events of split bases) numbers for the first pass, O(sessions) for summaries.
  */
 import type { Document } from 'mongodb';
-import { type BaseKey, baseSessionKey, RUN_START_EVENT } from '../../sessions/key.ts';
-import { keyAt, startsOf } from '../../sessions/runs.ts';
+import { type BaseKey, baseSessionKey } from '../../sessions/key.ts';
+import { keyAt, type RunPoint, runRoleOf, startsOfPoints } from '../../sessions/runs.ts';
 import type { SessionRow } from '../types.ts';
 import { eventsOf, experimentsOf, type Mongo } from './docs.ts';
 import { deltaToRow, SummaryFold } from './sessions.ts';
@@ -22,6 +22,8 @@ export const KEY_FIELDS = {
   session_id: 1,
   video_id: 1,
   'payload.session_id': 1,
+  'payload.type': 1,
+  'payload.buffer_level': 1,
 } as const;
 
 /**
@@ -71,7 +73,7 @@ export class KeyPlan {
   readonly starts = new Map<string, number[]>();
 
   static async of(m: Mongo, exp: string): Promise<KeyPlan> {
-    const points = new Map<string, { t: number; start: boolean }[]>();
+    const points = new Map<string, RunPoint[]>();
     for await (const page of scan(m, exp, KEY_FIELDS)) {
       for (const d of page) {
         const bk = baseSessionKey(d);
@@ -81,11 +83,11 @@ export class KeyPlan {
           list = [];
           points.set(bk.base, list);
         }
-        list.push({ t: d.timestamp as number, start: d.event_type === RUN_START_EVENT });
+        list.push({ t: d.timestamp as number, role: runRoleOf(d as never) });
       }
     }
     const plan = new KeyPlan();
-    for (const [base, list] of points) plan.starts.set(base, startsOf(list, m.gapS));
+    for (const [base, list] of points) plan.starts.set(base, startsOfPoints(list, m.gapS));
     return plan;
   }
 

@@ -16,7 +16,7 @@ import type { ExperimentSummary, ReadQuery, SessionRow } from '../types.ts';
 import { docToEvent, eventsOf, experimentsOf, idOf, type Mongo } from './docs.ts';
 import { type KeyPlan, legacySummary } from './legacy.ts';
 import { collectionExperiments } from './rebuild.ts';
-import { countsByExperiment, listSessionRows } from './sessions.ts';
+import { listSessionRows, spansByExperiment } from './sessions.ts';
 
 /** Documents per yielded batch and per cursor round trip. */
 export const READ_BATCH = 1000;
@@ -39,7 +39,12 @@ export async function* readEvents(m: Mongo, q: ReadQuery, plan?: KeyPlan): Async
   if (q.eventType !== undefined) and.push({ event_type: q.eventType });
   if (q.startTime !== undefined) and.push({ timestamp: { $gte: q.startTime } });
   if (q.endTime !== undefined) and.push({ timestamp: { $lte: q.endTime } });
-  if (q.session !== undefined && !plan) and.push({ session_key: q.session });
+  if (q.session !== undefined && !plan) {
+    // Every event stored under that id; or, when asked, only the run's or only the explicit
+    // session's (a run and an explicit session may share an id: write.ts).
+    and.push({ session_key: q.session });
+    if (q.sessionRun !== undefined) and.push({ session_base: { $exists: q.sessionRun } });
+  }
   if (q.mark !== undefined) and.push({ _id: { $lte: idOf(q.mark) } });
   if (q.after) {
     and.push({
@@ -81,8 +86,10 @@ export async function* readEvents(m: Mongo, q: ReadQuery, plan?: KeyPlan): Async
 export async function listExperiments(m: Mongo): Promise<ExperimentSummary[]> {
   const [names, metas, counts] = await Promise.all([
     collectionExperiments(m),
-    experimentsOf(m).find({}).toArray(),
-    countsByExperiment(m),
+    experimentsOf(m)
+      .find({}, { projection: { writing: 0 } })
+      .toArray(),
+    spansByExperiment(m),
   ]);
   const byId = new Map(metas.map((d) => [String(d._id), d]));
   const out: ExperimentSummary[] = [];
@@ -94,8 +101,8 @@ export async function listExperiments(m: Mongo): Promise<ExperimentSummary[]> {
       out.push({
         experiment_id: id,
         count: c.count,
-        first_timestamp: typeof meta.first_ts === 'number' ? meta.first_ts : null,
-        last_timestamp: typeof meta.last_ts === 'number' ? meta.last_ts : null,
+        first_timestamp: Number.isFinite(c.first) ? c.first : null,
+        last_timestamp: Number.isFinite(c.last) ? c.last : null,
         event_types: ((meta.event_types ?? []) as unknown[]).map(String).sort(),
         sessions: c.sessions,
       });

@@ -14,8 +14,9 @@
  */
 import type { Document } from 'mongodb';
 import { COLLECTION_PREFIX, eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
+import { SUMMARY_SCHEMA } from './leases.ts';
 import { KEY_FIELDS, KeyPlan, scan } from './legacy.ts';
-import { countsByExperiment, nowS, SummaryFold, summaryDoc } from './sessions.ts';
+import { countsByExperiment, kindOf, nowS, SummaryFold, summaryDoc } from './sessions.ts';
 
 /** Document updates per bulk write of a backfill. */
 const BULK = 1000;
@@ -88,7 +89,7 @@ export async function rebuildExperiment(
     await sessionsOf(m).bulkWrite(
       rows.slice(i, i + BULK).map((x) => ({
         replaceOne: {
-          filter: { experiment_id: exp, session_key: x.key },
+          filter: { experiment_id: exp, session_key: x.key, kind: kindOf(x) },
           replacement: summaryDoc(exp, x, changedAt),
           upsert: true,
         },
@@ -96,9 +97,15 @@ export async function rebuildExperiment(
       { ordered: false },
     );
   }
-  await sessionsOf(m).deleteMany({ experiment_id: exp, session_key: { $nin: rows.map((x) => x.key) } });
+  // Rows this rebuild did not write (each write above took a new version).
+  const kept = await sessionsOf(m)
+    .find({ experiment_id: exp }, { projection: { _id: 1, session_key: 1, kind: 1 } })
+    .toArray();
+  const made = new Set(rows.map((x) => `${kindOf(x)}\u0000${x.key}`));
+  const stale = kept.filter((d) => !made.has(`${d.kind ?? 0}\u0000${d.session_key}`)).map((d) => d._id);
+  if (stale.length > 0) await sessionsOf(m).deleteMany({ _id: { $in: stale } });
   // An update, not a replace: "writing" notes of other processes stay (see write.ts).
-  const set: Document = { event_types: [...types].sort() };
+  const set: Document = { event_types: [...types].sort(), schema: SUMMARY_SCHEMA };
   const unset: Document = { legacy: '' };
   if (first !== null) set.first_ts = first;
   else unset.first_ts = '';
@@ -117,19 +124,30 @@ export async function rebuildExperiment(
  * has renewed since stays). Must run under the experiment's lock: a write of this process in
  * progress would look interrupted. Resolves true when it rebuilt.
  */
-export async function repairIfInterrupted(m: Mongo, exp: string): Promise<boolean> {
+export async function repairIfInterrupted(m: Mongo, exp: string, token: string): Promise<boolean> {
   const meta = await experimentsOf(m).findOne(
     { _id: exp as never },
-    { projection: { legacy: 1, writing: 1 } },
+    { projection: { legacy: 1, writing: 1, schema: 1 } },
   );
-  const notes = Object.entries((meta?.writing ?? {}) as Record<string, unknown>);
-  if (!meta || meta.legacy === true || notes.length === 0) return false;
+  if (!meta || meta.legacy === true) return false;
+  // Summaries of an older layout (runs split at stream_initialized itself): made anew, once.
+  if (meta.schema !== SUMMARY_SCHEMA) {
+    await rebuildExperiment(m, exp);
+    return true;
+  }
+  // Notes of live writers of other processes are not interruptions.
+  const now = Date.now();
+  const notes = Object.entries((meta.writing ?? {}) as Record<string, unknown>).filter(
+    ([who, until]) => who === token || typeof until !== 'number' || until < now,
+  );
+  if (notes.length === 0) return false;
   const rebuilt = await differs(m, exp);
   if (rebuilt) await rebuildExperiment(m, exp);
-  for (const [token, at] of notes) {
+  for (const [who, at] of notes) {
+    if (who === token) continue;
     await experimentsOf(m).updateOne(
-      { _id: exp as never, [`writing.${token}`]: at },
-      { $unset: { [`writing.${token}`]: '' } },
+      { _id: exp as never, [`writing.${who}`]: at },
+      { $unset: { [`writing.${who}`]: '' } },
     );
   }
   return rebuilt;
@@ -138,9 +156,13 @@ export async function repairIfInterrupted(m: Mongo, exp: string): Promise<boolea
 /** Experiments with "writing" notes: candidates for repairIfInterrupted (one query). */
 export async function interruptedExperiments(m: Mongo): Promise<string[]> {
   const metas = await experimentsOf(m)
-    .find({ writing: { $exists: true } }, { projection: { _id: 1, writing: 1 } })
+    .find({}, { projection: { _id: 1, writing: 1, schema: 1, legacy: 1 } })
     .toArray();
-  return metas.filter((d) => Object.keys(d.writing ?? {}).length > 0).map((d) => String(d._id));
+  return metas
+    .filter(
+      (d) => Object.keys(d.writing ?? {}).length > 0 || (d.legacy !== true && d.schema !== SUMMARY_SCHEMA),
+    )
+    .map((d) => String(d._id));
 }
 
 /** True when the experiment's document count is not the sum of its summary counts. */

@@ -12,24 +12,30 @@ import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { MongoBulkWriteError } from 'mongodb';
 import type { SessionQoe } from '../../qoe/types.ts';
 import { type BaseKey, compareSessions, type SessionSource } from '../../sessions/key.ts';
-import { runIndexAt } from '../../sessions/runs.ts';
-import {
-  addToDelta,
-  CMCD_PROTOCOL,
-  type Delta,
-  newDelta,
-  nextVersion,
-  sessionProtocol,
-  UNKNOWN_VIDEO,
-} from '../../sessions/summary.ts';
+import { type RunSpan, runIndexAt } from '../../sessions/runs.ts';
+import { addToDelta, type Delta, newDelta, nextVersion, sessionProtocol } from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
 import { DUPLICATE_KEY, eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
 
 export const nowS = (): number => Date.now() / 1000;
 
-/** The update operations that add a delta to its session's summary (in this order). */
+/** `kind` of a summary document: a run of a split base or an explicit session (never one row). */
+export const KIND_SESSION = 0;
+export const KIND_RUN = 1;
+export const kindOf = (x: Pick<Delta, 'base'>): number => (x.base === null ? KIND_SESSION : KIND_RUN);
+
+/** "t (then ref) is earlier than the stored `at` (then `ref`) field, or nothing is stored". */
+const earlier = (at: string, ref: string, t: number, id: string): Document => ({
+  $or: [{ [at]: null }, { [at]: { $gt: t } }, { [at]: t, [ref]: { $gt: id } }],
+});
+
+/**
+ * The update operations that add a delta to its session's summary (in this order): counts
+ * add up; the earliest event (ties: the smaller id) gives the first protocol, the video and
+ * the known protocol (src/sessions/summary.ts is the rule).
+ */
 export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWriteOperation<Document>[] {
-  const id = { experiment_id: exp, session_key: x.key };
+  const id = { experiment_id: exp, session_key: x.key, kind: kindOf(x) };
   const ops: AnyBulkWriteOperation<Document>[] = [
     {
       updateOne: {
@@ -43,11 +49,14 @@ export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWrite
             run_no: x.runNo,
             source: x.source,
             first_ts: x.firstTs,
+            first_id: x.firstId,
             video_id: x.videoId,
             video_at: x.videoAt,
+            video_ref: x.videoRef,
             first_protocol: x.firstProtocol,
             known_protocol: x.knownProtocol,
             known_at: x.knownAt,
+            known_ref: x.knownId,
           },
         },
         upsert: true,
@@ -55,24 +64,24 @@ export function deltaOps(exp: string, x: Delta, changedAt: number): AnyBulkWrite
     },
     {
       updateOne: {
-        filter: { ...id, first_ts: { $gt: x.firstTs } },
-        update: { $set: { first_ts: x.firstTs, first_protocol: x.firstProtocol } },
+        filter: { ...id, ...earlier('first_ts', 'first_id', x.firstTs, x.firstId) },
+        update: { $set: { first_ts: x.firstTs, first_id: x.firstId, first_protocol: x.firstProtocol } },
       },
     },
   ];
   if (x.videoAt !== null) {
     ops.push({
       updateOne: {
-        filter: { ...id, $or: [{ video_at: null }, { video_at: { $gt: x.videoAt } }] },
-        update: { $set: { video_id: x.videoId, video_at: x.videoAt } },
+        filter: { ...id, ...earlier('video_at', 'video_ref', x.videoAt, x.videoRef) },
+        update: { $set: { video_id: x.videoId, video_at: x.videoAt, video_ref: x.videoRef } },
       },
     });
   }
   if (x.knownAt !== null) {
     ops.push({
       updateOne: {
-        filter: { ...id, $or: [{ known_at: null }, { known_at: { $gt: x.knownAt } }] },
-        update: { $set: { known_protocol: x.knownProtocol, known_at: x.knownAt } },
+        filter: { ...id, ...earlier('known_at', 'known_ref', x.knownAt, x.knownId) },
+        update: { $set: { known_protocol: x.knownProtocol, known_at: x.knownAt, known_ref: x.knownId } },
       },
     });
   }
@@ -102,79 +111,48 @@ export function summaryDoc(exp: string, x: Delta, changedAt: number): Document {
   return {
     experiment_id: exp,
     session_key: x.key,
+    kind: kindOf(x),
     base_key: x.base,
     run_no: x.runNo,
     source: x.source,
     count: x.count,
     first_ts: x.firstTs,
+    first_id: x.firstId,
     last_ts: x.lastTs,
     video_id: x.videoId,
     video_at: x.videoAt,
+    video_ref: x.videoRef,
     first_protocol: x.firstProtocol,
     known_protocol: x.knownProtocol,
     known_at: x.knownAt,
+    known_ref: x.knownId,
     version: nextVersion(),
     changed_at: changedAt,
     stale: true,
   };
 }
 
-/**
- * Rewrites one session's summary from its stored events (or removes it when it has none):
- * after a late event moved events between runs of a split base.
- */
-export async function recomputeRow(
+/** One run's summary made again from its stored events (a time range of its base). */
+export async function recomputeSpan(
   m: Mongo,
   exp: string,
-  key: string,
   bk: BaseKey,
-  starts: readonly number[],
+  span: RunSpan,
   changedAt: number,
-): Promise<void> {
-  const col = eventsOf(m, exp);
-  const byTime = { timestamp: 1, _id: 1 } as const;
-  const [count, first, last, known, video] = await Promise.all([
-    col.countDocuments({ session_key: key }),
-    col
-      .find({ session_key: key }, { projection: { timestamp: 1, video_id: 1, protocol: 1 } })
-      .sort(byTime)
-      .limit(1)
-      .next(),
-    col
-      .find({ session_key: key }, { projection: { timestamp: 1 } })
-      .sort({ timestamp: -1, _id: -1 })
-      .limit(1)
-      .next(),
-    col
-      .find(
-        { session_key: key, protocol: { $nin: ['', CMCD_PROTOCOL, null] } },
-        { projection: { timestamp: 1, protocol: 1 } },
-      )
-      .sort(byTime)
-      .limit(1)
-      .next(),
-    col
-      .find(
-        { session_key: key, video_id: { $nin: ['', UNKNOWN_VIDEO, null] } },
-        { projection: { timestamp: 1, video_id: 1 } },
-      )
-      .sort(byTime)
-      .limit(1)
-      .next(),
-  ]);
-  const id = { experiment_id: exp, session_key: key };
-  if (count === 0 || !first || !last) {
-    await sessionsOf(m).deleteOne(id);
-    return;
+): Promise<AnyBulkWriteOperation<Document>> {
+  const timestamp = span.to === null ? { $gte: span.from } : { $gte: span.from, $lt: span.to };
+  const docs = await eventsOf(m, exp)
+    .find({ session_base: bk.base, timestamp }, { projection: { timestamp: 1, video_id: 1, protocol: 1 } })
+    .sort({ timestamp: 1, _id: 1 })
+    .toArray();
+  const filter = { experiment_id: exp, session_key: span.key, kind: KIND_RUN };
+  let x: Delta | undefined;
+  for (const d of docs) {
+    if (x) addToDelta(x, d as never, idKey(d._id));
+    else x = newDelta(span.key, bk, span.runNo, d as never, idKey(d._id));
   }
-  const x = newDelta(key, bk, bk.split ? runIndexAt(starts, first.timestamp) + 1 : 1, first as never, '');
-  x.count = count;
-  x.lastTs = last.timestamp as number;
-  x.knownProtocol = known ? String(known.protocol) : null;
-  x.knownAt = known ? (known.timestamp as number) : null;
-  x.videoId = video ? String(video.video_id) : UNKNOWN_VIDEO;
-  x.videoAt = video ? (video.timestamp as number) : null;
-  await upsertRetried(() => sessionsOf(m).replaceOne(id, summaryDoc(exp, x, changedAt), { upsert: true }));
+  if (!x) return { deleteOne: { filter } };
+  return { replaceOne: { filter, replacement: summaryDoc(exp, x, changedAt), upsert: true } };
 }
 
 /** Folds events (any order) into per-session deltas: rebuilds and reads of unkeyed collections. */
@@ -188,11 +166,12 @@ export class SummaryFold {
     doc: { _id?: unknown; timestamp: number; video_id?: unknown; protocol?: unknown },
   ): void {
     const id = idKey(doc._id);
-    const x = this.sessions.get(key);
+    const slot = `${bk.split ? 'r' : 's'}\u0000${key}`;
+    const x = this.sessions.get(slot);
     if (x) addToDelta(x, doc, id);
     else {
       const runNo = bk.split && starts ? runIndexAt(starts, doc.timestamp) + 1 : 1;
-      this.sessions.set(key, newDelta(key, bk, runNo, doc, id));
+      this.sessions.set(slot, newDelta(key, bk, runNo, doc, id));
     }
   }
 }
@@ -209,6 +188,7 @@ export function toSessionRow(d: Document): SessionRow {
     protocol: sessionProtocol(d.known_protocol as string | null, String(d.first_protocol)),
     version: d.version as number,
     qoe: d.stale === false && typeof d.qoe === 'string' ? (JSON.parse(d.qoe) as SessionQoe) : null,
+    base: d.kind === KIND_RUN ? String(d.base_key) : null,
   };
 }
 
@@ -225,21 +205,28 @@ export function deltaToRow(x: Delta): SessionRow {
     // Changes when the Flask server adds events (keys the warm-up cache of the QoE service).
     version: x.count * 1e6 + Math.round(x.lastTs * 1000) / 1000,
     qoe: null,
+    base: x.base,
   };
 }
 
-const ROW_PROJECTION = { _id: 0, experiment_id: 0, base_key: 0, run_no: 0, known_at: 0, changed_at: 0 };
+const ROW_PROJECTION = { _id: 0, experiment_id: 0, run_no: 0, known_at: 0, changed_at: 0 };
 
 export async function listSessionRows(m: Mongo, exp: string): Promise<SessionRow[]> {
   const docs = await sessionsOf(m).find({ experiment_id: exp }, { projection: ROW_PROJECTION }).toArray();
   return docs.map(toSessionRow).sort(compareSessions);
 }
 
-export async function getSessionRow(m: Mongo, exp: string, key: string): Promise<SessionRow | null> {
-  const d = await sessionsOf(m).findOne(
-    { experiment_id: exp, session_key: key },
-    { projection: ROW_PROJECTION },
-  );
+/** One session by id: the explicit session when there is one, else the run (`run` picks one). */
+export async function getSessionRow(
+  m: Mongo,
+  exp: string,
+  key: string,
+  run?: boolean,
+): Promise<SessionRow | null> {
+  const filter: Document = { experiment_id: exp, session_key: key };
+  if (run !== undefined) filter.kind = run ? KIND_RUN : { $ne: KIND_RUN };
+  const docs = await sessionsOf(m).find(filter, { projection: ROW_PROJECTION }).limit(2).toArray();
+  const d = docs.find((x) => x.kind !== KIND_RUN) ?? docs[0];
   return d ? toSessionRow(d) : null;
 }
 
@@ -270,6 +257,32 @@ export async function staleRows(
     session_id: String(d.session_key),
     version: d.version as number,
   }));
+}
+
+/**
+ * Per experiment from its summaries: events, sessions and time span (one read of the summary
+ * rows: cost in sessions, not events).
+ */
+export async function spansByExperiment(
+  m: Mongo,
+): Promise<Map<string, { count: number; sessions: number; first: number; last: number }>> {
+  const docs = await sessionsOf(m)
+    .find({}, { projection: { _id: 0, experiment_id: 1, count: 1, first_ts: 1, last_ts: 1 } })
+    .toArray();
+  const out = new Map<string, { count: number; sessions: number; first: number; last: number }>();
+  for (const d of docs) {
+    const id = String(d.experiment_id);
+    let o = out.get(id);
+    if (!o) {
+      o = { count: 0, sessions: 0, first: Number.POSITIVE_INFINITY, last: Number.NEGATIVE_INFINITY };
+      out.set(id, o);
+    }
+    o.count += d.count as number;
+    o.sessions++;
+    o.first = Math.min(o.first, d.first_ts as number);
+    o.last = Math.max(o.last, d.last_ts as number);
+  }
+  return out;
 }
 
 /** Per experiment: the sum of its sessions' counts and how many sessions it has. */

@@ -1,86 +1,118 @@
 /**
- * Inserting one experiment's events with their sessions (the MongoDB twin of
- * src/store/sqlite/write-ops.ts; the same rule and the same results).
+ * Inserting one experiment's events with their sessions: the MongoDB executor of the session
+ * engine's plan (src/sessions/plan.ts), which the embedded store executes too
+ * (src/store/sqlite/split-ops.ts).
+ *
+ * A group costs, in the common case (the newest events of their runs, or a new run at the
+ * end), two round trips: the insert of the events, then one bulk write of the summaries. A
+ * split base's state (its run starts and last groups) is kept between groups by the store
+ * (index.ts); an older event needs a window of its base's stored groups, read for all of a
+ * group's older events at once before the insert. When run starts change before the newest
+ * stored event, stored events move between runs (one updateMany per moved range) and the runs
+ * whose events changed are made again from their events.
  *
  * Order of writes, so that a crash at any point leaves a state the repair finds (rebuild.ts):
- * a "writing" note on the experiment's `stats_experiments` document, the events, the moves of
- * stored events between runs of split bases, the session summaries, then the event types
- * together with the removal of the note.
- *
- * Split bases: events are keyed one by one in arrival order from neighbour facts
- * (src/sessions/runs.ts nextStarts), counting this group's earlier events; after the insert,
- * stored events of the base whose run changed are moved (rekeys) and the summaries of touched
- * runs are recomputed from their events. One process runs one write per experiment at a time
- * (the store's lock); several processes writing the same split base at once can race (the
- * summaries are then repaired by `stats-server rebuild-summaries`).
+ * a "writing" lease on the experiment's `stats_experiments` document (renewed only when it
+ * gets old, not per group), the events, the moves of stored events between runs, the session
+ * summaries. One process runs one write per experiment at a time (the store's lock).
  */
 import { type AnyBulkWriteOperation, type Document, MongoBulkWriteError, ObjectId } from 'mongodb';
 import type { EventDoc } from '../../events/schema.ts';
-import { type BaseKey, baseSessionKey, RUN_START_EVENT, runKey } from '../../sessions/key.ts';
+import { type BaseKey, baseSessionKey } from '../../sessions/key.ts';
 import {
-  keyAt,
-  type NeighbourFacts,
-  nextStarts,
+  type BasePlan,
+  type BaseState,
+  emptyBase,
+  GroupPlanner,
+  type PlanEvent,
+} from '../../sessions/plan.ts';
+import {
+  cutGroups,
+  type RunGroup,
   type RunPoint,
-  rekeys,
-  runIndexAt,
+  type RunWindow,
+  runRoleOf,
+  WINDOW_AFTER,
+  WINDOW_BEFORE,
 } from '../../sessions/runs.ts';
-import { addToDelta, type Delta, newDelta } from '../../sessions/summary.ts';
-import { DUPLICATE_KEY, eventsOf, experimentsOf, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
-import { applySummaryOps, deltaOps, nowS, recomputeRow } from './sessions.ts';
-
-/** A split base during one group: run starts before and now, and this group's events. */
-interface BaseState {
-  bk: BaseKey;
-  before: number[];
-  starts: number[];
-  lastTs: number;
-  /** Latest timestamp stored before this group. */
-  storedLast: number;
-  pending: RunPoint[];
-}
+import { addToDelta, type Delta, newDelta, nextVersion } from '../../sessions/summary.ts';
+import { DUPLICATE_KEY, eventsOf, type Mongo, sessionsOf } from './docs.ts';
+import { applySummaryOps, deltaOps, KIND_RUN, nowS, recomputeSpan } from './sessions.ts';
 
 /** The event document as stored: spec fields, the session, then stored_at (as ingest has it). */
-function toDoc(e: EventDoc, key: string, base: string | null): Document {
+function toDoc(e: EventDoc, id: ObjectId, key: string, base: string | null): Document {
   const { stored_at, ...rest } = e;
-  const doc: Document = { _id: new ObjectId(), ...rest, session_key: key };
+  const doc: Document = { _id: id, ...rest, session_key: key };
   if (base !== null) doc.session_base = base;
   doc.stored_at = stored_at;
   return doc;
 }
 
-/** Facts about a base's neighbours of t, from the stored events and this group's earlier ones. */
-async function neighbourFacts(m: Mongo, exp: string, st: BaseState, t: number): Promise<NeighbourFacts> {
-  const col = eventsOf(m, exp);
-  const base = st.bk.base;
-  const one = (filter: Document, dir: 1 | -1) =>
-    col
-      .find({ session_base: base, ...filter }, { projection: { _id: 0, timestamp: 1 } })
+const GROUP_PROJECTION = {
+  _id: 0,
+  timestamp: 1,
+  event_type: 1,
+  'payload.type': 1,
+  'payload.buffer_level': 1,
+};
+
+const pointOf = (d: Document): RunPoint => ({ t: d.timestamp as number, role: runRoleOf(d as never) });
+
+/** Whole groups of a base read in one direction (runs.ts cutGroups). */
+async function readGroups(
+  m: Mongo,
+  exp: string,
+  base: string,
+  timestamp: Document | undefined,
+  dir: 1 | -1,
+  want: number,
+): Promise<{ groups: RunGroup[]; edge: number | null }> {
+  const filter: Document = { session_base: base };
+  if (timestamp) filter.timestamp = timestamp;
+  for (let limit = 4 * want; ; limit *= 4) {
+    const docs = await eventsOf(m, exp)
+      .find(filter, { projection: GROUP_PROJECTION })
       .sort({ timestamp: dir })
-      .limit(1)
-      .next();
-  const [p, s, at] = await Promise.all([
-    one({ timestamp: { $lt: t } }, -1),
-    one({ timestamp: { $gt: t } }, 1),
-    one({ timestamp: t }, 1),
+      .limit(limit)
+      .toArray();
+    const cut = cutGroups(docs.map(pointOf), limit, want);
+    if (cut) return cut;
+  }
+}
+
+/** A split base's state read from the store: its runs' starts and its last groups. */
+export async function loadBase(m: Mongo, exp: string, bk: BaseKey): Promise<BaseState> {
+  const [runs, tail] = await Promise.all([
+    sessionsOf(m)
+      .find(
+        { experiment_id: exp, base_key: bk.base, kind: KIND_RUN },
+        { projection: { _id: 0, first_ts: 1, last_ts: 1 } },
+      )
+      .sort({ first_ts: 1 })
+      .toArray(),
+    readGroups(m, exp, bk.base, undefined, -1, WINDOW_BEFORE + 1),
   ]);
-  let pred = p ? (p.timestamp as number) : null;
-  let succ = s ? (s.timestamp as number) : null;
-  let sameT = at !== null;
-  for (const q of st.pending) {
-    if (q.t < t && (pred === null || q.t > pred)) pred = q.t;
-    if (q.t > t && (succ === null || q.t < succ)) succ = q.t;
-    if (q.t === t) sameT = true;
-  }
-  let startEventAtSucc = false;
-  if (succ !== null) {
-    const at = succ;
-    startEventAtSucc = st.pending.some((q) => q.t === at && q.start);
-    if (!startEventAtSucc && s && s.timestamp === at) {
-      startEventAtSucc = (await one({ timestamp: at, event_type: RUN_START_EVENT }, 1)) !== null;
-    }
-  }
-  return { starts: st.starts, pred, succ, sameT, startEventAtSucc };
+  if (runs.length === 0) return emptyBase(bk.base, bk.source);
+  return {
+    base: bk.base,
+    source: bk.source,
+    starts: runs.map((r) => r.first_ts as number),
+    storedLast: runs.reduce((x, r) => Math.max(x, r.last_ts as number), Number.NEGATIVE_INFINITY),
+    tail: { prevT: tail.edge, groups: tail.groups.reverse(), toEnd: true },
+  };
+}
+
+/** The stored groups of a base around t that the planner needs (runs.ts windowCovers). */
+async function windowAt(m: Mongo, exp: string, base: string, t: number): Promise<RunWindow> {
+  const [before, after] = await Promise.all([
+    readGroups(m, exp, base, { $lt: t }, -1, WINDOW_BEFORE),
+    readGroups(m, exp, base, { $gte: t }, 1, WINDOW_AFTER + 1),
+  ]);
+  return {
+    prevT: before.edge,
+    groups: [...before.groups.reverse(), ...after.groups],
+    toEnd: after.edge === null,
+  };
 }
 
 /** Positions (into `events`) of split-keyed events already stored or repeated in the group. */
@@ -117,120 +149,85 @@ async function knownDuplicates(
   return dup;
 }
 
-/** Loads the run starts of the group's split bases (one find of their summaries). */
-async function loadBases(m: Mongo, exp: string, bks: readonly BaseKey[]): Promise<Map<string, BaseState>> {
-  const bases = new Map<string, BaseState>();
-  for (const bk of bks) {
-    if (bk.split && !bases.has(bk.base))
-      bases.set(bk.base, {
-        bk,
-        before: [],
-        starts: [],
-        lastTs: Number.NEGATIVE_INFINITY,
-        storedLast: Number.NEGATIVE_INFINITY,
-        pending: [],
-      });
-  }
-  if (bases.size === 0) return bases;
-  const rows = await sessionsOf(m)
-    .find(
-      { experiment_id: exp, base_key: { $in: [...bases.keys()] } },
-      { projection: { _id: 0, base_key: 1, first_ts: 1, last_ts: 1 } },
-    )
-    .toArray();
-  for (const r of rows) {
-    const st = bases.get(String(r.base_key));
-    if (!st) continue;
-    st.before.push(r.first_ts as number);
-    st.lastTs = Math.max(st.lastTs, r.last_ts as number);
-  }
-  for (const st of bases.values()) {
-    st.before.sort((a, b) => a - b);
-    st.starts = [...st.before];
-    st.storedLast = st.lastTs;
-  }
-  return bases;
-}
+/** Base states a store keeps between groups (by experiment and base). */
+export type BaseStates = Map<string, BaseState>;
 
-/**
- * Notes in the experiment's `stats_experiments` document that this process (`token`) is
- * writing it, before any event is stored; the write's last update removes the note. A note
- * left behind means a write stopped between its events and its summaries (a crash, a lost
- * connection): rebuild.ts then compares and repairs. Creates the document for a new
- * experiment, marking it `legacy` when the collection already holds unkeyed documents (written
- * by the Flask server): those are read from scans until rebuilt.
- */
-export async function markWriting(m: Mongo, exp: string, token: string): Promise<void> {
-  const r = await upsertRetried(() =>
-    experimentsOf(m).updateOne(
-      { _id: exp as never },
-      { $set: { [`writing.${token}`]: Date.now() }, $setOnInsert: { event_types: [] } },
-      { upsert: true },
-    ),
-  );
-  if (r.upsertedCount === 0) return;
-  const unkeyed = await eventsOf(m, exp).findOne(
-    { session_key: { $exists: false } },
-    { projection: { _id: 1 } },
-  );
-  if (unkeyed) await experimentsOf(m).updateOne({ _id: exp as never }, { $set: { legacy: true } });
+const stateId = (exp: string, base: string) => `${exp}\u0000${base}`;
+
+export interface GroupResult {
+  inserted: number;
+  duplicates: number[];
+  refused: Array<{ index: number; message: string }>;
+  /** Split bases whose summaries must be re-derived (an event of theirs was refused). */
+  resync: BaseKey[];
+  /** Event types of the stored events. */
+  types: Set<string>;
 }
 
 /**
  * Inserts events (indexes `idx` into `events`, all of experiment `exp`) with their sessions.
- * Returns how many were stored, the indexes of duplicates and of events the database refused
- * (with its reason), and split bases that must be re-derived because another writer stored
- * one of their events meanwhile or one of their events was refused.
+ * `states` is the store's copy of split bases' states: read when missing, replaced once the
+ * group is stored, and dropped for a base whose write failed half-way.
  */
 export async function insertGroup(
   m: Mongo,
   exp: string,
   events: readonly EventDoc[],
   idx: readonly number[],
-  token: string,
-): Promise<{
-  inserted: number;
-  duplicates: number[];
-  refused: Array<{ index: number; message: string }>;
-  resync: BaseKey[];
-}> {
+  states: BaseStates,
+): Promise<GroupResult> {
   const bks = idx.map((i) => baseSessionKey(events[i] as EventDoc));
   const anySplit = bks.some((b) => b.split);
   const dup = anySplit ? await knownDuplicates(m, exp, events, idx, bks) : new Set<number>();
-  const bases = anySplit ? await loadBases(m, exp, bks) : new Map<string, BaseState>();
 
-  // Split keys in arrival order, as the embedded store does event by event.
-  for (let p = 0; p < idx.length; p++) {
-    const bk = bks[p] as BaseKey;
-    const i = idx[p] as number;
-    if (!bk.split || dup.has(i)) continue;
+  // The plan: states of the group's split bases, then windows for older events, all at once.
+  const planned: number[] = [];
+  const evs: PlanEvent[] = [];
+  const ids: ObjectId[] = [];
+  idx.forEach((i, p) => {
+    if (dup.has(i)) return;
     const e = events[i] as EventDoc;
-    const st = bases.get(bk.base) as BaseState;
-    const t = e.timestamp;
-    const facts: NeighbourFacts =
-      st.starts.length > 0 && t > st.lastTs
-        ? { starts: st.starts, pred: st.lastTs, succ: null, sameT: false, startEventAtSucc: false }
-        : await neighbourFacts(m, exp, st, t);
-    const isStart = e.event_type === RUN_START_EVENT;
-    st.starts = nextStarts(facts, t, isStart, m.gapS);
-    st.pending.push({ t, start: isStart });
-    if (t > st.lastTs) st.lastTs = t;
-  }
-
-  const docs: Document[] = [];
-  const docIdx: number[] = [];
-  const docBk: BaseKey[] = [];
-  for (let p = 0; p < idx.length; p++) {
-    const i = idx[p] as number;
-    if (dup.has(i)) continue;
     const bk = bks[p] as BaseKey;
-    const e = events[i] as EventDoc;
-    const st = bk.split ? bases.get(bk.base) : undefined;
-    docs.push(toDoc(e, st ? keyAt(bk.base, st.starts, e.timestamp) : bk.base, st ? bk.base : null));
-    docIdx.push(i);
-    docBk.push(bk);
+    const id = new ObjectId();
+    planned.push(i);
+    ids.push(id);
+    evs.push({
+      id: id.toHexString(),
+      timestamp: e.timestamp,
+      bk,
+      role: bk.split ? runRoleOf(e) : 0,
+      video_id: e.video_id,
+      protocol: e.protocol,
+    });
+  });
+  const groupStates = new Map<string, BaseState>();
+  const toLoad = new Map<string, BaseKey>();
+  for (const e of evs) {
+    if (!e.bk.split || groupStates.has(e.bk.base)) continue;
+    const kept = states.get(stateId(exp, e.bk.base));
+    if (kept) groupStates.set(e.bk.base, kept);
+    else toLoad.set(e.bk.base, e.bk);
   }
+  await Promise.all(
+    [...toLoad.values()].map(async (bk) => groupStates.set(bk.base, await loadBase(m, exp, bk))),
+  );
+  const planner = new GroupPlanner(m.gapS, groupStates);
+  const missing = planner.missingWindows(evs);
+  const windows = await Promise.all(missing.map((x) => windowAt(m, exp, x.base, x.t)));
+  missing.forEach((x, n) => {
+    planner.addWindow(x.base, windows[n] as RunWindow);
+  });
+  const plan = planner.plan(evs);
 
+  const docs = planned.map((i, n) => {
+    const bk = (evs[n] as PlanEvent).bk;
+    return toDoc(
+      events[i] as EventDoc,
+      ids[n] as ObjectId,
+      plan.keys[n] as string,
+      bk.split ? bk.base : null,
+    );
+  });
   const duplicates = [...dup];
   const refused: Array<{ index: number; message: string }> = [];
   /** Positions in `docs` not stored by this write (duplicates and refusals). */
@@ -240,6 +237,8 @@ export async function insertGroup(
     try {
       inserted = (await eventsOf(m, exp).insertMany(docs, { ordered: false })).insertedCount;
     } catch (err) {
+      // What was read for this group may no longer hold.
+      for (const b of groupStates.keys()) states.delete(stateId(exp, b));
       // Only "some were duplicates, all others inserted" counts as success. A network
       // failure also arrives as a MongoBulkWriteError (with no write errors): that is a
       // failure, never a success with nothing inserted.
@@ -254,83 +253,111 @@ export async function insertGroup(
       inserted = err.insertedCount;
       for (const w of errors) {
         failed.add(w.index);
-        const i = docIdx[w.index] as number;
+        const i = planned[w.index] as number;
         if (w.code === DUPLICATE_KEY) duplicates.push(i);
         else refused.push({ index: i, message: w.errmsg ?? `write error ${w.code}` });
       }
     }
   }
 
-  // Split bases where another writer stored one of our events, or one was refused (its run
-  // starts counted it): re-derived as a whole.
+  // Split bases with an event not stored (another writer stored it, or it was refused): the
+  // plan counted it, so they are re-derived as a whole (index.ts).
   const resync = new Map<string, BaseKey>();
   for (const p of failed) {
-    const bk = docBk[p] as BaseKey;
+    const bk = (evs[p] as PlanEvent).bk;
     if (bk.split) resync.set(bk.base, bk);
   }
+  const types = new Set<string>();
+  docs.forEach((d, p) => {
+    if (!failed.has(p)) types.add(String(d.event_type));
+  });
 
   const changedAt = nowS();
-  const touched = new Map<string, { bk: BaseKey; starts: number[] }>();
+  const bases = plan.bases.filter((b) => !resync.has(b.base));
+  await moveEvents(m, exp, bases);
+  const ops: AnyBulkWriteOperation<Document>[] = [];
+  for (const b of bases) ops.push(...(await summaryChanges(m, exp, b, changedAt)));
+  // Deltas of explicit sessions with a refused event are made again without it.
+  const refusedIn = new Set<string>();
+  for (const p of failed) if (!(evs[p] as PlanEvent).bk.split) refusedIn.add((evs[p] as PlanEvent).bk.base);
+  for (const d of plan.deltas) {
+    if (d.base !== null ? resync.has(d.base) : refusedIn.has(d.key)) continue;
+    ops.push(...deltaOps(exp, d, changedAt));
+  }
+  if (refusedIn.size > 0) {
+    const redone = new Map<string, Delta>();
+    evs.forEach((e, p) => {
+      if (failed.has(p) || e.bk.split || !refusedIn.has(e.bk.base)) return;
+      const x = redone.get(e.bk.base);
+      if (x) addToDelta(x, e, e.id);
+      else redone.set(e.bk.base, newDelta(e.bk.base, e.bk, 1, e, e.id));
+    });
+    for (const x of redone.values()) ops.push(...deltaOps(exp, x, changedAt));
+  }
+  try {
+    if (ops.length > 0) await applySummaryOps(m, ops);
+  } catch (err) {
+    for (const b of groupStates.keys()) states.delete(stateId(exp, b));
+    throw err;
+  }
+  for (const b of bases) states.set(stateId(exp, b.base), b.next);
+  for (const bk of resync.values()) states.delete(stateId(exp, bk.base));
+  return { inserted, duplicates, refused, resync: [...resync.values()], types };
+}
+
+/** Stored events that change runs: one updateMany per moved range, in one bulk write. */
+async function moveEvents(m: Mongo, exp: string, bases: readonly BasePlan[]): Promise<void> {
   const moves: AnyBulkWriteOperation<Document>[] = [];
-  for (const st of bases.values()) {
-    if (resync.has(st.bk.base)) continue;
-    // Ranges after the stored events hold only this group's events, already keyed: no move,
-    // and their sessions take deltas (a new run at the end of a base costs no recompute).
-    const ranges = rekeys(st.bk.base, st.before, st.starts).ranges.filter((x) => x.from <= st.storedLast);
-    for (const x of ranges) {
-      const i0 = runIndexAt(st.before, x.from);
-      const i1 = x.to === null ? st.before.length - 1 : runIndexAt(st.before, x.to);
-      for (let i = i0; i <= i1; i++) touched.set(runKey(st.bk.base, i + 1), { bk: st.bk, starts: st.starts });
-      touched.set(x.key, { bk: st.bk, starts: st.starts });
+  for (const b of bases) {
+    for (const x of b.ranges) {
       const timestamp = x.to === null ? { $gte: x.from } : { $gte: x.from, $lt: x.to };
       moves.push({
-        updateMany: {
-          filter: { session_base: st.bk.base, timestamp },
-          update: { $set: { session_key: x.key } },
-        },
+        updateMany: { filter: { session_base: b.base, timestamp }, update: { $set: { session_key: x.key } } },
       });
     }
   }
   if (moves.length > 0) await eventsOf(m, exp).bulkWrite(moves, { ordered: true });
+}
 
-  // Everything else: deltas folded here, one bulk of summary updates.
-  const deltas = new Map<string, Delta>();
-  for (let p = 0; p < docs.length; p++) {
-    if (failed.has(p)) continue;
-    const d = docs[p] as Document;
-    const bk = docBk[p] as BaseKey;
-    const key = d.session_key as string;
-    if (touched.has(key) || (bk.split && resync.has(bk.base))) continue;
-    const id = (d._id as ObjectId).toHexString();
-    const x = deltas.get(key);
-    if (x) addToDelta(x, d as never, id);
-    else {
-      const st = bk.split ? bases.get(bk.base) : undefined;
-      deltas.set(key, newDelta(key, bk, st ? runIndexAt(st.starts, d.timestamp) + 1 : 1, d as never, id));
-    }
+/** A base's renamed, recomputed and gone run summaries as summary writes. */
+async function summaryChanges(
+  m: Mongo,
+  exp: string,
+  b: BasePlan,
+  changedAt: number,
+): Promise<AnyBulkWriteOperation<Document>[]> {
+  const ops: AnyBulkWriteOperation<Document>[] = [];
+  const renamedFrom = b.renamed.map((x) => x.from);
+  const old =
+    renamedFrom.length === 0
+      ? []
+      : await sessionsOf(m)
+          .find(
+            { experiment_id: exp, session_key: { $in: renamedFrom }, kind: KIND_RUN },
+            { projection: { _id: 0 } },
+          )
+          .toArray();
+  const byKey = new Map(old.map((d) => [String(d.session_key), d]));
+  const drop = [...renamedFrom, ...b.recompute.map((s) => s.key), ...b.gone];
+  if (drop.length > 0)
+    ops.push({ deleteMany: { filter: { experiment_id: exp, session_key: { $in: drop }, kind: KIND_RUN } } });
+  for (const x of b.renamed) {
+    const d = byKey.get(x.from);
+    if (!d) continue;
+    // The cached QoE names its session: it follows the new id.
+    const qoe =
+      typeof d.qoe === 'string' ? JSON.stringify({ ...JSON.parse(d.qoe), session_id: x.to }) : d.qoe;
+    const document = {
+      ...d,
+      session_key: x.to,
+      run_no: x.runNo,
+      qoe,
+      version: nextVersion(),
+      changed_at: changedAt,
+    };
+    ops.push({ insertOne: { document } });
   }
-  await Promise.all(
-    [...touched].map(([key, { bk, starts }]) => recomputeRow(m, exp, key, bk, starts, changedAt)),
-  );
-  const ops = [...deltas.values()].flatMap((x) => deltaOps(exp, x, changedAt));
-  if (ops.length > 0) await applySummaryOps(m, ops);
-
-  // Last: the event types and time span, and the end of this write (see markWriting).
-  const update: Document = { $unset: { [`writing.${token}`]: '' } };
-  if (inserted > 0) {
-    const types = new Set<string>();
-    let first = Number.POSITIVE_INFINITY;
-    let last = Number.NEGATIVE_INFINITY;
-    docs.forEach((d, p) => {
-      if (failed.has(p)) return;
-      types.add(String(d.event_type));
-      first = Math.min(first, d.timestamp as number);
-      last = Math.max(last, d.timestamp as number);
-    });
-    update.$addToSet = { event_types: { $each: [...types] } };
-    update.$min = { first_ts: first };
-    update.$max = { last_ts: last };
-  }
-  await experimentsOf(m).updateOne({ _id: exp as never }, update);
-  return { inserted, duplicates, refused, resync: [...resync.values()] };
+  const bk: BaseKey = { base: b.base, source: b.source, split: true };
+  ops.push(...(await Promise.all(b.recompute.map((s) => recomputeSpan(m, exp, bk, s, changedAt)))));
+  return ops;
 }

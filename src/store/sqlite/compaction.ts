@@ -3,13 +3,14 @@
  * summary rows of explicitly keyed sessions, in a transaction of its own (schema.ts says why).
  *
  * Every event whose seq is above the mark in `compacted` is folded: indexed by session, and
- * counted into its session's summary when its session is explicit (the runs of fallback keys
- * keep their summaries current at insert: ingest reads them to place the next event). The mark
+ * counted into its session's summary, for explicit sessions only (the runs of fallback keys
+ * keep their summaries current at insert, and are read by time range of their base). The mark
  * then moves to the newest seq. SQLite gives a new row max(seq)+1 and write transactions are
  * serial, so every row committed after the mark has a higher seq; deleting the newest rows
  * would let seqs be reused, so a delete lowers the mark to the newest seq left (write-ops.ts).
  */
 import { addToDelta, type Delta, newDelta, nextVersion } from '../../sessions/summary.ts';
+import { KIND_RUN, KIND_SESSION } from './schema.ts';
 import type { Statements } from './statements.ts';
 
 /** An explicitly keyed event as the summary fold reads it (`id`: tie-breaker at equal times). */
@@ -43,25 +44,34 @@ export class SummaryFold {
   }
 }
 
-/** Adds a delta to its session's summary row (a new row, or counts and earliest facts merged). */
-export function upsertDelta(s: Statements, exp: string, x: Delta, changedAt: number): void {
-  s.upsert.run(
+/** A delta as the values of a summary row, in ROW_COLUMNS order (statements.ts). */
+export function rowValues(exp: string, x: Delta, changedAt: number): unknown[] {
+  return [
     exp,
     x.key,
+    x.base === null ? KIND_SESSION : KIND_RUN,
     x.base,
     x.runNo,
     x.source,
     x.count,
     x.firstTs,
+    x.firstId,
     x.lastTs,
     x.videoId,
     x.videoAt,
+    x.videoRef,
     x.firstProtocol,
     x.knownProtocol,
     x.knownAt,
+    x.knownId,
     nextVersion(),
     changedAt,
-  );
+  ];
+}
+
+/** Adds a delta to its session's summary row (a new row, or counts and earliest facts merged). */
+export function upsertDelta(s: Statements, exp: string, x: Delta, changedAt: number): void {
+  s.upsert.run(...rowValues(exp, x, changedAt));
 }
 
 /** Upserts every delta of a fold; returns how many sessions it touched. */
@@ -98,9 +108,7 @@ export function compactTail(s: Statements, changedAt: number, own?: OwnInserts):
   if (own && own.mark === mark && own.events === newest - mark) fold = own.fold;
   else {
     fold = new SummaryFold();
-    for (const r of s.tail.iterate(mark, newest) as Iterable<SummaryInput & { split: number }>) {
-      if (r.split === 0) fold.add(r);
-    }
+    for (const r of s.compactTail.iterate(mark, newest) as Iterable<SummaryInput>) fold.add(r);
   }
   upsertFold(s, fold, changedAt);
   s.setMark.run(newest);

@@ -13,6 +13,7 @@ import type { SessionQoe } from '../../qoe/types.ts';
 import { compareSessions, type SessionSource } from '../../sessions/key.ts';
 import { sessionProtocol } from '../../sessions/summary.ts';
 import type { ExperimentSummary, JsonEvent, ReadQuery, SessionRow, StaleSession } from '../types.ts';
+import { BASE_INDEX, KIND_RUN, KIND_SESSION } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 type Row = { id: string; timestamp: number; stored_at: string; doc: string; session_key: string | null };
@@ -79,14 +80,27 @@ export async function* readEventsJson(getDb: () => Db, q: ReadQuery): AsyncItera
  * One session's events come through `session_events` (whose key order is the read order),
  * joined to the events; the caller has compacted first (index.ts), so it holds them all.
  */
-export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: unknown[] } {
-  const bySession = q.session !== undefined;
+export function pageSql(
+  q: ReadQuery,
+  afterKey: boolean,
+  run?: RunRange | 'both',
+): { sql: string; args: unknown[] } {
+  const bySession = q.session !== undefined && run === undefined;
   const k = bySession ? 's' : 'e'; // the table whose order is read
   const where = [`${k}.experiment_id = ?`];
   const args: unknown[] = [q.experimentId];
   if (bySession) {
     where.push('s.session_key = ?');
     args.push(q.session);
+  }
+  if (run === 'both') {
+    // Rare (an explicit id equal to a run's): the experiment's events, filtered.
+    where.push('e.session_key = ?');
+    args.push(q.session);
+  } else if (run) {
+    // A run is a time range of its base (write-ops.ts): read through the base index.
+    where.push('e.session_base = ?', 'e.timestamp >= ?', 'e.timestamp <= ?');
+    args.push(run.base, run.first, run.last);
   }
   if (q.eventType !== undefined) {
     where.push('e.event_type = ?');
@@ -105,7 +119,11 @@ export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: u
     args.push(Number(q.mark));
   }
   if (afterKey) where.push(`(${k}.timestamp, ${k}.id) > (?, ?)`);
-  const from = bySession ? 'session_events s JOIN events e ON e.seq = s.seq' : 'events e';
+  const from = bySession
+    ? 'session_events s JOIN events e ON e.seq = s.seq'
+    : run && run !== 'both'
+      ? `events e INDEXED BY ${BASE_INDEX}`
+      : 'events e';
   return {
     sql: `SELECT e.id, e.timestamp, e.stored_at, e.doc, e.session_key FROM ${from}
       WHERE ${where.join(' AND ')} ORDER BY ${k}.timestamp, ${k}.id LIMIT ?`,
@@ -113,10 +131,36 @@ export function pageSql(q: ReadQuery, afterKey: boolean): { sql: string; args: u
   };
 }
 
+/** A run of a split base as reads find it: its base and time span. */
+export interface RunRange {
+  base: string;
+  first: number;
+  last: number;
+}
+
+/**
+ * What a read of one session reads: an explicit session through `session_events`, a run
+ * through its base's time range (undefined: the whole experiment, or a session with no row).
+ */
+function runRange(db: Db, q: ReadQuery): RunRange | 'both' | undefined {
+  if (q.session === undefined) return undefined;
+  const row = getSession(db, q.experimentId, q.session, q.sessionRun ?? true);
+  if (!row || row.base === null || row.base === undefined) return undefined;
+  // An explicit session shares the run's id: unless one was asked for, read both.
+  if (q.sessionRun === undefined && getSession(db, q.experimentId, q.session, false)) return 'both';
+  return { base: row.base, first: row.first_timestamp, last: row.last_timestamp };
+}
+
 /** Rows in (timestamp, id) order, as keyset pages: each page an index range scan. */
 async function* readRows(getDb: () => Db, q: ReadQuery): AsyncIterable<Row[]> {
-  const first = pageSql(q, false);
-  const next = pageSql(q, true);
+  let run: RunRange | 'both' | undefined;
+  try {
+    run = runRange(getDb(), q);
+  } catch (err) {
+    wrap(err, 'read');
+  }
+  const first = pageSql(q, false, run);
+  const next = pageSql(q, true, run);
   let after = q.after;
   let remaining = q.limit ?? Number.POSITIVE_INFINITY;
   while (remaining > 0) {
@@ -176,6 +220,8 @@ export function listExperiments(db: Db): ExperimentSummary[] {
 
 interface SessionDbRow {
   session_key: string;
+  kind: number;
+  base_key: string | null;
   source: SessionSource;
   count: number;
   first_ts: number;
@@ -189,7 +235,7 @@ interface SessionDbRow {
 }
 
 const SESSION_COLUMNS =
-  'session_key, source, count, first_ts, last_ts, video_id, first_protocol, known_protocol, version, stale, qoe';
+  'session_key, kind, base_key, source, count, first_ts, last_ts, video_id, first_protocol, known_protocol, version, stale, qoe';
 
 const finiteOrNull = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
 
@@ -204,6 +250,7 @@ function toSession(r: SessionDbRow): SessionRow {
     protocol: sessionProtocol(r.known_protocol, r.first_protocol),
     version: r.version,
     qoe: r.stale === 0 && r.qoe !== null ? (JSON.parse(r.qoe) as SessionQoe) : null,
+    base: r.kind === KIND_RUN ? r.base_key : null,
   };
 }
 
@@ -218,10 +265,22 @@ export function listSessions(db: Db, experimentId: string): SessionRow[] {
   }
 }
 
-export function getSession(db: Db, experimentId: string, sessionId: string): SessionRow | null {
+/**
+ * One session by id: the explicit session of that id when there is one, else the run (a run's
+ * id can equal an explicit session id; `run` picks one of them).
+ */
+export function getSession(
+  db: Db,
+  experimentId: string,
+  sessionId: string,
+  run?: boolean,
+): SessionRow | null {
   try {
+    const kinds = run === undefined ? '' : ` AND kind = ${run ? KIND_RUN : KIND_SESSION}`;
     const r = db
-      .prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE experiment_id = ? AND session_key = ?`)
+      .prepare(
+        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE experiment_id = ? AND session_key = ?${kinds} ORDER BY kind LIMIT 1`,
+      )
       .get(experimentId, sessionId) as SessionDbRow | undefined;
     return r ? toSession(r) : null;
   } catch (err) {

@@ -8,6 +8,7 @@
  */
 import type { EventDoc } from '../../events/schema.ts';
 import { baseSessionKey, type SessionSource } from '../../sessions/key.ts';
+import { RunRole as Role, type RunRole, runRoleOf } from '../../sessions/runs.ts';
 import { newId } from '../object-id.ts';
 
 /** Column values in INSERT_SQL order. */
@@ -34,6 +35,8 @@ export interface PreparedRows {
   protocols: string[];
   /** How each event's session was keyed. */
   sources: SessionSource[];
+  /** What each event of a split base means to its runs (src/sessions/runs.ts). */
+  roles: RunRole[];
 }
 
 /** Inserts one row; a duplicate (experiment_id, event_id) changes nothing. */
@@ -53,10 +56,10 @@ function isoOf(d: Date): string {
 }
 
 /** Rows made ahead of their write (SqliteStore.prepare), found again by their event. */
-const made = new WeakMap<EventDoc, { row: WriterRow; protocol: string; source: SessionSource }>();
+const made = new WeakMap<EventDoc, ReturnType<typeof rowOf>>();
 
 /** One event's row, with its base session key decided (key.ts). */
-function rowOf(d: EventDoc): { row: WriterRow; protocol: string; source: SessionSource } {
+function rowOf(d: EventDoc): { row: WriterRow; protocol: string; source: SessionSource; role: RunRole } {
   const bk = baseSessionKey(d);
   // The document without stored_at (a column): JSON.stringify leaves out undefined values, and
   // setting the field back keeps the object's shape; a {...rest} copy per event was garbage
@@ -86,6 +89,7 @@ function rowOf(d: EventDoc): { row: WriterRow; protocol: string; source: Session
     ],
     protocol: String(d.protocol),
     source: bk.source,
+    role: bk.split ? runRoleOf(d) : Role.other,
   };
 }
 
@@ -96,13 +100,14 @@ export function prepareAhead(docs: readonly EventDoc[]): void {
 
 /** The rows of a group of events: made ahead, or now. */
 export function prepareRows(docs: readonly EventDoc[]): PreparedRows {
-  const out: PreparedRows = { rows: [], protocols: [], sources: [] };
+  const out: PreparedRows = { rows: [], protocols: [], sources: [], roles: [] };
   for (const d of docs) {
     const r = made.get(d) ?? rowOf(d);
     made.delete(d);
     out.rows.push(r.row);
     out.protocols.push(r.protocol);
     out.sources.push(r.source);
+    out.roles.push(r.role);
   }
   return out;
 }

@@ -1,8 +1,9 @@
 /**
  * The embedded store's tables. `events` holds every event (the whole document as JSON next to
  * the columns we filter and sort on, and the session key ingest decided for it); `sessions`
- * holds one summary row per session; `session_events` indexes events by session;
- * `experiment_types` the event types seen per experiment.
+ * holds one summary row per session (explicit sessions and runs of split bases apart, by
+ * `kind`); `session_events` indexes the events of explicit sessions; `experiment_types` the
+ * event types seen per experiment.
  *
  * Events are written alone; `session_events` and the summaries of explicitly keyed sessions
  * follow them in a later transaction, the compaction (compaction.ts), which folds every event
@@ -14,11 +15,12 @@
  *
  * `PRAGMA user_version` is the schema version. Files written before sessions were stored
  * (version 0 with an `events` table) are migrated at open: the columns are added and every
- * experiment is rebuilt from its events (write-ops.ts rebuild), once. Version 1 files (the
- * session index on `events`) get `session_events` filled from their events.
+ * experiment is rebuilt from its events (write-ops.ts rebuild), once. Files of versions 1 and 2
+ * (runs split at stream_initialized itself, one summary row per id) get their session tables
+ * made anew and every experiment rebuilt, once.
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -42,22 +44,26 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_exp_event_id ON events(experiment_id, e
 CREATE TABLE IF NOT EXISTS sessions (
   experiment_id TEXT NOT NULL,
   session_key TEXT NOT NULL,
+  kind INTEGER NOT NULL DEFAULT 0,
   base_key TEXT,
   run_no INTEGER NOT NULL DEFAULT 1,
   source TEXT NOT NULL,
   count INTEGER NOT NULL,
   first_ts REAL NOT NULL,
+  first_id TEXT NOT NULL DEFAULT '',
   last_ts REAL NOT NULL,
   video_id TEXT NOT NULL,
   video_at REAL,
+  video_ref TEXT NOT NULL DEFAULT '',
   first_protocol TEXT NOT NULL,
   known_protocol TEXT,
   known_at REAL,
+  known_ref TEXT NOT NULL DEFAULT '',
   version INTEGER NOT NULL DEFAULT 1,
   changed_at REAL NOT NULL,
   stale INTEGER NOT NULL DEFAULT 1,
   qoe TEXT,
-  PRIMARY KEY (experiment_id, session_key)
+  PRIMARY KEY (experiment_id, session_key, kind)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS session_events (
   experiment_id TEXT NOT NULL,
@@ -82,7 +88,7 @@ CREATE TABLE IF NOT EXISTS experiment_types (
 /** Indexes on the session columns: created after a migration added the columns. */
 export const SESSION_INDEXES = `
 DROP INDEX IF EXISTS events_exp_session;
-CREATE INDEX IF NOT EXISTS events_exp_base ON events(experiment_id, session_base, timestamp, event_type)
+CREATE INDEX IF NOT EXISTS events_exp_base_ts ON events(experiment_id, session_base, timestamp, id)
   WHERE session_base IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_base ON sessions(experiment_id, base_key, first_ts)
   WHERE base_key IS NOT NULL;
@@ -90,8 +96,13 @@ CREATE INDEX IF NOT EXISTS sessions_stale ON sessions(changed_at) WHERE stale = 
 `;
 
 /**
- * The events of split bases (fallback keys), read through the base index: ingest reads them in
- * the events' transaction, before `session_events` has them (write-ops.ts). A run is a time
- * range of its base, so one run is a range of that index; session_key filters its edges.
+ * The events of split bases (fallback keys), read through the base index: a run is a time range
+ * of its base, so reading one run, placing an event and recomputing a run are ranges of it
+ * (runs are not in `session_events`, so moving events between runs rewrites one column).
  */
-export const BY_BASE = 'events INDEXED BY events_exp_base';
+export const BASE_INDEX = 'events_exp_base_ts';
+export const BY_BASE = `events INDEXED BY ${BASE_INDEX}`;
+
+/** Session kinds in the `sessions` table: a run of a split base never shares a row with an explicit session. */
+export const KIND_SESSION = 0;
+export const KIND_RUN = 1;

@@ -1,9 +1,7 @@
-/** The prepared statements of the embedded store's write path (write-ops.ts). */
+/** The prepared statements of the embedded store's write path (write-ops.ts, runs-sql.ts). */
 import type Database from 'libsql';
-import { RUN_START_EVENT } from '../../sessions/key.ts';
-import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
 import { INSERT_SQL } from './rows.ts';
-import { BY_BASE } from './schema.ts';
+import { BY_BASE, KIND_RUN } from './schema.ts';
 
 type Db = InstanceType<typeof Database>;
 
@@ -14,22 +12,29 @@ export interface Stmt {
   iterate(...p: unknown[]): Iterable<unknown>;
 }
 
+/** The columns of a summary row, in the order `upsert` and `insertRow` take them. */
+export const ROW_COLUMNS = `experiment_id, session_key, kind, base_key, run_no, source, count, first_ts, first_id,
+  last_ts, video_id, video_at, video_ref, first_protocol, known_protocol, known_at, known_ref, version, changed_at`;
+
+/** The events of a split base as the run split reads them (roles come from type and payload). */
+const GROUP_COLUMNS = `timestamp, event_type, json_extract(doc, '$.payload.type') AS ptype,
+  json_extract(doc, '$.payload.buffer_level') AS bl`;
+
 export type Statements = Record<
   | 'insert'
+  | 'known'
   | 'upsert'
+  | 'insertRow'
+  | 'getRun'
   | 'types'
   | 'runs'
-  | 'pred'
-  | 'succ'
-  | 'at'
+  | 'tail'
+  | 'before'
+  | 'from'
   | 'rekeyTo'
   | 'rekeyOpen'
-  | 'rekeyIndexTo'
-  | 'rekeyIndexOpen'
-  | 'count'
-  | 'first'
-  | 'video'
-  | 'known'
+  | 'spanTo'
+  | 'spanOpen'
   | 'dropRow'
   | 'saveQoe'
   | 'mark'
@@ -37,7 +42,7 @@ export type Statements = Record<
   | 'setMark'
   | 'lowerMark'
   | 'indexTail'
-  | 'tail',
+  | 'compactTail',
   Stmt
 >;
 
@@ -45,57 +50,63 @@ export function prepareStatements(db: Db): Statements {
   const p = (sql: string) => db.prepare(sql) as unknown as Stmt;
   return {
     insert: p(INSERT_SQL),
-    upsert: p(`INSERT INTO sessions (experiment_id, session_key, base_key, run_no, source, count, first_ts,
-        last_ts, video_id, video_at, first_protocol, known_protocol, known_at, version, changed_at, stale)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-      ON CONFLICT (experiment_id, session_key) DO UPDATE SET
+    known: p('SELECT 1 AS one FROM events WHERE experiment_id = ? AND event_id = ?'),
+    // Merging a delta: counts add up, the earliest event (ties: the smaller id) gives the first
+    // protocol, the video and the known protocol (src/sessions/summary.ts is the rule).
+    upsert: p(`INSERT INTO sessions (${ROW_COLUMNS}, stale)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+      ON CONFLICT (experiment_id, session_key, kind) DO UPDATE SET
         count = count + excluded.count,
-        video_id = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
+        video_id = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at
+            OR (excluded.video_at = video_at AND excluded.video_ref < video_ref))
           THEN excluded.video_id ELSE video_id END,
+        video_ref = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at
+            OR (excluded.video_at = video_at AND excluded.video_ref < video_ref))
+          THEN excluded.video_ref ELSE video_ref END,
         video_at = CASE WHEN excluded.video_at IS NOT NULL AND (video_at IS NULL OR excluded.video_at < video_at)
           THEN excluded.video_at ELSE video_at END,
-        first_protocol = CASE WHEN excluded.first_ts < first_ts THEN excluded.first_protocol ELSE first_protocol END,
+        first_protocol = CASE WHEN excluded.first_ts < first_ts
+            OR (excluded.first_ts = first_ts AND excluded.first_id < first_id)
+          THEN excluded.first_protocol ELSE first_protocol END,
+        first_id = CASE WHEN excluded.first_ts < first_ts
+            OR (excluded.first_ts = first_ts AND excluded.first_id < first_id)
+          THEN excluded.first_id ELSE first_id END,
         first_ts = MIN(first_ts, excluded.first_ts),
         last_ts = MAX(last_ts, excluded.last_ts),
-        known_protocol = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
+        known_protocol = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at
+            OR (excluded.known_at = known_at AND excluded.known_ref < known_ref))
           THEN excluded.known_protocol ELSE known_protocol END,
+        known_ref = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at
+            OR (excluded.known_at = known_at AND excluded.known_ref < known_ref))
+          THEN excluded.known_ref ELSE known_ref END,
         known_at = CASE WHEN excluded.known_at IS NOT NULL AND (known_at IS NULL OR excluded.known_at < known_at)
           THEN excluded.known_at ELSE known_at END,
         version = excluded.version, changed_at = excluded.changed_at, stale = 1`),
+    insertRow: p(`INSERT INTO sessions (${ROW_COLUMNS}, stale, qoe)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getRun: p(`SELECT ${ROW_COLUMNS}, stale, qoe FROM sessions
+      WHERE experiment_id = ? AND session_key = ? AND kind = ${KIND_RUN}`),
     types: p('INSERT OR IGNORE INTO experiment_types (experiment_id, event_type) VALUES (?, ?)'),
-    runs: p(
-      `SELECT first_ts, last_ts FROM sessions WHERE experiment_id = ? AND base_key = ? ORDER BY first_ts`,
-    ),
-    pred: p(
-      `SELECT MAX(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp < ?`,
-    ),
-    succ: p(
-      `SELECT MIN(timestamp) AS t FROM events WHERE experiment_id = ? AND session_base = ? AND timestamp > ?`,
-    ),
-    at: p(`SELECT COUNT(*) AS n, SUM(event_type = '${RUN_START_EVENT}') AS s FROM events
-      WHERE experiment_id = ? AND session_base = ? AND timestamp = ?`),
+    runs: p(`SELECT first_ts, last_ts FROM sessions WHERE experiment_id = ? AND base_key = ? AND kind = ${KIND_RUN}
+      ORDER BY first_ts`),
+    // Groups of a base for the run split: its newest events, those before t, those from t on.
+    tail: p(`SELECT ${GROUP_COLUMNS} FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ?
+      ORDER BY timestamp DESC LIMIT ?`),
+    before: p(`SELECT ${GROUP_COLUMNS} FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ?
+      AND timestamp < ? ORDER BY timestamp DESC LIMIT ?`),
+    from: p(`SELECT ${GROUP_COLUMNS} FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ?
+      AND timestamp >= ? ORDER BY timestamp LIMIT ?`),
     rekeyTo: p(`UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ?
       AND timestamp >= ? AND timestamp < ?`),
     rekeyOpen: p(
       `UPDATE events SET session_key = ? WHERE experiment_id = ? AND session_base = ? AND timestamp >= ?`,
     ),
-    // Session ids that moved: the compacted part of session_events follows (rows of one old run key).
-    rekeyIndexTo: p(`UPDATE session_events SET session_key = ? WHERE experiment_id = ? AND session_key = ?
-      AND timestamp >= ? AND timestamp < ?`),
-    rekeyIndexOpen: p(`UPDATE session_events SET session_key = ? WHERE experiment_id = ? AND session_key = ?
-      AND timestamp >= ?`),
-    // One run of a split base (experiment, base, run id), through the base index.
-    count: p(`SELECT COUNT(*) AS n, MIN(timestamp) AS first, MAX(timestamp) AS last FROM ${BY_BASE}
-      WHERE experiment_id = ? AND session_base = ? AND session_key = ?`),
-    video: p(`SELECT video_id, timestamp FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ?
-      AND session_key = ? AND video_id != '${UNKNOWN_VIDEO}' ORDER BY timestamp, id LIMIT 1`),
-    first: p(`SELECT json_extract(doc, '$.protocol') AS protocol FROM ${BY_BASE}
-      WHERE experiment_id = ? AND session_base = ? AND session_key = ? ORDER BY timestamp, id LIMIT 1`),
-    known:
-      p(`SELECT timestamp, protocol FROM (SELECT timestamp, id, json_extract(doc, '$.protocol') AS protocol
-      FROM ${BY_BASE} WHERE experiment_id = ? AND session_base = ? AND session_key = ?)
-      WHERE protocol IS NOT NULL AND protocol NOT IN ('', '${CMCD_PROTOCOL}') ORDER BY timestamp, id LIMIT 1`),
-    dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ?'),
+    // One run's events, to make its summary again.
+    spanTo: p(`SELECT id, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol FROM ${BY_BASE}
+      WHERE experiment_id = ? AND session_base = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp, id`),
+    spanOpen: p(`SELECT id, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol FROM ${BY_BASE}
+      WHERE experiment_id = ? AND session_base = ? AND timestamp >= ? ORDER BY timestamp, id`),
+    dropRow: p('DELETE FROM sessions WHERE experiment_id = ? AND session_key = ? AND kind = ?'),
     saveQoe: p(
       `UPDATE sessions SET qoe = ?, stale = 0 WHERE experiment_id = ? AND session_key = ? AND version = ?`,
     ),
@@ -109,9 +120,9 @@ export function prepareStatements(db: Db): Statements {
     // In seq order: sorting first into index order cost more than it saved (BENCHMARKS.md).
     indexTail: p(`INSERT OR REPLACE INTO session_events (experiment_id, session_key, timestamp, id, seq)
       SELECT experiment_id, session_key, timestamp, id, seq FROM events
-      WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL`),
-    tail: p(`SELECT id, experiment_id, session_key, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol,
-        session_base IS NOT NULL AS split
-      FROM events WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL ORDER BY seq`),
+      WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL AND session_base IS NULL`),
+    compactTail:
+      p(`SELECT id, experiment_id, session_key, timestamp, video_id, json_extract(doc, '$.protocol') AS protocol
+      FROM events WHERE seq > ? AND seq <= ? AND session_key IS NOT NULL AND session_base IS NULL ORDER BY seq`),
   };
 }

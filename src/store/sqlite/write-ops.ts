@@ -4,34 +4,24 @@
  * experiment, caching a session's QoE, and rebuilding summaries from the events.
  *
  * Inserts decide each event's session once (src/sessions/key.ts) and store it in the event's
- * row; events of fallback keys are split into runs (src/sessions/runs.ts), which may move
- * stored events of that base to another run when a late event changes where runs start. Run
- * summaries change in the events' transaction (the next event's run depends on them); the
- * summaries of explicit sessions and the session index follow in the compaction
- * (compaction.ts), which every read of them runs first.
+ * row. Events of fallback keys are placed in runs by the session engine's planner
+ * (src/sessions/plan.ts), whose plan split-ops.ts executes in the events' transaction: run
+ * summaries change there (the next event's run depends on them). The summaries of explicit
+ * sessions and their index follow in the compaction (compaction.ts), which every read of them
+ * runs first.
  */
 import type Database from 'libsql';
-import {
-  type BaseKey,
-  baseSessionKey,
-  RUN_START_EVENT,
-  runKey,
-  type SessionSource,
-} from '../../sessions/key.ts';
-import { keyAt, nextStarts, rekeys, runIndexAt, startsOf } from '../../sessions/runs.ts';
-import { newDelta, UNKNOWN_VIDEO } from '../../sessions/summary.ts';
+import { type BaseKey, baseSessionKey, type SessionSource } from '../../sessions/key.ts';
+import { type BaseState, GroupPlanner, type PlanEvent } from '../../sessions/plan.ts';
+import { keyAt, type RunRole, runIndexAt, runRoleOf, startsOfPoints } from '../../sessions/runs.ts';
+import { addToDelta, type Delta, newDelta } from '../../sessions/summary.ts';
 import type { InsertResult, RebuildResult } from '../types.ts';
-import { compactTail, type OwnInserts, SummaryFold, upsertDelta, upsertFold } from './compaction.ts';
+import { compactTail, type OwnInserts, SummaryFold, upsertDelta } from './compaction.ts';
 import type { PreparedRows, WriterRow } from './rows.ts';
+import { SplitOps } from './split-ops.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
 type Db = InstanceType<typeof Database>;
-
-/** A split base's run starts and latest timestamp, read once per group. */
-interface BaseState {
-  starts: number[];
-  lastTs: number;
-}
 
 const nowS = () => Date.now() / 1000;
 
@@ -59,23 +49,37 @@ export class WriteOps {
   readonly #db: Db;
   readonly #gapS: number;
   readonly #s: Statements;
+  readonly #split: SplitOps;
   /** This connection's inserts since its last compaction (compaction.ts). */
   #own: OwnInserts | undefined;
+  /** Base states of the transaction under way, kept once it commits. */
+  #pending: Array<{ exp: string; st: BaseState }> = [];
 
   constructor(db: Db, gapS: number) {
     this.#db = db;
     this.#gapS = gapS;
     this.#s = prepareStatements(db);
+    this.#split = new SplitOps(db, this.#s);
   }
 
   /** Inserts events (and the runs of fallback keys) in one IMMEDIATE transaction. */
   insert(p: PreparedRows): InsertResult {
     const explicit: number[] = [];
     let mark = 0;
-    const r = immediate(this.#db, () => {
-      if (!this.#own) mark = (this.#s.mark.get() as { seq: number }).seq;
-      return this.#insertAll(p, explicit);
-    });
+    this.#pending = [];
+    let r: InsertResult;
+    try {
+      r = immediate(this.#db, () => {
+        if (!this.#own) mark = (this.#s.mark.get() as { seq: number }).seq;
+        return this.#insertAll(p, explicit);
+      });
+    } catch (err) {
+      // What was read for the rolled-back group may no longer hold.
+      this.#split.forget();
+      throw err;
+    }
+    for (const { exp, st } of this.#pending) this.#split.keep(exp, st);
+    this.#pending = [];
     // Only once committed: the fold must hold stored events only.
     const own = this.#own ?? { mark, events: 0, fold: new SummaryFold() };
     this.#own = own;
@@ -119,119 +123,75 @@ export class WriteOps {
   }
 
   #insertAll(p: PreparedRows, explicit: number[]): InsertResult {
+    this.#split.checkOthers();
     const duplicates: number[] = [];
     let inserted = 0;
-    const bases = new Map<string, BaseState>();
     const types = new Set<string>();
     const changedAt = nowS();
+    // Split events by experiment, planned together; explicit ones are plain inserts.
+    const byExp = new Map<string, number[]>();
+    const seen = new Set<string>();
     for (let i = 0; i < p.rows.length; i++) {
       const row = p.rows[i] as WriterRow;
-      const split = row[10] !== null;
-      const ok = split
-        ? this.#insertSplit(row, p.protocols[i] as string, p.sources[i] as SessionSource, bases, changedAt)
-        : this.#s.insert.run(...row).changes > 0;
-      if (!ok) {
-        duplicates.push(i);
+      if (row[10] === null) {
+        if (this.#s.insert.run(...row).changes === 0) {
+          duplicates.push(i);
+          continue;
+        }
+        explicit.push(i);
+        inserted++;
+        types.add(`${row[1]}\u0000${row[4]}`);
         continue;
       }
-      if (!split) explicit.push(i);
-      inserted++;
-      types.add(`${row[1]}\u0000${row[4]}`);
+      // Duplicates first: a retried event must not be placed again.
+      const eventId = row[2];
+      if (eventId !== null) {
+        const k = `${row[1]}\u0000${eventId}`;
+        if (seen.has(k) || this.#s.known.get(row[1], eventId)) {
+          duplicates.push(i);
+          continue;
+        }
+        seen.add(k);
+      }
+      const list = byExp.get(row[1]);
+      if (list) list.push(i);
+      else byExp.set(row[1], [i]);
+    }
+    for (const [exp, idx] of byExp) {
+      const evs: PlanEvent[] = idx.map((i) => {
+        const row = p.rows[i] as WriterRow;
+        return {
+          id: row[0],
+          timestamp: row[3],
+          bk: { base: row[10] as string, source: p.sources[i] as SessionSource, split: true },
+          role: p.roles[i] as RunRole,
+          video_id: row[6],
+          protocol: p.protocols[i],
+        };
+      });
+      const states = new Map<string, BaseState>();
+      for (const e of evs)
+        if (!states.has(e.bk.base)) states.set(e.bk.base, this.#split.state(exp, e.bk.base, e.bk.source));
+      const planner = new GroupPlanner(this.#gapS, states);
+      for (const m of planner.missingWindows(evs))
+        planner.addWindow(m.base, this.#split.window(exp, m.base, m.t));
+      const plan = planner.plan(evs);
+      idx.forEach((i, n) => {
+        const row = p.rows[i] as WriterRow;
+        row[9] = plan.keys[n] as string;
+        this.#s.insert.run(...row);
+        inserted++;
+        types.add(`${row[1]}\u0000${row[4]}`);
+      });
+      for (const b of plan.bases) this.#split.execute(exp, b, changedAt);
+      for (const d of plan.deltas) upsertDelta(this.#s, exp, d, changedAt);
+      for (const b of plan.bases) this.#pending.push({ exp, st: b.next });
     }
     for (const t of types) {
       const [exp, type] = t.split('\u0000') as [string, string];
       this.#s.types.run(exp, type);
     }
     return { inserted, duplicates };
-  }
-
-  /** A fallback-keyed event: find its run (maybe moving others), store it, update summaries. */
-  #insertSplit(
-    row: WriterRow,
-    protocol: string,
-    source: SessionSource,
-    bases: Map<string, BaseState>,
-    changedAt: number,
-  ): boolean {
-    const [, exp, , t, eventType, , videoId] = row;
-    const bk: BaseKey = { base: row[10] as string, source, split: true };
-    const id = `${exp}\u0000${bk.base}`;
-    let st = bases.get(id);
-    if (!st) {
-      const rows = this.#s.runs.all(exp, bk.base) as { first_ts: number; last_ts: number }[];
-      st = {
-        starts: rows.map((r) => r.first_ts),
-        lastTs: rows.reduce((m, r) => Math.max(m, r.last_ts), Number.NEGATIVE_INFINITY),
-      };
-      bases.set(id, st);
-    }
-    const isStart = eventType === RUN_START_EVENT;
-    let next: number[];
-    if (st.starts.length > 0 && t > st.lastTs) {
-      // The usual case: the newest event of its base.
-      next = nextStarts(
-        { starts: st.starts, pred: st.lastTs, succ: null, sameT: false, startEventAtSucc: false },
-        t,
-        isStart,
-        this.#gapS,
-      );
-    } else {
-      const pred = (this.#s.pred.get(exp, bk.base, t) as { t: number | null }).t;
-      const succ = (this.#s.succ.get(exp, bk.base, t) as { t: number | null }).t;
-      const at = this.#s.at.get(exp, bk.base, t) as { n: number };
-      const atSucc = succ === null ? null : (this.#s.at.get(exp, bk.base, succ) as { s: number | null });
-      next = nextStarts(
-        { starts: st.starts, pred, succ, sameT: at.n > 0, startEventAtSucc: (atSucc?.s ?? 0) > 0 },
-        t,
-        isStart,
-        this.#gapS,
-      );
-    }
-    const key = keyAt(bk.base, next, t);
-    row[9] = key;
-    if (this.#s.insert.run(...row).changes === 0) return false;
-    const { ranges, touched } = rekeys(bk.base, st.starts, next);
-    const oldKeys = st.starts.map((_, i) => runKey(bk.base, i + 1));
-    for (const r of ranges) {
-      if (r.to === null) this.#s.rekeyOpen.run(r.key, exp, bk.base, r.from);
-      else this.#s.rekeyTo.run(r.key, exp, bk.base, r.from, r.to);
-      for (const k of oldKeys) {
-        if (r.to === null) this.#s.rekeyIndexOpen.run(r.key, exp, k, r.from);
-        else this.#s.rekeyIndexTo.run(r.key, exp, k, r.from, r.to);
-      }
-    }
-    st.starts = next;
-    if (t > st.lastTs) st.lastTs = t;
-    for (const k of touched) this.#recomputeRun(exp, k, bk, next, changedAt);
-    if (!touched.includes(key)) {
-      const runNo = runIndexAt(next, t) + 1;
-      const delta = newDelta(key, bk, runNo, { timestamp: t, video_id: videoId, protocol }, row[0]);
-      upsertDelta(this.#s, exp, delta, changedAt);
-    }
-    return true;
-  }
-
-  /** Rewrites one run's summary row from its stored events (or drops it when it has none). */
-  #recomputeRun(exp: string, key: string, bk: BaseKey, starts: readonly number[], changedAt: number): void {
-    const c = this.#s.count.get(exp, bk.base, key) as {
-      n: number;
-      first: number | null;
-      last: number | null;
-    };
-    this.#s.dropRow.run(exp, key);
-    if (c.n === 0 || c.first === null || c.last === null) return;
-    const first = this.#s.first.get(exp, bk.base, key) as { protocol: unknown };
-    const video = this.#s.video.get(exp, bk.base, key) as { video_id: string; timestamp: number } | undefined;
-    const known = this.#s.known.get(exp, bk.base, key) as { timestamp: number; protocol: string } | undefined;
-    // The run as one delta: its first event, then what the queries found for the rest.
-    const x = newDelta(key, bk, runIndexAt(starts, c.first) + 1, { timestamp: c.first, ...first }, '');
-    x.count = c.n;
-    x.lastTs = c.last;
-    x.videoId = video?.video_id ?? UNKNOWN_VIDEO;
-    x.videoAt = video?.timestamp ?? null;
-    x.knownProtocol = known?.protocol ?? null;
-    x.knownAt = known?.timestamp ?? null;
-    upsertDelta(this.#s, exp, x, changedAt);
   }
 
   /** Caches a session's QoE, unless an event changed the session since `version` was read. */
@@ -245,6 +205,7 @@ export class WriteOps {
    * the newest seq left, which is only right when everything up to it was folded.
    */
   deleteChunk(exp: string, chunk: number): { events: number; done: boolean } {
+    this.#split.forget();
     return immediate(this.#db, () => {
       this.#compactNow(nowS());
       const events = this.#db
@@ -288,12 +249,13 @@ export class WriteOps {
   #rebuildOne(exp: string): { sessions: number; events: number } {
     const db = this.#db;
     const changedAt = nowS();
+    this.#split.forget();
     // Fold what came before, so that the rows written here are not folded again.
     this.#compactNow(changedAt);
     const rows = db
       .prepare(
         `SELECT seq, id, timestamp, event_type, session_id, video_id, json_extract(doc, '$.protocol') AS protocol,
-           CASE WHEN session_id IS NULL OR session_id = '' THEN doc END AS doc
+           CASE WHEN session_id IS NULL OR session_id = '' THEN json_extract(doc, '$.payload') END AS payload
          FROM events WHERE experiment_id = ? ORDER BY seq`,
       )
       .iterate(exp) as Iterable<{
@@ -304,60 +266,59 @@ export class WriteOps {
       session_id: string | null;
       video_id: string;
       protocol: unknown;
-      doc: string | null;
+      payload: string | null;
     }>;
-    const byBase = new Map<string, { bk: BaseKey; evs: Array<{ seq: number; t: number; start: boolean }> }>();
-    const explicit = new SummaryFold();
+    type Ev = {
+      seq: number;
+      id: string;
+      timestamp: number;
+      video_id: string;
+      protocol: unknown;
+      t: number;
+      role: RunRole;
+    };
+    const byBase = new Map<string, { bk: BaseKey; evs: Ev[] }>();
     let events = 0;
     for (const r of rows) {
       events++;
-      const payloadSid = r.doc === null ? undefined : (JSON.parse(r.doc) as { payload?: unknown }).payload;
-      const bk = baseSessionKey({ session_id: r.session_id, video_id: r.video_id, payload: payloadSid });
+      const payload = r.payload === null ? undefined : (JSON.parse(r.payload) as unknown);
+      const bk = baseSessionKey({ session_id: r.session_id, video_id: r.video_id, payload });
       const id = `${bk.split ? 's' : 'e'}\u0000${bk.base}`;
       let b = byBase.get(id);
       if (!b) {
         b = { bk, evs: [] };
         byBase.set(id, b);
       }
-      b.evs.push({ seq: r.seq, t: r.timestamp, start: r.event_type === RUN_START_EVENT });
-      if (!bk.split) explicit.add({ ...r, experiment_id: exp, session_key: bk.base });
+      const role = bk.split ? runRoleOf({ event_type: r.event_type, payload }) : 0;
+      b.evs.push({ ...r, t: r.timestamp, role: role as RunRole });
     }
     const set = db.prepare('UPDATE events SET session_key = ?, session_base = ? WHERE seq = ?');
     db.prepare('DELETE FROM sessions WHERE experiment_id = ?').run(exp);
     db.prepare('DELETE FROM session_events WHERE experiment_id = ?').run(exp);
-    let sessions = upsertFold(this.#s, explicit, changedAt);
+    let sessions = 0;
     for (const { bk, evs } of byBase.values()) {
-      const starts = bk.split ? startsOf(evs, this.#gapS) : [];
-      const keys = new Set<string>();
+      const starts = bk.split ? startsOfPoints(evs, this.#gapS) : [];
+      // Every summary from the one delta rule (src/sessions/summary.ts), as ingest makes them.
+      const deltas = new Map<string, Delta>();
       for (const e of evs) {
         const key = bk.split ? keyAt(bk.base, starts, e.t) : bk.base;
-        keys.add(key);
         set.run(key, bk.split ? bk.base : null, e.seq);
+        const d = deltas.get(key);
+        if (d) addToDelta(d, e, e.id);
+        else deltas.set(key, newDelta(key, bk, bk.split ? runIndexAt(starts, e.t) + 1 : 1, e, e.id));
       }
-      if (!bk.split) continue;
-      for (const key of keys) {
-        this.#recomputeRun(exp, key, bk, starts, changedAt);
-        sessions++;
-      }
+      for (const d of deltas.values()) upsertDelta(this.#s, exp, d, changedAt);
+      sessions += deltas.size;
     }
     db.prepare(
       `INSERT INTO session_events (experiment_id, session_key, timestamp, id, seq)
-       SELECT experiment_id, session_key, timestamp, id, seq FROM events WHERE experiment_id = ? ORDER BY 1, 2, 3, 4`,
+       SELECT experiment_id, session_key, timestamp, id, seq FROM events
+       WHERE experiment_id = ? AND session_base IS NULL ORDER BY 1, 2, 3, 4`,
     ).run(exp);
     db.prepare('DELETE FROM experiment_types WHERE experiment_id = ?').run(exp);
     db.prepare(
       'INSERT OR IGNORE INTO experiment_types SELECT DISTINCT experiment_id, event_type FROM events WHERE experiment_id = ?',
     ).run(exp);
     return { sessions, events };
-  }
-
-  /** Schema 1 -> 2: the session index leaves `events` for `session_events`, filled here. */
-  indexAll(): void {
-    this.#own = undefined;
-    immediate(this.#db, () => {
-      this.#db.exec(`INSERT OR REPLACE INTO session_events (experiment_id, session_key, timestamp, id, seq)
-        SELECT experiment_id, session_key, timestamp, id, seq FROM events WHERE session_key IS NOT NULL`);
-      this.#db.exec('UPDATE compacted SET seq = IFNULL((SELECT MAX(seq) FROM events), 0) WHERE one = 1');
-    });
   }
 }

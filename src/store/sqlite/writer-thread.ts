@@ -34,11 +34,16 @@ function prepare(db: Db, ops: () => WriteOps): void {
   if (legacy) {
     db.exec('ALTER TABLE events ADD COLUMN session_key TEXT');
     db.exec('ALTER TABLE events ADD COLUMN session_base TEXT');
+  } else if (cols.length > 0) {
+    // Versions 1 and 2: runs were split at stream_initialized itself and a run could share its
+    // summary row with an explicit session of the same id. The session tables are made anew.
+    db.exec(
+      'DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS session_events; DROP INDEX IF EXISTS events_exp_base',
+    );
   }
   db.exec(SCHEMA);
   db.exec(SESSION_INDEXES);
-  if (legacy) ops().rebuild();
-  else if (version === 1) ops().indexAll();
+  if (cols.length > 0) ops().rebuild();
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }
 
