@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { computeSessionQoe, parseWarmup, TIMESERIES_METRICS, timeseries } from '../../src/qoe/index.ts';
+import { streamTimeseries } from '../../src/qoe/series-stream.ts';
+import { foldSessions, streamSessionQoe } from '../../src/qoe/stream.ts';
 import type { QoeEvent } from '../../src/qoe/types.ts';
-import { streamTimeseries } from '../../src/sessions/series.ts';
-import { foldSessions, streamSessionQoe } from '../../src/sessions/stream.ts';
 import { sessionArb } from '../helpers/sessions-gen.ts';
 
 const sessions = fc.oneof(
