@@ -25,7 +25,7 @@ import metricsRoutes from './query/metrics.ts';
 import qoeRoutes from './query/qoe.ts';
 import sdkRoutes from './sdk/route.ts';
 import { redactUrl, registerAccess } from './security/access.ts';
-import sessionsPlugin from './sessions/plugin.ts';
+import sessionsPlugin from './session-qoe/plugin.ts';
 import { createStore } from './store/index.ts';
 import storePlugin from './store/plugin.ts';
 import type { EventStore } from './store/types.ts';
