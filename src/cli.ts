@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'export': {
-      const { EXPORT_USAGE, exportCommand } = await import('./export/cli.ts');
+      const { EXPORT_USAGE, exportCommand } = await import('./commands/export.ts');
       if (helpOrVersion(rest, EXPORT_USAGE)) return 0;
       doing = 'export failed';
       quietOnClosedStdout();
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rebuild-summaries':
     case 'backfill-sessions': {
-      const { rebuildCommand } = await import('./sessions/cli.ts');
+      const { rebuildCommand } = await import('./commands/rebuild.ts');
       return rebuildCommand(rest, loadConfig());
     }
     case 'help':

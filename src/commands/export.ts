@@ -4,8 +4,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { experimentIdRe } from '../events/schema.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportExperiment } from '../export/export.ts';
 import { createStore, SQLITE_FILE } from '../store/index.ts';
-import { EXPORT_FORMATS, type ExportFormat, exportExperiment } from './export.ts';
 
 export const EXPORT_USAGE = `Usage: stats-server export <experiment_id> --format FORMAT --out FILE
 
