@@ -8,8 +8,7 @@
 import fs from 'node:fs';
 import type { Config } from '../config.ts';
 import { experimentIdRe } from '../events/schema.ts';
-import { createStore } from '../store/index.ts';
-import { storeLabel } from './export.ts';
+import { createStore, storeLabel } from '../store/index.ts';
 
 export const REBUILD_USAGE = `Usage: stats-server rebuild-summaries [experiment_id]
 

@@ -17,3 +17,14 @@ export function createStore(config: Readonly<Config>): EventStore {
     sessionGapS: config.sessions.splitGapS,
   });
 }
+
+/** Where a command reads from, for messages (never a password). */
+export function storeLabel(config: Readonly<Config>): string {
+  if (config.storage === 'sqlite') return path.join(config.dataDir, SQLITE_FILE);
+  try {
+    const u = new URL(config.mongo.url);
+    return `MongoDB ${u.host} database ${config.mongo.database}`;
+  } catch {
+    return `MongoDB database ${config.mongo.database}`;
+  }
+}
