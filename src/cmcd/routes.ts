@@ -12,7 +12,7 @@ import { Type } from 'typebox';
 import { ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.ts';
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts';
-import { decodeBody, refuseOtherTypes } from '../ingest/body.ts';
+import { decodeBody, refuseOtherTypes } from '../http/body.ts';
 import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
 import { fillFromStore } from './session-fill.ts';
