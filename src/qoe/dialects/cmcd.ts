@@ -4,7 +4,7 @@
  */
 import { cmcdFirstErrorCode, cmcdKeyValue, cmcdStallDurations } from '../../cmcd/payload.ts';
 import { CMCD_EVENT_PREFIX } from '../../events/names.ts';
-import { nonNeg, num } from '../numbers.ts';
+import { nonNeg, num } from '../../events/values.ts';
 import type { Signal } from '../types.ts';
 import type { Payload, SignalRule } from './rule.ts';
 

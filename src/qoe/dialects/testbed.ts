@@ -4,7 +4,7 @@
  * (startup_time_ms, fatal, live_latency, throughput_bps, ...) are optional here.
  */
 import { EventType } from '../../events/names.ts';
-import { nonNeg, num, rate, str } from '../numbers.ts';
+import { nonNeg, num, rate, str } from '../../events/values.ts';
 import type { Signal } from '../types.ts';
 import { isVideo, type Payload, type SignalRule } from './rule.ts';
 
