@@ -10,7 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cmcdRoutes from './cmcd/routes.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config/index.ts';
 import probeRoutes from './health/probes.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Command line: `stats-server serve` (default), `stats-server export ...`. See docs/cli.md. */
 import { VERSION } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config/index.ts';
 
 const USAGE = `Usage: stats-server [command] [options]
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { experimentIdRe } from '../events/schema.ts';
 import { EXPORT_FORMATS, type ExportFormat, exportExperiment } from '../export/export.ts';
 import { createStore, storeLabel } from '../store/index.ts';

@@ -6,7 +6,7 @@
  * insert and its summary update.
  */
 import fs from 'node:fs';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { experimentIdRe } from '../events/schema.ts';
 import { createStore, storeLabel } from '../store/index.ts';
 

@@ -1,6 +1,6 @@
 /** Picks the store named by config; the rest of the app sees only EventStore. */
 import path from 'node:path';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { MongoStore } from './mongo/index.ts';
 import { SqliteStore } from './sqlite/index.ts';
 import type { EventStore } from './types.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import type { ExperimentGate } from '../ingest/experiment-gate.ts';
 import type { GroupCommitter } from '../ingest/group-commit.ts';
 import type { SessionQoeService } from '../session-qoe/service.ts';

@@ -3,7 +3,7 @@
 // variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 
 test('defaults match the Flask server and pick the embedded store', () => {
   const c = loadConfig({});
