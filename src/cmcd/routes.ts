@@ -106,7 +106,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Send CMCD reports: an application/cmcd body, a CMCD query argument or CMCD-* headers',
       );
     }
-    await fillFromStore(app.store, result.events);
+    await fillFromStore((exp, sid) => app.store.getSession(exp, sid), result.events);
     // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
     // only itself, as a bad line does.
     const docs: EventDoc[] = [];
