@@ -5,7 +5,7 @@
  * the store's session summary, so any instance can take any report.
  */
 import type { SubmitEvent } from '../events/schema.ts';
-import { CMCD_PROTOCOL, isKnownVideo, type SessionSummary } from '../sessions/summary.ts';
+import { CMCD_PROTOCOL, isKnownProtocol, isKnownVideo, type SessionSummary } from '../sessions/summary.ts';
 
 /** Finds a session's stored summary (the store's getSession), null when there is none. */
 export type SessionLookup = (experimentId: string, sessionId: string) => Promise<SessionSummary | null>;
@@ -22,7 +22,7 @@ export async function fillFromStore(getSession: SessionLookup, events: SubmitEve
     if (!known) {
       known = getSession(e.experiment_id, sid).then((row) => ({
         video: row && isKnownVideo(row.video_id) ? row.video_id : null,
-        protocol: row && row.protocol !== CMCD_PROTOCOL && row.protocol !== '' ? row.protocol : null,
+        protocol: row && isKnownProtocol(row.protocol) ? row.protocol : null,
       }));
       looked.set(key, known);
     }
