@@ -5,7 +5,7 @@
  * pandas reads as a column. Pure, apart from the bounded per-session memory passed in.
  */
 import { createHash } from 'node:crypto';
-import { CMCD_EVENT_PREFIX, CMCD_REQUEST_EVENT_TYPE } from '../events/names.ts';
+import { CMCD_EVENT_PREFIX, CMCD_REQUEST_EVENT_TYPE } from '@stats-server/events';
 import type { SubmitEvent } from '../events/schema.ts';
 import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../sessions/summary.ts';
 import type { CmcdData, CmcdMode } from './decode.ts';

@@ -1,6 +1,6 @@
 // The source layout's import rules, read from the files (starts nothing): no import cycles
 // between modules of src/ and packages/*/src, src/ imports run down the layer table only,
-// and no source file over 400 lines.
+// packages reach no file outside their own folder, and no source file over 400 lines.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,4 +111,16 @@ test('src/ imports run down the layer table', () => {
     }
   }
   assert.deepEqual(wrong, [], 'imports that run sideways or up the layer table');
+});
+
+test('packages import nothing outside their own folder but by package name', () => {
+  const out = sources()
+    .filter((f) => f.startsWith(`packages${path.sep}`))
+    .flatMap((f) => {
+      const pkg = f.split(path.sep).slice(0, 2).join(path.sep) + path.sep;
+      return importsOf(f)
+        .filter((i) => !i.startsWith(pkg))
+        .map((i) => `${f} imports ${i}`);
+    });
+  assert.deepEqual(out, []);
 });
