@@ -1,6 +1,6 @@
 /**
  * Every environment variable the server reads: the one home of its name, kind, default,
- * accepted values and docs line. `loadConfig` (src/config.ts) builds the typed Config from it,
+ * accepted values and docs line. `loadConfig` (src/config/index.ts) builds the typed Config from it,
  * and `npm run docs:config` writes the table in docs/configuration.md from it (a test fails
  * when the committed table differs, so the docs cannot drift).
  *
@@ -8,7 +8,7 @@
  *   1. an entry here, in its section, e.g.
  *        REQUEST_TIMEOUT_MS: int({ section: 'server', min: 0, max: 600_000, default: 30_000,
  *          doc: 'a request that takes longer is answered `503`' }),
- *   2. its field in the `Config` interface and one line in `loadConfig` (src/config.ts),
+ *   2. its field in the `Config` interface and one line in `loadConfig` (src/config/index.ts),
  *      e.g. `requestTimeoutMs: v.REQUEST_TIMEOUT_MS`,
  *   3. `npm run docs:config`.
  * A new heading is a key in SECTIONS (one without variables is not printed).

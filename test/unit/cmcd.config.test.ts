@@ -1,4 +1,4 @@
-// The CMCD collector's configuration (CMCD_* variables in src/config.ts): defaults, parsing and
+// The CMCD collector's configuration (CMCD_* variables in src/config/index.ts): defaults, parsing and
 // start-up errors naming the variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

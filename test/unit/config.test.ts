@@ -1,4 +1,4 @@
-// Config parsing (src/config.ts, src/config/spec.ts): the Flask server's env vars and defaults,
+// Config parsing (src/config/index.ts, src/config/spec.ts): the Flask server's env vars and defaults,
 // store selection, aliases, folded (deprecated) names, and start-up errors that name the bad
 // variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
