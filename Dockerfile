@@ -1,6 +1,6 @@
 # stats-server: build the TypeScript once, run on Node 22 (slim).
-# test/image-layout.test.ts reads this file: it assembles what the runtime stage's COPY lines
-# copy into a temporary directory and runs the CMD from there (API, dashboard and SDK).
+# test/integration/image-layout.test.ts reads this file: it assembles what the runtime stage's
+# COPY lines copy into a temporary directory and runs the CMD from there (API, dashboard and SDK).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,6 +17,9 @@ COPY --from=build /app/node_modules ./node_modules
 # The server (dist/), the dashboard bundle (dist/ui) and the browser SDK it serves at /sdk/.
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/packages/reporter/dist ./packages/reporter/dist
+# The shared event names the server imports (node_modules/@stats-server/events links here).
+COPY --from=build /app/packages/events/package.json ./packages/events/
+COPY --from=build /app/packages/events/dist ./packages/events/dist
 # The embedded store (and its single-server lock) live in /data: writable by the user we run as.
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { toEventDoc } from '../src/events/normalize.ts';
 import type { EventDoc } from '../src/events/schema.ts';
 import { createStore } from '../src/store/index.ts';

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ferretBinary, freePort, root, startFerret } from '../scripts/ferretdb.mjs';
-import { configFrom } from '../src/config.ts';
+import { configFrom } from '../src/config/index.ts';
 import type { EventDoc } from '../src/events/schema.ts';
 import { createStore } from '../src/store/index.ts';
 import type { ReadResult } from './lib.ts';

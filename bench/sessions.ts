@@ -98,7 +98,11 @@ async function load(
   env: Record<string, string>,
   batches: () => Iterable<Doc[]>,
 ): Promise<void> {
-  const { configFrom } = await import(path.join(root, 'src/config.ts'));
+  // src/config.ts before the layers were cut (the baseline), src/config/index.ts after.
+  const configModule = ['src/config/index.ts', 'src/config.ts'].find((f) =>
+    fs.existsSync(path.join(root, f)),
+  );
+  const { configFrom } = await import(path.join(root, configModule ?? 'src/config.ts'));
   const { createStore } = await import(path.join(root, 'src/store/index.ts'));
   const store = createStore(configFrom(env));
   await store.open();

@@ -37,7 +37,13 @@ function oldest(files) {
 export const SERVER = { sources: ['src', 'tsconfig.json', 'tsconfig.build.json'], outputs: ['dist/cli.js'] };
 /** Everything `npm run build` makes: server, reporter bundle, dashboard. */
 export const ALL = {
-  sources: [...SERVER.sources, 'packages/reporter/src', 'packages/reporter/build.mjs', 'package-lock.json'],
+  sources: [
+    ...SERVER.sources,
+    'packages/events/src',
+    'packages/reporter/src',
+    'packages/reporter/build.mjs',
+    'package-lock.json',
+  ],
   outputs: [...SERVER.outputs, 'packages/reporter/dist/reporter.js', 'dist/ui/index.html'],
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-/** Command line: `stats-server serve` (default), `stats-server export ...`. See docs/cli.md. */
+/** Command line: `stats-server serve` (default), `export ...`, `rebuild-summaries`. See docs/cli.md. */
 import { VERSION } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config/index.ts';
 
 const USAGE = `Usage: stats-server [command] [options]
 
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'export': {
-      const { EXPORT_USAGE, exportCommand } = await import('./export/cli.ts');
+      const { EXPORT_USAGE, exportCommand } = await import('./commands/export.ts');
       if (helpOrVersion(rest, EXPORT_USAGE)) return 0;
       doing = 'export failed';
       quietOnClosedStdout();
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rebuild-summaries':
     case 'backfill-sessions': {
-      const { rebuildCommand } = await import('./sessions/cli.ts');
+      const { rebuildCommand } = await import('./commands/rebuild.ts');
       return rebuildCommand(rest, loadConfig());
     }
     case 'help':

@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config/index.ts';
 import { closeWithin } from './http/limits.ts';
 import { serveClusterMetrics } from './metrics/cluster.ts';
 import { lockDataDir } from './ops/data-dir-lock.ts';

@@ -5,8 +5,9 @@
  * pandas reads as a column. Pure, apart from the bounded per-session memory passed in.
  */
 import { createHash } from 'node:crypto';
-import { CMCD_EVENT_PREFIX, CMCD_REQUEST_EVENT_TYPE } from '../events/names.ts';
+import { CMCD_EVENT_PREFIX, CMCD_REQUEST_EVENT_TYPE } from '@stats-server/events';
 import type { SubmitEvent } from '../events/schema.ts';
+import { CMCD_PROTOCOL, UNKNOWN_VIDEO } from '../sessions/summary.ts';
 import type { CmcdData, CmcdMode } from './decode.ts';
 
 interface Item {
@@ -83,7 +84,7 @@ export function flattenCmcd(data: CmcdData): Record<string, unknown> {
 export function protocolOf(sf: unknown): string {
   if (sf === 'd') return 'dash';
   if (sf === 'h') return 'hls';
-  return 'cmcd';
+  return CMCD_PROTOCOL;
 }
 
 /**
@@ -140,7 +141,7 @@ export function toEvent(data: CmcdData, ctx: MapContext): SubmitEvent & { timest
     event_type:
       ctx.mode === 'event' ? `${CMCD_EVENT_PREFIX}${String(bare(data.e))}` : CMCD_REQUEST_EVENT_TYPE,
     protocol: protocolOf(remembered.sf),
-    video_id: remembered.cid ?? 'unknown',
+    video_id: remembered.cid ?? UNKNOWN_VIDEO,
     payload,
   };
   if (sid) event.session_id = sid;

@@ -4,7 +4,7 @@
  * (`bl=(6000;v 3000;a)` -> `bl: 6000, bl_v: 6000, bl_a: 3000`); events stored before the
  * flattening keep raw inner lists (`[{value, params}]`), so both shapes are read.
  */
-import { num, str } from '../qoe/numbers.ts';
+import { num, str } from '../events/values.ts';
 
 type Payload = Record<string, unknown>;
 

@@ -12,7 +12,7 @@ import { Type } from 'typebox';
 import { ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.ts';
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts';
-import { decodeBody, refuseOtherTypes } from '../ingest/body.ts';
+import { decodeBody, refuseOtherTypes } from '../http/body.ts';
 import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
 import { fillFromStore } from './session-fill.ts';
@@ -106,7 +106,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Send CMCD reports: an application/cmcd body, a CMCD query argument or CMCD-* headers',
       );
     }
-    await fillFromStore(app.store, result.events);
+    await fillFromStore((exp, sid) => app.store.getSession(exp, sid), result.events);
     // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
     // only itself, as a bad line does.
     const docs: EventDoc[] = [];

@@ -5,11 +5,13 @@
  * the store's session summary, so any instance can take any report.
  */
 import type { SubmitEvent } from '../events/schema.ts';
-import { CMCD_PROTOCOL, isKnownVideo } from '../sessions/summary.ts';
-import type { EventStore } from '../store/types.ts';
+import { CMCD_PROTOCOL, isKnownProtocol, isKnownVideo, type SessionSummary } from '../sessions/summary.ts';
+
+/** Finds a session's stored summary (the store's getSession), null when there is none. */
+export type SessionLookup = (experimentId: string, sessionId: string) => Promise<SessionSummary | null>;
 
 /** Fills video_id and protocol of events still missing them from their sessions' summaries. */
-export async function fillFromStore(store: EventStore, events: SubmitEvent[]): Promise<void> {
+export async function fillFromStore(getSession: SessionLookup, events: SubmitEvent[]): Promise<void> {
   const looked = new Map<string, Promise<{ video: string | null; protocol: string | null }>>();
   for (const e of events) {
     const sid = e.session_id;
@@ -18,9 +20,9 @@ export async function fillFromStore(store: EventStore, events: SubmitEvent[]): P
     const key = `${e.experiment_id}\u0000${sid}`;
     let known = looked.get(key);
     if (!known) {
-      known = store.getSession(e.experiment_id, sid).then((row) => ({
+      known = getSession(e.experiment_id, sid).then((row) => ({
         video: row && isKnownVideo(row.video_id) ? row.video_id : null,
-        protocol: row && row.protocol !== CMCD_PROTOCOL && row.protocol !== '' ? row.protocol : null,
+        protocol: row && isKnownProtocol(row.protocol) ? row.protocol : null,
       }));
       looked.set(key, known);
     }

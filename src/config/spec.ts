@@ -1,6 +1,6 @@
 /**
  * Every environment variable the server reads: the one home of its name, kind, default,
- * accepted values and docs line. `loadConfig` (src/config.ts) builds the typed Config from it,
+ * accepted values and docs line. `loadConfig` (src/config/index.ts) builds the typed Config from it,
  * and `npm run docs:config` writes the table in docs/configuration.md from it (a test fails
  * when the committed table differs, so the docs cannot drift).
  *
@@ -8,7 +8,7 @@
  *   1. an entry here, in its section, e.g.
  *        REQUEST_TIMEOUT_MS: int({ section: 'server', min: 0, max: 600_000, default: 30_000,
  *          doc: 'a request that takes longer is answered `503`' }),
- *   2. its field in the `Config` interface and one line in `loadConfig` (src/config.ts),
+ *   2. its field in the `Config` interface and one line in `loadConfig` (src/config/index.ts),
  *      e.g. `requestTimeoutMs: v.REQUEST_TIMEOUT_MS`,
  *   3. `npm run docs:config`.
  * A new heading is a key in SECTIONS (one without variables is not printed).
@@ -22,6 +22,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { experimentIdRe } from '../events/schema.ts';
 import { ConfigError } from './error.ts';
 import { FOLDED } from './folded.ts';
 import { mongoUrlOption } from './mongo-url.ts';
@@ -44,7 +45,6 @@ export const SECTIONS = {
 export const STORAGE_KINDS = ['sqlite', 'mongodb'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const EXPERIMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 /** An RFC 8941 key as CMCD uses them: lower case, digits, "_", "-", ".", "*". */
 const CMCD_KEY = /^[a-z*][a-z0-9_\-.*]{0,63}$/;
 
@@ -311,7 +311,7 @@ export const SPEC = {
     doc: 'experiment for `/api/cmcd` reports without that key (unset: they are refused)',
     parse(raw, name) {
       const id = raw.trim();
-      if (!EXPERIMENT_ID.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
+      if (!experimentIdRe.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
       return id;
     },
   }),
@@ -323,7 +323,7 @@ export const SPEC = {
     parse(raw, name) {
       const ids = list(raw);
       for (const id of ids) {
-        if (!EXPERIMENT_ID.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
+        if (!experimentIdRe.test(id)) throw new ConfigError(name, `"${id}" is not a valid experiment id`);
       }
       return ids;
     },

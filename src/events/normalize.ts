@@ -6,6 +6,7 @@
  * between stores. The limits are listed in docs/ingest-limits.md.
  */
 import { apiError, type ErrorDetail } from '../errors.ts';
+import { UNKNOWN_VIDEO } from '../sessions/summary.ts';
 import { type EventDoc, RESERVED_FIELDS, type SubmitEvent } from './schema.ts';
 
 const MAX_DEPTH = 32;
@@ -170,7 +171,7 @@ export function toEventDoc(event: SubmitEvent, storedAt: Date): EventDoc {
     timestamp,
     event_type,
     protocol,
-    video_id: video_id ?? 'unknown',
+    video_id: video_id ?? UNKNOWN_VIDEO,
     payload,
     ...extra,
     stored_at: storedAt,

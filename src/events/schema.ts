@@ -3,6 +3,7 @@
  * TypeScript type and its OpenAPI entry, and the batch/CMCD paths validate with the same one.
  */
 import { type Static, Type } from 'typebox';
+import { UNKNOWN_VIDEO } from '../sessions/summary.ts';
 
 /** Experiment ids become MongoDB collection names (metrics-{id}), so they are restricted. */
 export const EXPERIMENT_ID_PATTERN = '^[A-Za-z0-9_.-]{1,128}$';
@@ -21,7 +22,7 @@ export const SubmitEvent = Type.Object(
     timestamp: Type.Number({ description: 'Unix time in seconds (float) when the player saw the event' }),
     event_type: Type.String({ minLength: 1, maxLength: 128 }),
     protocol: Type.String({ maxLength: 64, description: 'e.g. "dash", "hls", "cmcd"' }),
-    video_id: Type.Optional(Type.String({ maxLength: 2048, default: 'unknown' })),
+    video_id: Type.Optional(Type.String({ maxLength: 2048, default: UNKNOWN_VIDEO })),
     payload: Type.Record(Type.String(), Type.Unknown(), {
       description: 'Event-specific data (a JSON object)',
     }),

@@ -9,7 +9,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { clientErrorHandler, frameworkErrors } from './error-handler.ts';
 
 /** Longest path parameter: a 128-character experiment id with every character %-escaped. */

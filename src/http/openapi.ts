@@ -7,7 +7,7 @@
  */
 import { Type } from 'typebox';
 import { SubmitEvent } from '../events/schema.ts';
-import { CONTENT_TYPES } from '../query/format.ts';
+import { CONTENT_TYPES } from './format.ts';
 
 type Json = Record<string, unknown>;
 type Operation = Json & { parameters?: Json[]; responses?: Record<string, Json> };

@@ -6,8 +6,8 @@ import type { ErrorObject } from 'ajv';
 import { type ApiError, apiError, type ErrorCode, type ErrorDetail } from '../errors.ts';
 import { type EventRules, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, SubmitEvent } from '../events/schema.ts';
+import { BadLine, NdjsonBody } from '../http/body.ts';
 import { compileBodyValidator } from '../http/validation.ts';
-import { BadLine, NdjsonBody } from './body.ts';
 
 const validate = compileBodyValidator(SubmitEvent);
 

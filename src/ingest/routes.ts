@@ -9,8 +9,8 @@ import { Type } from 'typebox';
 import { type ApiError, apiError } from '../errors.ts';
 import { eventRulesOf, prepareEvent } from '../events/normalize.ts';
 import { type EventDoc, SubmitEvent } from '../events/schema.ts';
+import { registerBodyParsers } from '../http/body.ts';
 import { batchItems, type CheckedBatch, checkBatch } from './batch.ts';
-import { registerBodyParsers } from './body.ts';
 
 export const Success = Type.Object({ status: Type.Literal('success') });
 

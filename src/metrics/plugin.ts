@@ -11,7 +11,7 @@ import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { apiError, StoreUnavailableError } from '../errors.ts';
 import { toApiError } from '../http/error-handler.ts';
-import { bearerCheck } from '../query/admin.ts';
+import { bearerCheck } from '../security/tokens.ts';
 import type { InsertResult } from '../store/types.ts';
 import { clusterScrape } from './cluster.ts';
 

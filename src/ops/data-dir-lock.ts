@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/index.ts';
 import { checkDataDir } from '../store/sqlite/data-dir.ts';
 
 export const LOCK_NAME = 'stats-server.lock';

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { apiError } from '../errors.ts';
 import { ExperimentId } from '../events/schema.ts';
-import { requireAdmin } from './admin.ts';
+import { requireAdmin } from '../security/tokens.ts';
 
 export const ExperimentParams = Type.Object({ id: ExperimentId });
 

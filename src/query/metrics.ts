@@ -9,9 +9,9 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
 import { CSV_HEADER, csvLines, ndjsonLine } from '../export/columns.ts';
+import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from '../http/format.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
-import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from './format.ts';
 
 /**
  * Largest page a client may ask for. NDJSON/CSV pages are held in memory to set X-Next-Cursor;

@@ -9,9 +9,9 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { apiError } from '../errors.ts';
-import { bearerToken, sameSecret, secretDigest } from '../query/admin.ts';
+import { bearerToken, sameSecret, secretDigest } from './tokens.ts';
 
 type Access = 'open' | 'health' | 'ingest' | 'read' | 'admin';
 

@@ -1,7 +1,7 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import type { ExperimentGate } from '../ingest/experiment-gate.ts';
 import type { GroupCommitter } from '../ingest/group-commit.ts';
-import type { SessionQoeService } from '../sessions/qoe-service.ts';
+import type { SessionQoeService } from '../session-qoe/service.ts';
 import type { EventStore } from '../store/types.ts';
 
 declare module 'fastify' {

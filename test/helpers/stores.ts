@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { type Config, configFrom } from '../../src/config.ts';
+import { type Config, configFrom } from '../../src/config/index.ts';
 import { createStore } from '../../src/store/index.ts';
 import type { EventStore } from '../../src/store/types.ts';
 import { MONGO_URL, mongoSkip, uniqueDbName } from './env.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import Database from 'libsql';
 import { buildApp } from '../../src/app.ts';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/index.ts';
 import { SQLITE_FILE } from '../../src/store/index.ts';
 import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { dashEvent } from '../helpers/events.ts';

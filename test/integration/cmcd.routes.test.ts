@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import { configFrom } from '../../src/config.ts';
+import { configFrom } from '../../src/config/index.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 const SESSION = [

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
 import { sqliteFixture } from '../helpers/stores.ts';

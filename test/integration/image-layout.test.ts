@@ -74,9 +74,26 @@ function assemble(stage: RuntimeStage, dir: string): void {
       const toDir = c.dest.endsWith('/') || c.sources.length > 1;
       const to = path.join(dir, destRel, toDir ? path.basename(from) : '');
       fs.mkdirSync(path.dirname(to), { recursive: true });
-      if (path.basename(from) === 'node_modules') fs.symlinkSync(from, to, 'dir');
+      if (path.basename(from) === 'node_modules') linkModules(from, to);
       else fs.cpSync(from, to, { recursive: true });
     }
+  }
+}
+
+/**
+ * node_modules without copying it: each package linked to the repo's, except npm's relative
+ * links to workspace packages, which are kept as they are (COPY keeps them too), so they resolve
+ * inside the image, to what the runtime stage copies of packages/, as they do in the image.
+ */
+function linkModules(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, e.name);
+    const dst = path.join(to, e.name);
+    if (e.name.startsWith('@') && e.isDirectory()) linkModules(src, dst);
+    else if (e.isSymbolicLink() && !path.isAbsolute(fs.readlinkSync(src)))
+      fs.symlinkSync(fs.readlinkSync(src), dst);
+    else fs.symlinkSync(src, dst, 'dir');
   }
 }
 
@@ -107,6 +124,7 @@ before(async () => {
   const newestSource = Math.max(
     newest(path.join(ROOT, 'src')),
     newest(path.join(ROOT, 'packages/reporter/src')),
+    newest(path.join(ROOT, 'packages/events/dist')),
   );
   if (oldest < newestSource) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const app = path.join(dir, 'app');

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import { ConfigError, configFrom } from '../../src/config.ts';
+import { ConfigError, configFrom } from '../../src/config/index.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 

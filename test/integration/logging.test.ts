@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { buildApp } from '../../src/app.ts';
-import { configFrom } from '../../src/config.ts';
+import { configFrom } from '../../src/config/index.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { sqliteFixture } from '../helpers/stores.ts';
 

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import { configFrom } from '../../src/config.ts';
+import { configFrom } from '../../src/config/index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the test walks an untyped JSON document
 type Json = Record<string, any>;

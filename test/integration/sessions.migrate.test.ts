@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'libsql';
-import { configFrom } from '../../src/config.ts';
+import { configFrom } from '../../src/config/index.ts';
 import { createStore } from '../../src/store/index.ts';
 
 /** The table as the first release created it. */

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { buildApp } from '../../src/app.ts';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/index.ts';
 import type { EventDoc } from '../../src/events/schema.ts';
 import type { EventStore, SessionRow } from '../../src/store/types.ts';
 import { MONGO_URL, mongoSkip } from '../helpers/env.ts';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'libsql';
 import { buildApp } from '../../src/app.ts';
-import { configFrom } from '../../src/config.ts';
+import { configFrom } from '../../src/config/index.ts';
 import { CI } from '../helpers/env.ts';
 
 const isRoot = process.getuid?.() === 0;

@@ -1,8 +1,8 @@
-// The CMCD collector's configuration (CMCD_* variables in src/config.ts): defaults, parsing and
+// The CMCD collector's configuration (CMCD_* variables in src/config/index.ts): defaults, parsing and
 // start-up errors naming the variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 
 test('defaults: the custom key stats-experiment, no default experiment, nothing closed', () => {
   const { cmcd } = loadConfig({});

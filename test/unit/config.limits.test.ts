@@ -2,7 +2,7 @@
 // in docs/ingest-limits.md, and a bad value stops start-up naming the variable.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 
 test('defaults: 256 KiB events, 1000 CMCD reports, timestamp check on, 16 MiB read pages', () => {
   const c = loadConfig({});

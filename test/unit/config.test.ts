@@ -1,9 +1,9 @@
-// Config parsing (src/config.ts, src/config/spec.ts): the Flask server's env vars and defaults,
+// Config parsing (src/config/index.ts, src/config/spec.ts): the Flask server's env vars and defaults,
 // store selection, aliases, folded (deprecated) names, and start-up errors that name the bad
 // variable. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 
 test('defaults match the Flask server and pick the embedded store', () => {
   const c = loadConfig({});

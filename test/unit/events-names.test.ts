@@ -1,11 +1,13 @@
-// The one list of event names (src/events/names.ts) against its readers: docs/events.md must
-// list exactly these event types, every QoE dialect rule must key on one of them, and the
-// reporter SDK must name no event type outside it. Reads files: starts nothing.
+// The one list of event names (packages/events, @stats-server/events) against its readers:
+// docs/events.md must list exactly these event types, every QoE dialect rule must key on one of
+// them, the reporter SDK must name no event type outside it, and the package's committed build
+// must be what its source compiles to. Reads and compiles files: starts nothing.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CMCD_EVENT_PREFIX, PLAYER_EVENT_TYPES } from '../../src/events/names.ts';
+import { CMCD_EVENT_PREFIX, PLAYER_EVENT_TYPES } from '@stats-server/events';
+import ts from 'typescript';
 import { SIGNAL_RULES } from '../../src/qoe/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -27,7 +29,7 @@ function firstColumn(heading: string): string[] {
   return table;
 }
 
-test('docs/events.md lists exactly the event types of src/events/names.ts, in order', () => {
+test('docs/events.md lists exactly the event types of @stats-server/events, in order', () => {
   const documented = firstColumn('## Events');
   assert.deepEqual(documented, [...PLAYER_EVENT_TYPES, `${CMCD_EVENT_PREFIX}<e>`]);
 });
@@ -55,8 +57,31 @@ test('the reporter SDK writes no event type as a string literal', () => {
     for (const name of PLAYER_EVENT_TYPES) {
       assert.ok(
         !code.includes(`'${name}'`),
-        `${file} spells '${name}': use EventType from src/events/names.ts`,
+        `${file} spells '${name}': use EventType from @stats-server/events`,
       );
     }
+  }
+});
+
+test('packages/events/dist is what its build makes of its source', () => {
+  const dir = path.join(ROOT, 'packages/events');
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(dir, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) =>
+        assert.fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+    },
+  );
+  assert.ok(config, 'packages/events/tsconfig.json parses');
+  const built = new Map<string, string>();
+  ts.createProgram(config.fileNames, config.options).emit(undefined, (file, text) =>
+    built.set(path.relative(dir, file), text),
+  );
+  assert.ok(built.size > 0, 'the build emits files');
+  for (const [file, text] of built) {
+    const committed = fs.readFileSync(path.join(dir, file), 'utf8');
+    assert.equal(committed, text, `packages/events/${file} is stale: run npm run build:events`);
   }
 });

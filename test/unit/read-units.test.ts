@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CSV_HEADER, csvLines } from '../../src/export/columns.ts';
+import { negotiateFormat } from '../../src/http/format.ts';
 import { decodeCursor, encodeCursor, filterKey } from '../../src/query/cursor.ts';
-import { negotiateFormat } from '../../src/query/format.ts';
 import { parseCsv } from '../helpers/csv.ts';
 
 test('format= wins; Accept is read by q-value; anything unknown is JSON', () => {

@@ -1,14 +1,14 @@
-// Streamed time series (src/sessions/series.ts) equal the in-memory ones (src/qoe/timeseries.ts)
+// Streamed time series (src/qoe/series-stream.ts) equal the in-memory ones (src/qoe/timeseries.ts)
 // for random sessions of every dialect, every metric and any point budget, including the
-// downsampling pass; QoE folded from a store stream (src/sessions/stream.ts) gives the same figures
+// downsampling pass; QoE folded from a store stream (src/qoe/stream.ts) gives the same figures
 // as QoE over the events in memory, with and without warm-up. Pure: starts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { computeSessionQoe, parseWarmup, TIMESERIES_METRICS, timeseries } from '../../src/qoe/index.ts';
+import { streamTimeseries } from '../../src/qoe/series-stream.ts';
+import { foldSessions, streamSessionQoe } from '../../src/qoe/stream.ts';
 import type { QoeEvent } from '../../src/qoe/types.ts';
-import { streamTimeseries } from '../../src/sessions/series.ts';
-import { foldSessions, streamSessionQoe } from '../../src/sessions/stream.ts';
 import { sessionArb } from '../helpers/sessions-gen.ts';
 
 const sessions = fc.oneof(

@@ -4,7 +4,7 @@
  * Every event carries an event_id, so a batch sent twice (a retry after a lost reply, or a
  * beacon racing a fetch) is stored once by the server.
  */
-import { EventType } from '../../../src/events/names.ts';
+import { EventType } from '@stats-server/events';
 import { inSample, uuid } from './ids.ts';
 import { type DropReason, type ReporterEvent, type ReporterOptions, resolveOptions } from './options.ts';
 import { backoffMs, beacon, chunkBodies, post, retryable, UNLOAD_CHUNK_BYTES } from './transport.ts';

@@ -2,9 +2,10 @@
  * CMCD v2 (CTA-5004-B) event-mode reports, stored by the collector as `cmcd_<e>` events whose
  * payload holds the decoded keys in CMCD units (kbps, ms); src/cmcd/payload.ts reads that shape.
  */
+
+import { CMCD_EVENT_PREFIX } from '@stats-server/events';
 import { cmcdFirstErrorCode, cmcdKeyValue, cmcdStallDurations } from '../../cmcd/payload.ts';
-import { CMCD_EVENT_PREFIX } from '../../events/names.ts';
-import { nonNeg, num } from '../numbers.ts';
+import { nonNeg, num } from '../../events/values.ts';
 import type { Signal } from '../types.ts';
 import type { Payload, SignalRule } from './rule.ts';
 

@@ -1,6 +1,6 @@
 /** Event types only our reporter SDK sends (packages/reporter); the shared ones are in testbed.ts. */
-import { EventType } from '../../events/names.ts';
-import { nonNeg } from '../numbers.ts';
+import { EventType } from '@stats-server/events';
+import { nonNeg } from '../../events/values.ts';
 import type { SignalRule } from './rule.ts';
 
 export const REPORTER_RULES: readonly SignalRule[] = [

@@ -3,8 +3,8 @@
  * extra fields (it never renames), so these rules read both; fields only the reporter sends
  * (startup_time_ms, fatal, live_latency, throughput_bps, ...) are optional here.
  */
-import { EventType } from '../../events/names.ts';
-import { nonNeg, num, rate, str } from '../numbers.ts';
+import { EventType } from '@stats-server/events';
+import { nonNeg, num, rate, str } from '../../events/values.ts';
 import type { Signal } from '../types.ts';
 import { isVideo, type Payload, type SignalRule } from './rule.ts';
 

@@ -1,6 +1,6 @@
 /** The embedded store's data directory (DATA_DIR), checked before anything writes to it. */
 import fs from 'node:fs';
-import { ConfigError } from '../../config.ts';
+import { ConfigError } from '../../config/index.ts';
 
 /**
  * Checks the data directory before anything touches it, so a bad DATA_DIR stops start-up with

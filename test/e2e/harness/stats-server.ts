@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../src/app.ts';
-import { configFrom } from '../../../src/config.ts';
+import { configFrom } from '../../../src/config/index.ts';
 import type { StoredEvent } from '../../../src/events/schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,7 +29,7 @@ function newestMtime(dir: string): number {
 export function ensureReporterBuilt(): void {
   const out = path.join(REPORTER, 'dist/reporter.js');
   const built = fs.statSync(out, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  const names = fs.statSync(path.join(ROOT, 'src/events/names.ts')).mtimeMs;
+  const names = fs.statSync(path.join(ROOT, 'packages/events/dist/index.js')).mtimeMs;
   if (built > Math.max(newestMtime(path.join(REPORTER, 'src')), names)) return;
   const lock = path.join(os.tmpdir(), 'stats-e2e-reporter-build.lock');
   const r = spawnSync('flock', [lock, process.execPath, path.join(REPORTER, 'build.mjs'), '--no-types'], {

@@ -3,7 +3,7 @@
  * BUFFER_EMPTY after the first PLAYBACK_PLAYING (PLAYBACK_STALLED is the HTML `stalled` event
  * and never fires with MSE; one `waiting` always precedes the first frame and is ignored).
  */
-import { EventType } from '../../../../src/events/names.ts';
+import { EventType } from '@stats-server/events';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, createTracker, type Rendition } from './playback.ts';
 

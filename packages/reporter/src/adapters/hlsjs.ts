@@ -3,7 +3,7 @@
  * hls.js's bufferStalledError (whichever comes first), ended by `playing` or STALL_RESOLVED.
  * LEVEL_SWITCHED fires when the playhead enters a fragment of another level: a rendered switch.
  */
-import { EventType } from '../../../../src/events/names.ts';
+import { EventType } from '@stats-server/events';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, createTracker } from './playback.ts';
 

@@ -4,7 +4,7 @@
  * playback and periodic samples. The <video> element gives the common signals; each adapter
  * adds what its player knows better (which events mean a stall, bitrates, latency, fragments).
  */
-import { EventType } from '../../../../src/events/names.ts';
+import { EventType } from '@stats-server/events';
 import type { Reporter } from '../reporter.ts';
 
 export interface AttachOptions {

@@ -3,7 +3,7 @@
  * frame (Shaka holds playback at rate 0 while it rebuffers, so the element's waiting/playing
  * do not bracket the stall); rendered switches are `mediaqualitychanged`.
  */
-import { EventType } from '../../../../src/events/names.ts';
+import { EventType } from '@stats-server/events';
 import type { Reporter } from '../reporter.ts';
 import { type AttachOptions, bufferedAhead, createTracker } from './playback.ts';
 

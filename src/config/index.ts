@@ -3,9 +3,9 @@
  * declared in src/config/spec.ts, into a frozen, typed object; a bad value stops start-up with
  * a message naming the variable.
  */
-import { ConfigError } from './config/error.ts';
-import { SPEC, type STORAGE_KINDS, type Values } from './config/spec.ts';
-import { type Env, readSpec } from './config/vars.ts';
+import { ConfigError } from './error.ts';
+import { SPEC, type STORAGE_KINDS, type Values } from './spec.ts';
+import { type Env, readSpec } from './vars.ts';
 
 export { ConfigError };
 

@@ -5,7 +5,8 @@
  * src/qoe/timeseries.ts gives over the whole session.
  */
 
-import { RenditionTracker } from '../qoe/rendition.ts';
+import { RenditionTracker } from './rendition.ts';
+import { type EventSource, forEachInstant } from './stream.ts';
 import {
   bitratePoints,
   downsample,
@@ -14,8 +15,7 @@ import {
   TIMESERIES_UNITS,
   type Timeseries,
   type TimeseriesMetric,
-} from '../qoe/timeseries.ts';
-import { type EventSource, forEachInstant } from './stream.ts';
+} from './timeseries.ts';
 
 /** One metric of a session over time, at most `maxPoints` points, from its event stream. */
 export async function streamTimeseries(

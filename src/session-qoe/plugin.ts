@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { SessionQoeService } from './qoe-service.ts';
+import { SessionQoeService } from './service.ts';
 import { Summarizer } from './summarizer.ts';
 
 async function sessionsPlugin(app: FastifyInstance): Promise<void> {

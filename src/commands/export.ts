@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { experimentIdRe } from '../events/schema.ts';
-import { createStore, SQLITE_FILE } from '../store/index.ts';
-import { EXPORT_FORMATS, type ExportFormat, exportExperiment } from './export.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportExperiment } from '../export/export.ts';
+import { createStore, storeLabel } from '../store/index.ts';
 
 export const EXPORT_USAGE = `Usage: stats-server export <experiment_id> --format FORMAT --out FILE
 
@@ -37,17 +37,6 @@ export interface ExportArgs {
 
 /** A failure of the export itself (not of usage): reported as "export failed: ...", exit 1. */
 export class ExportError extends Error {}
-
-/** Where the export reads from, for messages (never a password). */
-export function storeLabel(config: Readonly<Config>): string {
-  if (config.storage === 'sqlite') return path.join(config.dataDir, SQLITE_FILE);
-  try {
-    const u = new URL(config.mongo.url);
-    return `MongoDB ${u.host} database ${config.mongo.database}`;
-  } catch {
-    return `MongoDB database ${config.mongo.database}`;
-  }
-}
 
 /** Runs the export command; resolves with the process exit code. */
 export async function exportCommand(args: string[], loadConfig: () => Readonly<Config>): Promise<number> {

@@ -6,10 +6,9 @@
  * insert and its summary update.
  */
 import fs from 'node:fs';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { experimentIdRe } from '../events/schema.ts';
-import { storeLabel } from '../export/cli.ts';
-import { createStore } from '../store/index.ts';
+import { createStore, storeLabel } from '../store/index.ts';
 
 export const REBUILD_USAGE = `Usage: stats-server rebuild-summaries [experiment_id]
 

@@ -7,7 +7,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { NO_WARMUP } from '../qoe/warmup.ts';
 import type { EventStore } from '../store/types.ts';
-import type { SessionQoeService } from './qoe-service.ts';
+import type { SessionQoeService } from './service.ts';
 
 const BATCH = 50;
 const IDLE_MS = 500;

@@ -5,12 +5,12 @@
  * die young (no per-signal promise keeps a batch alive across garbage collections) and a
  * session of a million events is read in bounded memory.
  */
-import { toSignals } from '../qoe/dialects/index.ts';
-import { QoeFold, spanOf } from '../qoe/fold.ts';
-import { Instants } from '../qoe/instants.ts';
-import { FactScan, type SignalFacts } from '../qoe/playback.ts';
-import { SessionMeta } from '../qoe/session.ts';
-import type { QoeEvent, QoeOptions, SessionQoe, Signal } from '../qoe/types.ts';
+import { toSignals } from './dialects/index.ts';
+import { QoeFold, spanOf } from './fold.ts';
+import { Instants } from './instants.ts';
+import { FactScan, type SignalFacts } from './playback.ts';
+import { SessionMeta } from './session.ts';
+import type { QoeEvent, QoeOptions, SessionQoe, Signal } from './types.ts';
 
 /** A way to read a session's events in (timestamp, id) order, as often as needed. */
 export type EventSource = () => AsyncIterable<QoeEvent[]>;

@@ -10,11 +10,11 @@
 
 import type { FastifyBaseLogger } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { streamTimeseries } from '../qoe/series-stream.ts';
+import { foldSessions, streamSessionQoe } from '../qoe/stream.ts';
 import type { Timeseries, TimeseriesMetric } from '../qoe/timeseries.ts';
 import type { SessionQoe, Warmup } from '../qoe/types.ts';
 import type { EventStore, SessionRow } from '../store/types.ts';
-import { streamTimeseries } from './series.ts';
-import { foldSessions, streamSessionQoe } from './stream.ts';
 
 /** QoE figures kept in memory (the no-warm-up ones also live in the store's summaries). */
 const COMPUTED_CACHE_SIZE = 1000;
