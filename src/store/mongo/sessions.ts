@@ -15,7 +15,7 @@ import { type BaseKey, compareSessions, type SessionSource } from '../../session
 import { type RunSpan, runIndexAt } from '../../sessions/runs.ts';
 import { addToDelta, type Delta, newDelta, nextVersion, sessionProtocol } from '../../sessions/summary.ts';
 import type { SessionRow, StaleSession } from '../types.ts';
-import { DUPLICATE_KEY, eventsOf, idKey, type Mongo, sessionsOf, upsertRetried } from './docs.ts';
+import { DUPLICATE_KEY, eventsOf, idKey, type Mongo, sessionsOf } from './docs.ts';
 
 export const nowS = (): number => Date.now() / 1000;
 
