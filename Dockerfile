@@ -1,5 +1,5 @@
 # stats-server: build the TypeScript once, run on Node 22 (slim).
-# test/image-layout.test.ts reads this file: it assembles what the runtime stage's COPY lines
+# test/integration/image-layout.test.ts reads this file: it assembles what the runtime stage's COPY lines
 # copy into a temporary directory and runs the CMD from there (API, dashboard and SDK).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app

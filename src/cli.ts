@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Command line: `stats-server serve` (default), `stats-server export ...`. See docs/cli.md. */
+/** Command line: `stats-server serve` (default) | `export ...` | `rebuild-summaries`. See docs/cli.md. */
 import { VERSION } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
