@@ -156,7 +156,7 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
     fixture.config({
       ...overrides,
       MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL ?? 'mongodb://127.0.0.1:1/', proxy.port), {
-        serverSelectionTimeoutMS: 800,
+        serverSelectionTimeoutMS: scaled(800),
         ...urlOptions,
       }),
     });

@@ -9,7 +9,7 @@ import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { mongoFixture, mongoUrlWith } from '../helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { scaled, waitUntil } from '../helpers/wait.ts';
 
 const fixture = mongoFixture();
 let proxy: TcpProxy;
@@ -22,7 +22,7 @@ before(async () => {
   await proxy.up();
   await proxy.down(); // start with the database unreachable
   const config = fixture.config({
-    MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL, proxy.port), { serverSelectionTimeoutMS: 500 }),
+    MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL, proxy.port), { serverSelectionTimeoutMS: scaled(500) }),
   });
   app = await buildApp(config);
 });

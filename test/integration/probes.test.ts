@@ -8,7 +8,7 @@ import { buildApp } from '../../src/app.ts';
 import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { mongoFixture, mongoUrlWith, storeFixtures } from '../helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { scaled, waitUntil } from '../helpers/wait.ts';
 
 for (const fixture of storeFixtures()) {
   describe(`probes on ${fixture.name}`, { skip: fixture.skip }, () => {
@@ -44,7 +44,9 @@ describe('/readyz during a MongoDB outage', { skip: mongoSkip }, () => {
     await proxy.up();
     app = await buildApp(
       fixture.config({
-        MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL as string, proxy.port), { serverSelectionTimeoutMS: 500 }),
+        MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL as string, proxy.port), {
+          serverSelectionTimeoutMS: scaled(500),
+        }),
       }),
     );
   });
