@@ -1,7 +1,8 @@
 /**
  * QoE over HTTP: GET /api/experiments/:id/qoe and /timeseries. Sessions come from the store's
  * summaries, each with its cached QoE; only sessions changed since their QoE was cached are
- * computed from their events (src/session-qoe/service.ts), one session at a time.
+ * computed from their events (src/session-qoe/service.ts): when they hold half the events or
+ * more, all of them in one read of the experiment (qoeMany), else one session at a time.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';

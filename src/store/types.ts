@@ -1,7 +1,7 @@
 /**
  * The storage interface. Every store (MongoDB, embedded SQLite) implements it and passes the
- * same contract suites (test/integration/api.contract.test.ts, test/integration/read.test.ts, test/integration/experiments.test.ts,
- * test/ingest.*.test.ts run every test against both).
+ * same contract suites (test/integration/api.contract.test.ts, read.test.ts, experiments.test.ts,
+ * ingest.*.test.ts and sessions.store.test.ts run every test against both).
  */
 import type { EventDoc, StoredEvent } from '../events/schema.ts';
 import type { SessionQoe } from '../qoe/types.ts';

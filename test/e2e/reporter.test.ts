@@ -102,6 +102,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ sessionId: 'sess-1', batch: { maxEvents: 5, maxDelayMs: 600_000 } });
     await run(page, `for (let i = 0; i < 12; i++) r.report('custom', { i }); 0`);
     await eventually(
+      'two full batches to be posted',
       async () => posts().length,
       (n) => n >= 2,
     );
@@ -142,6 +143,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ batch: { maxDelayMs: 0 }, retry: { baseDelayMs: 50, maxDelayMs: 200 } });
     await run(page, `r.report('a', {}); r.report('b', {}); 0`);
     await eventually(
+      'both events to be stored',
       async () => collector.stored.size,
       (n) => n === 2,
     );
@@ -169,11 +171,13 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ batch: { maxEvents: 2, maxDelayMs: 600_000 } });
     await run(page, `r.report('x1', {}); r.report('x2', {}); 0`);
     await eventually(
+      'the first batch to be posted',
       async () => posts().length,
       (n) => n >= 1,
     );
     await run(page, `r.report('y1', {}); r.report('y2', {}); r.flush()`);
     await eventually(
+      'the second batch to be posted',
       async () => posts().length,
       (n) => n >= 2,
     );
@@ -193,6 +197,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ batch: { maxEvents: 8, maxDelayMs: 600_000 } });
     await run(page, `for (let i = 0; i < 8; i++) r.report('e' + i, {}); 0`);
     await eventually(
+      'the 8 events to be stored',
       async () => collector.stored.size,
       (n) => n === 8,
     );
@@ -207,6 +212,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ maxQueue: 5, batch: { maxEvents: 100, maxDelayMs: 0 } });
     await run(page, `r.report('e0', {}); 0`);
     await eventually(
+      'the first batch to be posted',
       async () => posts().length,
       (n) => n >= 1,
     );
@@ -254,6 +260,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     await run(page, `r.report('a', {}); r.report('b', {}); 0`);
     await page.goto('about:blank');
     const stored = await eventually(
+      'a, b and session_ended to arrive',
       async () => [...collector.stored.values()],
       (v) => v.length >= 3,
       10_000,
@@ -278,6 +285,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     );
     await run(page, 'r.flush()');
     await eventually(
+      'the 30 events to be stored',
       async () => collector.stored.size,
       (n) => n === 30,
     );
@@ -299,6 +307,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ headers: { 'X-Ingest-Key': 'k1' }, batch: { maxDelayMs: 0 } });
     await run(page, `r.report('a', {}); r.flush()`);
     await eventually(
+      'the event to be stored',
       async () => collector.stored.size,
       (n) => n === 1,
     );
@@ -311,6 +320,7 @@ describe('reporter delivery in Chromium', { skip: e2eSkip }, () => {
     const page = await open({ batch: { maxDelayMs: 600_000 } });
     await run(page, `r.report('a', {}); r.destroy().then(() => r.report('late', {}))`);
     await eventually(
+      'a and session_ended to be stored',
       async () => collector.stored.size,
       (n) => n >= 2,
     );

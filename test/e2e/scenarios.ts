@@ -38,13 +38,14 @@ function assertWellFormed(events: StoredEvent[], p: PlayerPage): void {
   }
 }
 
-/** The QoE summary for the session, or undefined when this build has no QoE endpoint yet. */
-async function qoe(e2e: E2E, experimentId: string, sessionId: string) {
+/** The QoE summary for the session; fails when the reply does not name it. */
+async function qoe(e2e: E2E, experimentId: string, sessionId: string): Promise<Record<string, unknown>> {
   const res = await e2e.stats.app.inject(`/api/experiments/${experimentId}/qoe?session=${sessionId}`);
-  if (res.statusCode === 404 && res.json().code === 'NOT_FOUND') return undefined;
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json() as { sessions: Record<string, unknown>[] };
-  return body.sessions.find((s) => s.session_id === sessionId);
+  const q = body.sessions.find((s) => s.session_id === sessionId);
+  assert.ok(q, `the QoE reply names session ${sessionId}: got ${body.sessions.map((s) => s.session_id)}`);
+  return q;
 }
 
 export function playerScenarios(player: Player, label: string): void {
@@ -68,9 +69,11 @@ export function playerScenarios(player: Player, label: string): void {
       await p.eval('e2e.reporter.destroy()');
       const reported = await p.eval<number>('e2e.reporter.stats.reported');
       const events = await eventually(
+        `the ${reported} reported events to be stored`,
         () => stored(p),
         (v) => v.length >= reported,
         30_000,
+        (v) => `${v.length} stored`,
       );
       return { events, reported };
     }
@@ -141,13 +144,11 @@ export function playerScenarios(player: Player, label: string): void {
       );
 
       const q = await qoe(e2e, p.config.experimentId, p.config.sessionId);
-      if (q) {
-        assert.ok(num(q.startup_time_s) >= 0 && num(q.startup_time_s) < wallMs / 1000, 'QoE startup time');
-        assert.ok(num(q.avg_bitrate_bps) > 0, 'QoE average bitrate');
-        assert.equal(q.fatal_error, false);
-        assert.equal(q.exit_before_start, false);
-        assert.equal(q.stall_count, ofType(events, 'rebuffer_event').length);
-      }
+      assert.ok(num(q.startup_time_s) >= 0 && num(q.startup_time_s) < wallMs / 1000, 'QoE startup time');
+      assert.ok(num(q.avg_bitrate_bps) > 0, 'QoE average bitrate');
+      assert.equal(q.fatal_error, false);
+      assert.equal(q.exit_before_start, false);
+      assert.equal(q.stall_count, ofType(events, 'rebuffer_event').length);
     });
 
     test('media throttled mid-play: at least one rendition switch and one stall are recorded', {
@@ -199,12 +200,10 @@ export function playerScenarios(player: Player, label: string): void {
       }
 
       const q = await qoe(e2e, p.config.experimentId, p.config.sessionId);
-      if (q) {
-        assert.ok(num(q.stall_count) >= 1, 'QoE counts the stall');
-        assert.ok(num(q.stall_time_s) > 0 && num(q.stall_time_s) < wallMs / 1000, 'QoE stall time');
-        assert.ok(num(q.switch_count) >= 1, 'QoE counts the switch');
-        assert.ok(num(q.rebuffering_ratio) > 0 && num(q.rebuffering_ratio) < 1, 'QoE rebuffering ratio');
-      }
+      assert.ok(num(q.stall_count) >= 1, 'QoE counts the stall');
+      assert.ok(num(q.stall_time_s) > 0 && num(q.stall_time_s) < wallMs / 1000, 'QoE stall time');
+      assert.ok(num(q.switch_count) >= 1, 'QoE counts the switch');
+      assert.ok(num(q.rebuffering_ratio) > 0 && num(q.rebuffering_ratio) < 1, 'QoE rebuffering ratio');
     });
 
     test('page closed mid-play: the queued events still arrive (beacon)', { timeout: 90_000 }, async () => {
@@ -222,9 +221,11 @@ export function playerScenarios(player: Player, label: string): void {
       assert.equal(before.delivered, 0, 'nothing was sent before the page closed');
       await p.page.close({ runBeforeUnload: true });
       const events = await eventually(
+        `the ${before.reported} queued events and session_ended to arrive by beacon`,
         () => stored(p),
         (v) => v.some((e) => e.event_type === 'session_ended') && v.length >= before.reported + 1,
         20_000,
+        (v) => `${v.length} stored: ${[...new Set(v.map((e) => e.event_type))]}`,
       );
       assert.ok(
         events.length >= before.reported + 1,

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { scaled, waitUntil } from './wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -28,7 +29,7 @@ export interface ServerProcess {
   output: () => string;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
-  /** SIGTERM, then SIGKILL after graceMs; resolves once the process has exited. */
+  /** SIGTERM, then SIGKILL after graceMs (scaled by the load); resolves once it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -64,28 +65,67 @@ export async function startServerProcess(
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
+  const stop = async (graceMs = 10_000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), scaled(graceMs));
+    await exited;
+    clearTimeout(t);
+  };
+  // Ready is "answers /api/health" (200, or 503 while its store is down); an exit ends the wait
+  // at once. The deadline only catches a hang: it grows with the load, since starting means
+  // compiling the sources (tsx) in every process, and a trial at load 11-16 on 2 cores needed
+  // more than 30 s for WORKERS=2.
+  const idleMs = 30_000;
+  const limit = scaled(idleMs);
+  const deadline = Date.now() + limit;
+  let last = 'no answer yet';
+  while (child.exitCode === null && child.signalCode === null) {
     try {
       const r = await fetch(`${base}/api/health`);
       if (r.status === 200 || r.status === 503) {
-        const stop = async (graceMs = 10_000) => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill('SIGTERM');
-          const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-          await exited;
-          clearTimeout(t);
-        };
         return { child, pid: child.pid as number, port, base, output: () => out, exited, stop };
       }
-    } catch {
-      // not listening yet
+      last = `HTTP ${r.status}`;
+    } catch (err) {
+      last = (err as Error).message; // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `Timeout waiting for the server to answer /api/health after ${limit} ms, got ${last}:\n${out}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGKILL');
-  throw new Error(`server did not start:\n${out}`);
+  throw new Error(
+    `server exited (${child.exitCode ?? child.signalCode}) before answering /api/health:\n${out}`,
+  );
+}
+
+/** The JSON log lines the process printed so far. */
+export const logLines = (server: ServerProcess): string[] =>
+  server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
+
+/**
+ * Waits until `n` worker processes (WORKERS=n) log that they listen: health answers once the
+ * first one does. Resolves with their pids.
+ */
+export async function waitForWorkers(server: ServerProcess, n: number): Promise<Set<number>> {
+  const listening = () =>
+    new Set(
+      logLines(server)
+        .filter((l) => l.includes('Server listening at'))
+        .map((l) => JSON.parse(l).pid as number),
+    );
+  return waitUntil(listening, (pids) => pids.size >= n, {
+    what: `${n} workers to listen`,
+    timeoutMs: 30_000,
+    show: (pids) => `${pids.size} listening; output:\n${server.output()}`,
+  });
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */

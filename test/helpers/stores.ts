@@ -11,6 +11,7 @@ import { type Config, configFrom } from '../../src/config/index.ts';
 import { createStore } from '../../src/store/index.ts';
 import type { EventStore } from '../../src/store/types.ts';
 import { MONGO_URL, mongoSkip, uniqueDbName } from './env.ts';
+import { scaled } from './wait.ts';
 
 export interface StoreFixture {
   name: 'sqlite' | 'mongodb';
@@ -60,14 +61,16 @@ export function mongoFixture(): StoreFixture {
       dbs.push(db);
       return configFrom({
         STORAGE: 'mongodb',
-        MONGO_URL: mongoUrlWith(MONGO_URL ?? 'mongodb://127.0.0.1:1/', { serverSelectionTimeoutMS: 2000 }),
+        MONGO_URL: mongoUrlWith(MONGO_URL ?? 'mongodb://127.0.0.1:1/', {
+          serverSelectionTimeoutMS: scaled(2000),
+        }),
         MONGO_DATABASE: db,
         ...overrides,
       });
     },
     async cleanup() {
       if (!MONGO_URL || dbs.length === 0) return;
-      const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: 3000 });
+      const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: scaled(3000) });
       try {
         for (const db of dbs) await client.db(db).dropDatabase();
       } finally {

@@ -14,6 +14,7 @@ import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { mongoFixture, mongoUrlWith, sqliteFixture } from '../helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
+import { scaled, waitUntil } from '../helpers/wait.ts';
 
 const submit = (app: FastifyInstance, exp: string, i: number) =>
   app.inject({ method: 'POST', url: '/api/submit', payload: dashEvent(exp, i, { event_id: `e${i}` }) });
@@ -24,8 +25,9 @@ async function storedIds(app: FastifyInstance, exp: string): Promise<Set<string>
   return new Set(res.json().metrics.map((m: { event_id: string }) => m.event_id));
 }
 
-/** Resolves once `n` of the promises have settled (bounded by `ms`). */
-async function settledCount<T>(promises: Promise<T>[], n: number, ms: number): Promise<void> {
+/** Resolves once `n` of the promises have settled (bounded by `idleMs`, scaled by the load). */
+async function settledCount<T>(promises: Promise<T>[], n: number, idleMs: number): Promise<void> {
+  const ms = scaled(idleMs);
   let done = 0;
   await Promise.race([
     new Promise<void>((resolve) => {
@@ -35,10 +37,12 @@ async function settledCount<T>(promises: Promise<T>[], n: number, ms: number): P
         }).catch(() => {});
     }),
     new Promise((_, reject) =>
-      setTimeout(() => reject(new Error(`fewer than ${n} settled in ${ms} ms`)), ms),
+      setTimeout(() => reject(new Error(`Timeout waiting for ${n} replies after ${ms} ms, got ${done}`)), ms),
     ),
   ]);
 }
+
+const reply = (res: LightMyRequestResponse) => `${res.statusCode} ${res.body}`;
 
 function assert503(res: LightMyRequestResponse, code: string) {
   assert.equal(res.statusCode, 503, res.body);
@@ -85,15 +89,24 @@ async function checkAccounting(app: FastifyInstance, exp: string, replies: Light
       try {
         assert.equal((await submit(app, 'bp_lock', 0)).statusCode, 200);
         const unlock = lockDatabase(config);
-        const waiting = submit(app, 'bp_lock', 1);
-        // The write waits for the lock without blocking the event loop: health answers meanwhile.
-        const health = await app.inject({ method: 'GET', url: '/api/health' });
-        assert.equal(health.statusCode, 200);
+        const t0 = Date.now();
         let settled = false;
-        void waiting.finally(() => {
+        const waiting = submit(app, 'bp_lock', 1).finally(() => {
           settled = true;
         });
-        assert.equal(settled, false, 'the write should still be waiting for the lock');
+        // The write waits for the lock without blocking the event loop: health keeps answering
+        // meanwhile. A write that blocked the loop would let at most one health reply through.
+        let answered = 0;
+        while (!settled) {
+          const health = await app.inject({ method: 'GET', url: '/api/health' });
+          assert.equal(health.statusCode, 200);
+          if (!settled) answered++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(answered >= 3, `health answered ${answered} times while the write waited for the lock`);
+        // Lower bounds only (safe under load): it waited out SQLite's 5-s busy timeout.
+        const waitedMs = Date.now() - t0;
+        assert.ok(waitedMs >= 4000, `the write gave up after ${waitedMs} ms, before the 5-s busy timeout`);
         assert503(await waiting, 'STORE_UNAVAILABLE');
         unlock();
         assert.equal((await submit(app, 'bp_lock', 2)).statusCode, 200);
@@ -143,7 +156,7 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
     fixture.config({
       ...overrides,
       MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL ?? 'mongodb://127.0.0.1:1/', proxy.port), {
-        serverSelectionTimeoutMS: 800,
+        serverSelectionTimeoutMS: scaled(800),
         ...urlOptions,
       }),
     });
@@ -157,12 +170,12 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
       const health = await app.inject({ method: 'GET', url: '/api/health' });
       assert.equal(health.statusCode, 503);
       await proxy.up();
-      let res = await submit(app, 'bp_gone', 2);
-      for (let i = 0; i < 20 && res.statusCode !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 250)); // the driver reconnects on its own
-        res = await submit(app, 'bp_gone', 2);
-      }
-      assert.equal(res.statusCode, 200, res.body);
+      // The driver reconnects on its own; until then the same event is refused and retried.
+      await waitUntil(
+        () => submit(app, 'bp_gone', 2),
+        (res) => res.statusCode === 200,
+        { what: 'a write to succeed once MongoDB is back', timeoutMs: 10_000, intervalMs: 250, show: reply },
+      );
       const ids = await storedIds(app, 'bp_gone');
       assert.ok(ids.has('e0') && ids.has('e2'));
     } finally {
@@ -201,12 +214,16 @@ describe('backpressure on mongodb', { skip: mongoSkip }, () => {
       proxy.resume();
       // Retrying the refused events (same event_ids) stores each exactly once.
       for (let i = 0; i < 10; i++) {
-        let res = await submit(app, 'bp_long', i);
-        for (let k = 0; k < 20 && res.statusCode !== 200; k++) {
-          await new Promise((r) => setTimeout(r, 250));
-          res = await submit(app, 'bp_long', i);
-        }
-        assert.equal(res.statusCode, 200, res.body);
+        await waitUntil(
+          () => submit(app, 'bp_long', i),
+          (res) => res.statusCode === 200,
+          {
+            what: `the retry of e${i} to be stored after the partition`,
+            timeoutMs: 10_000,
+            intervalMs: 250,
+            show: reply,
+          },
+        );
       }
       const res = await app.inject({ method: 'GET', url: '/api/metrics/bp_long' });
       assert.equal(res.json().count, 11);

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { startServerProcess } from '../helpers/server-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-config-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ test('each folded variable that is set is warned about once; the server still st
   try {
     assert.equal((await fetch(`${server.base}/api/health`)).status, 200);
     const warnings = () => server.output().match(/deprecated configuration: [A-Z_]+/g) ?? [];
-    for (let i = 0; i < 50 && warnings().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(warnings, (w) => w.length >= 2, { what: 'two deprecation warnings', timeoutMs: 5000 });
     assert.deepEqual(warnings().sort(), [
       'deprecated configuration: GROUP_COMMIT_MAX_EVENTS',
       'deprecated configuration: SQLITE_WRITE_THREAD',

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { dashEvent } from '../helpers/events.ts';
 import { runCli, startServerProcess } from '../helpers/server-process.ts';
+import { scaled } from '../helpers/wait.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-lock-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -19,7 +20,9 @@ const post = (base: string, ts: number) =>
     body: JSON.stringify(dashEvent('exp_lock', ts)),
   });
 
-test('a second server on the same DATA_DIR is refused with exit code 2', { timeout: 60_000 }, async () => {
+test('a second server on the same DATA_DIR is refused with exit code 2', {
+  timeout: scaled(60_000),
+}, async () => {
   const dataDir = path.join(root, 'a');
   const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
@@ -44,7 +47,7 @@ test('a second server on the same DATA_DIR is refused with exit code 2', { timeo
   }
 });
 
-test('a killed server does not block a restart', { timeout: 60_000 }, async () => {
+test('a killed server does not block a restart', { timeout: scaled(60_000) }, async () => {
   const dataDir = path.join(root, 'b');
   const env = { STORAGE: 'sqlite', DATA_DIR: dataDir, LOG_LEVEL: 'warn', TIMESTAMP_CHECK: 'off' };
   const first = await startServerProcess(env);
@@ -59,7 +62,7 @@ test('a killed server does not block a restart', { timeout: 60_000 }, async () =
   }
 });
 
-test('WORKERS=2 is one server: its workers share the file', { timeout: 60_000 }, async () => {
+test('WORKERS=2 is one server: its workers share the file', { timeout: scaled(60_000) }, async () => {
   const dataDir = path.join(root, 'c');
   const env = {
     STORAGE: 'sqlite',

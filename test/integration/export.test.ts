@@ -30,6 +30,7 @@ import type { EventStore, ReadQuery } from '../../src/store/types.ts';
 import { parseCsv } from '../helpers/csv.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { openStore, storeFixtures } from '../helpers/stores.ts';
+import { scaled } from '../helpers/wait.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const EXP = 'exp_export.1';
@@ -80,7 +81,7 @@ function cli(
     child.stderr.on('data', (d) => {
       stderr += d;
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), scaled(60_000));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

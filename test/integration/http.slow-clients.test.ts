@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
 import { sqliteFixture } from '../helpers/stores.ts';
+import { scaled } from '../helpers/wait.ts';
 
 const fixture = sqliteFixture();
 after(() => fixture.cleanup());
@@ -60,7 +61,7 @@ async function countEvents(app: FastifyInstance, id: string): Promise<number> {
   return res.statusCode === 200 ? res.json().count : 0;
 }
 
-describe('slow uploads', { timeout: 30_000 }, () => {
+describe('slow uploads', { timeout: scaled(30_000) }, () => {
   test('a body trickling below the rate floor is cut with 408 and nothing is stored', async () => {
     const { app, port } = await listen({
       HTTP_BODY_MIN_BYTES_PER_S: '2000',
@@ -128,7 +129,7 @@ describe('slow uploads', { timeout: 30_000 }, () => {
   });
 });
 
-describe('slow readers and the connection cap', { timeout: 60_000 }, () => {
+describe('slow readers and the connection cap', { timeout: scaled(60_000) }, () => {
   test('a client that never reads a large export is disconnected after HTTP_IDLE_TIMEOUT_MS', async () => {
     const { app, port } = await listen({ HTTP_IDLE_TIMEOUT_MS: '500' });
     try {
@@ -210,7 +211,7 @@ describe('slow readers and the connection cap', { timeout: 60_000 }, () => {
 });
 
 test('SIGTERM with an upload stalled mid-body still exits 0 within the grace period', {
-  timeout: 60_000,
+  timeout: scaled(60_000),
 }, async () => {
   const dir = fixture.config().dataDir;
   const server = await startServerProcess({ DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '500' });

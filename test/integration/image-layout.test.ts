@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../helpers/server-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -134,7 +135,7 @@ before(async () => {
   const [cmd, ...args] = stage.cmd;
   assert.equal(cmd, 'node', 'the image runs node');
   const port = await freePort();
-  child = spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, args, {
     cwd: app,
     env: {
       PATH: process.env.PATH ?? '',
@@ -147,23 +148,27 @@ before(async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d) => {
+  child = proc;
+  proc.stdout?.on('data', (d) => {
     output += d;
   });
-  child.stderr?.on('data', (d) => {
+  proc.stderr?.on('data', (d) => {
     output += d;
   });
   base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) break;
-    const ok = await fetch(`${base}/api/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the server from the image layout did not start:\n${output}`);
+  // Ready or exited, whichever comes first; the deadline (scaled by the load) only catches a hang.
+  await waitUntil(
+    async () =>
+      proc.exitCode !== null ||
+      (await fetch(`${base}/api/health`).then(
+        (r) => r.ok,
+        () => false,
+      )),
+    (done) => done,
+    { what: 'the server from the image layout to answer /api/health', timeoutMs: 30_000, show: () => output },
+  );
+  if (proc.exitCode !== null)
+    throw new Error(`the server from the image layout exited (${proc.exitCode}):\n${output}`);
 });
 
 after(async () => {

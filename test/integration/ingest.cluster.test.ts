@@ -6,15 +6,16 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import { dashEvent } from '../helpers/events.ts';
-import { startServerProcess } from '../helpers/server-process.ts';
+import { logLines, startServerProcess, waitForWorkers } from '../helpers/server-process.ts';
 import { storeFixtures } from '../helpers/stores.ts';
+import { scaled } from '../helpers/wait.ts';
 
 function request(agent: http.Agent, method: string, url: string, body?: unknown) {
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(
       url,
-      { method, agent, headers: data ? { 'content-type': 'application/json' } : {}, timeout: 10_000 },
+      { method, agent, headers: data ? { 'content-type': 'application/json' } : {}, timeout: scaled(10_000) },
       (res) => {
         let text = '';
         res.on('data', (c) => {
@@ -40,24 +41,15 @@ for (const fixture of storeFixtures()) {
           ? { STORAGE: 'sqlite', DATA_DIR: config.dataDir }
           : { STORAGE: 'mongodb', MONGO_URL: config.mongo.url, MONGO_DATABASE: config.mongo.database };
       const server = await startServerProcess({ ...env, WORKERS: '2', TIMESTAMP_CHECK: 'off' });
-      const logLines = () =>
-        server
-          .output()
-          .split('\n')
-          .filter((l) => l.startsWith('{'));
-      // Health answered once one worker listens; wait (bounded) for the second.
-      for (
-        let i = 0;
-        i < 100 && logLines().filter((l) => l.includes('Server listening at')).length < 2;
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // Health answered once one worker listens; wait for the second.
+      const workers = await waitForWorkers(server, 2).catch(async (err) => {
+        await server.stop();
+        throw err;
+      });
       // Fresh connections are spread over the workers by the cluster primary.
       const agent = new http.Agent({ keepAlive: false, maxSockets: 16 });
       try {
-        const listening = logLines().filter((l) => l.includes('Server listening at'));
-        assert.equal(new Set(listening.map((l) => JSON.parse(l).pid)).size, 2, 'two worker processes');
+        assert.equal(workers.size, 2, 'two worker processes');
         const replies = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
             i % 10 === 0
@@ -78,7 +70,7 @@ for (const fixture of storeFixtures()) {
         const read = await request(agent, 'GET', `${server.base}/api/metrics/cluster`);
         assert.equal(JSON.parse(read.text).count, 200);
         const servedBy = new Set(
-          logLines()
+          logLines(server)
             .filter((l) => l.includes('"request completed"'))
             .map((l) => JSON.parse(l).pid as number),
         );

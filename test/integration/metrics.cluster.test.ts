@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { dashEvent } from '../helpers/events.ts';
-import { startServerProcess } from '../helpers/server-process.ts';
+import { logLines, startServerProcess, waitForWorkers } from '../helpers/server-process.ts';
+import { scaled } from '../helpers/wait.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stats-metrics-cluster-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ function request(agent: http.Agent, method: string, url: string, body?: unknown)
 
 const sample = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? Number.NaN);
 
-test('every scrape reports the sum over the workers', { timeout: 90_000 }, async () => {
+test('every scrape reports the sum over the workers', { timeout: scaled(90_000) }, async () => {
   const server = await startServerProcess({
     STORAGE: 'sqlite',
     DATA_DIR: dir,
@@ -41,15 +42,8 @@ test('every scrape reports the sum over the workers', { timeout: 90_000 }, async
     TIMESTAMP_CHECK: 'off',
   });
   const agent = new http.Agent({ keepAlive: false, maxSockets: 8 });
-  const logLines = () =>
-    server
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'));
   try {
-    for (let i = 0; i < 100 && logLines().filter((l) => l.includes('Server listening at')).length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForWorkers(server, 2); // health answered once one worker listens
     const replies = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         request(agent, 'POST', `${server.base}/api/submit`, dashEvent('mc', i, { event_id: `e${i}` })),
@@ -57,7 +51,7 @@ test('every scrape reports the sum over the workers', { timeout: 90_000 }, async
     );
     for (const r of replies) assert.equal(r.status, 200, r.text);
     const servedBy = new Set(
-      logLines()
+      logLines(server)
         .filter((l) => l.includes('"incoming request"') && l.includes('"/api/submit"'))
         .map((l) => JSON.parse(l).pid as number),
     );

@@ -9,6 +9,7 @@ import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { dashEvent } from '../helpers/events.ts';
 import { mongoFixture, mongoUrlWith } from '../helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
+import { scaled, waitUntil } from '../helpers/wait.ts';
 
 const fixture = mongoFixture();
 let proxy: TcpProxy;
@@ -21,7 +22,7 @@ before(async () => {
   await proxy.up();
   await proxy.down(); // start with the database unreachable
   const config = fixture.config({
-    MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL, proxy.port), { serverSelectionTimeoutMS: 500 }),
+    MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL, proxy.port), { serverSelectionTimeoutMS: scaled(500) }),
   });
   app = await buildApp(config);
 });
@@ -55,12 +56,16 @@ test('503 while MongoDB is down, service again once it is back', { skip: mongoSk
   assert.equal(read.statusCode, 503);
 
   await proxy.up();
-  let healthy = false;
-  for (let i = 0; i < 50 && !healthy; i++) {
-    healthy = (await app.inject({ method: 'GET', url: '/api/health' })).statusCode === 200;
-    if (!healthy) await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.ok(healthy, 'health recovers after MongoDB returns');
+  await waitUntil(
+    () => app.inject({ method: 'GET', url: '/api/health' }),
+    (res) => res.statusCode === 200,
+    {
+      what: 'health to recover after MongoDB returns',
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      show: (res) => `${res.statusCode} ${res.body}`,
+    },
+  );
   const again = await app.inject({ method: 'POST', url: '/api/submit', payload: dashEvent('exp_outage', 2) });
   assert.equal(again.statusCode, 200);
   const body = (await app.inject({ method: 'GET', url: '/api/metrics/exp_outage' })).json();

@@ -8,6 +8,7 @@ import { buildApp } from '../../src/app.ts';
 import { MONGO_URL, mongoSkip } from '../helpers/env.ts';
 import { mongoFixture, mongoUrlWith, storeFixtures } from '../helpers/stores.ts';
 import { hostPortOf, TcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
+import { scaled, waitUntil } from '../helpers/wait.ts';
 
 for (const fixture of storeFixtures()) {
   describe(`probes on ${fixture.name}`, { skip: fixture.skip }, () => {
@@ -43,7 +44,9 @@ describe('/readyz during a MongoDB outage', { skip: mongoSkip }, () => {
     await proxy.up();
     app = await buildApp(
       fixture.config({
-        MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL as string, proxy.port), { serverSelectionTimeoutMS: 500 }),
+        MONGO_URL: mongoUrlWith(viaProxy(MONGO_URL as string, proxy.port), {
+          serverSelectionTimeoutMS: scaled(500),
+        }),
       }),
     );
   });
@@ -66,11 +69,15 @@ describe('/readyz during a MongoDB outage', { skip: mongoSkip }, () => {
     assert.equal((await app.inject({ method: 'GET', url: '/livez' })).statusCode, 200, 'still live');
 
     await proxy.up();
-    let ready = false;
-    for (let i = 0; i < 50 && !ready; i++) {
-      ready = (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200;
-      if (!ready) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(ready, 'ready again once MongoDB is back');
+    await waitUntil(
+      () => app.inject({ method: 'GET', url: '/readyz' }),
+      (res) => res.statusCode === 200,
+      {
+        what: '/readyz to answer 200 once MongoDB is back',
+        timeoutMs: 10_000,
+        intervalMs: 200,
+        show: (res) => `${res.statusCode} ${res.body}`,
+      },
+    );
   });
 });

@@ -5,14 +5,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mongoTarget } from '../../src/server.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
-async function logsUntil(output: () => string, re: RegExp, ms = 20_000): Promise<string> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (re.test(output())) return output();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return output();
+/** The output once it matches `re` (the deadline is scaled by the load). */
+function logsUntil(output: () => string, re: RegExp, ms = 20_000): Promise<string> {
+  return waitUntil(output, (out) => re.test(out), {
+    what: `a log line matching ${re}`,
+    timeoutMs: ms,
+    show: (out) => out,
+  });
 }
 
 test('an unreachable MongoDB is named at start, without the password', async () => {

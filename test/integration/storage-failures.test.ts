@@ -15,6 +15,7 @@ import Database from 'libsql';
 import { buildApp } from '../../src/app.ts';
 import { configFrom } from '../../src/config/index.ts';
 import { CI } from '../helpers/env.ts';
+import { scaled } from '../helpers/wait.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && !CI ? 'needs root to mount a tmpfs' : false;
@@ -133,7 +134,7 @@ describe('a bad DATA_DIR stops start-up naming the variable', () => {
     spawnSync(process.execPath, ['--import', 'tsx', cli, 'serve'], {
       env: { ...process.env, STORAGE: 'sqlite', DATA_DIR: dataDir, SERVER_PORT: '0', LOG_LEVEL: 'silent' },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: scaled(30_000),
     });
   test('a file, a kernel file system', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stats-file-')), 'f');

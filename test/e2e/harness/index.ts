@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import { errors, type Page } from 'playwright-core';
 import { type Browser, launchBrowser, type Throttle, throttleUrls } from './browser.ts';
 import { ensureMedia, type TestMedia } from './media.ts';
 import { type PageConfig, PLAYER_MAIN_JS, playerPageHtml } from './player-page.ts';
@@ -32,17 +32,31 @@ export interface OpenOptions extends Partial<Omit<PageConfig, 'manifest' | 'endp
   format?: 'dash' | 'hls';
 }
 
+/** An uncaught exception in a page: its message and its stack frames ("at f (url:line:col)"). */
+export interface PageError {
+  message: string;
+  frames: string[];
+}
+
+/** A bounded wait ran out (eventually() or PlayerPage.waitFor()): "Timeout waiting for ...". */
+export class WaitTimeout extends Error {
+  override name = 'WaitTimeout';
+}
+
 export interface PlayerPage {
   page: Page;
   config: PageConfig;
-  /** Waits (bounded) until a JS expression over window.e2e is truthy; fails with the page's error. */
+  /**
+   * Waits (bounded) until a JS expression over window.e2e is truthy. Fails with the page's own
+   * error when it recorded one, else with a WaitTimeout that lists the page errors.
+   */
   waitFor(expression: string, timeoutMs?: number): Promise<void>;
   /** Evaluates a JS expression in the page. */
   eval<T>(expression: string): Promise<T>;
   /** Event types the adapters reported so far (recorded in the page). */
   reported(): Promise<string[]>;
   /** Uncaught exceptions thrown in the page so far (the player's own, or ours). */
-  pageErrors(): readonly string[];
+  pageErrors(): readonly PageError[];
 }
 
 export interface E2E {
@@ -99,11 +113,18 @@ export async function startE2E(): Promise<E2E> {
       };
       const page = await browser.newPage();
       pages.push(page);
-      const problems: string[] = [];
-      // The message and where it was thrown (the first frames), to tell the player's bugs apart.
+      const problems: PageError[] = [];
+      // The message and where it was thrown (the frames), to tell the player's bugs apart.
       page.on('pageerror', (e) =>
-        problems.push([String(e), ...(e.stack ?? '').split('\n').slice(1, 3)].join(' ')),
+        problems.push({
+          message: String(e),
+          frames: (e.stack ?? '')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l.startsWith('at ')),
+        }),
       );
+      const shown = () => problems.map((p) => [p.message, ...p.frames.slice(0, 2)].join(' ')).join('; ');
       await page.goto(`${web.origin}/pages/player.html?cfg=${encodeURIComponent(JSON.stringify(config))}`);
       const evalIn = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
       return {
@@ -121,8 +142,20 @@ export async function startE2E(): Promise<E2E> {
               { timeout: timeoutMs, polling: 100 },
             );
           } catch (err) {
-            const extra = problems.length > 0 ? ` (page errors: ${problems.join('; ')})` : '';
-            throw new Error(`waiting for \`${expression}\`: ${(err as Error).message}${extra}`);
+            const extra = problems.length > 0 ? ` (page errors: ${shown()})` : '';
+            if (err instanceof errors.TimeoutError) {
+              const now = await page
+                .evaluate(`(() => { const v = window.e2e && window.e2e.video;
+                return v ? { currentTime: v.currentTime, readyState: v.readyState, paused: v.paused } : null; })()`)
+                .catch(() => null);
+              throw new WaitTimeout(
+                `Timeout waiting for \`${expression}\` after ${timeoutMs} ms, got video ${JSON.stringify(now)}${extra}`,
+                { cause: err },
+              );
+            }
+            throw new Error(`waiting for \`${expression}\`: ${(err as Error).message}${extra}`, {
+              cause: err,
+            });
           }
         },
         reported: () => evalIn<string[]>('window.e2e.events.map((e) => e.type)'),
@@ -137,15 +170,22 @@ export async function startE2E(): Promise<E2E> {
   };
 }
 
-/** Polls fn until it returns a truthy value or the time is up (then returns the last value). */
+/**
+ * Polls `fn` until `done` holds for its value and returns that value; past the deadline it
+ * rejects with a WaitTimeout "Timeout waiting for <what> after <ms> ms, got <last value>".
+ */
 export async function eventually<T>(
+  what: string,
   fn: () => Promise<T>,
   done: (v: T) => boolean,
   timeoutMs = 20_000,
+  show: (v: T) => string = (v) => JSON.stringify(v),
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   let v = await fn();
-  while (!done(v) && Date.now() < until) {
+  while (!done(v)) {
+    if (Date.now() >= until)
+      throw new WaitTimeout(`Timeout waiting for ${what} after ${timeoutMs} ms, got ${show(v)}`);
     await new Promise((r) => setTimeout(r, 200));
     v = await fn();
   }
