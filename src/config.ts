@@ -223,6 +223,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (config.corsOrigins === '*') {
       throw new ConfigError('CORS_ORIGINS', `${need} (a list of origins, not "*")`);
     }
+    if (typeof config.security.trustProxy === 'number' && config.security.trustProxy > 0) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        "a hop count is refused with SECURITY_PROFILE=public (a client reaching the server directly chooses its own address): list the proxies' addresses or CIDRs",
+      );
+    }
   }
   if (config.ingest.cmcdMaxReports > config.ingest.maxQueuedEvents) {
     throw new ConfigError(
