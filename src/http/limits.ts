@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { clientErrorHandler, frameworkErrors } from './error-handler.ts';
+import { discarding } from './oversize.ts';
 
 /** Longest path parameter: a 128-character experiment id with every character %-escaped. */
 export const MAX_PARAM_LENGTH = 3 * 128;
@@ -68,7 +69,9 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
   const sweep = () => {
     const now = Date.now();
     for (const [req, u] of uploads) {
-      if (req.complete || req.destroyed) {
+      // A body dropped after its 413 is bounded by HTTP_DISCARD_MAX_BYTES and the idle timeout;
+      // a 408 written after the 413 would be read as the reply to a next request.
+      if (req.complete || req.destroyed || discarding.has(req)) {
         uploads.delete(req);
         continue;
       }
