@@ -111,6 +111,23 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
 }
 
 /**
+ * Arms a streamed response's socket so that a reader that stopped reading is cut after the
+ * idle timeout, not twice that (N14: 60-70 s where 30 s is documented). Node lets one timeout
+ * pass when the socket's write queue changed since its last write (net.Socket#_onTimeout), which
+ * is always the case once a stalled reader has made the queue fill: so while the response
+ * streams, the socket's timer runs at half the idle time, and the second expiry, one idle time
+ * after the last progress, is the one that fires. Restored once the response has finished.
+ */
+export function armStreamIdleTimeout(res: ServerResponse, idleMs: number): void {
+  const socket = res.socket;
+  if (!socket || idleMs <= 0) return;
+  socket.setTimeout(Math.max(1, Math.ceil(idleMs / 2)));
+  res.once('finish', () => {
+    if (!socket.destroyed) socket.setTimeout(idleMs);
+  });
+}
+
+/**
  * Closes the app: stop accepting, let in-flight requests finish for up to graceMs, then destroy
  * every connection still open (a stalled upload must not hold the shutdown), and close the stores.
  */
