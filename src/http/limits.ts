@@ -120,7 +120,8 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
  */
 export function armStreamIdleTimeout(res: ServerResponse, idleMs: number): void {
   const socket = res.socket;
-  if (!socket || idleMs <= 0) return;
+  // app.inject()'s socket is not a net.Socket and has no timer.
+  if (!socket || idleMs <= 0 || typeof socket.setTimeout !== 'function') return;
   socket.setTimeout(Math.max(1, Math.ceil(idleMs / 2)));
   res.once('finish', () => {
     if (!socket.destroyed) socket.setTimeout(idleMs);

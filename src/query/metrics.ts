@@ -4,7 +4,6 @@
  * as JSON, NDJSON or CSV, optionally in pages (limit + cursor) over a pinned snapshot.
  */
 import { Readable } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
@@ -91,8 +90,6 @@ const csvFraming = (raw: boolean): Framing<StoredEvent> => ({
 
 /** Text is handed to the socket in chunks of about this many characters (or one larger event). */
 const CHUNK_CHARS = 64 * 1024;
-/** A read lets other requests run after formatting about this many characters. */
-const TURN_CHARS = 16 * 1024;
 
 /**
  * The framed text of a read, in bounded chunks (never a whole batch as one string: a few fat
@@ -111,7 +108,6 @@ async function* page<T extends Keyed>(
 ): AsyncGenerator<string> {
   const { limit, maxBytes } = opts;
   let chunk = f.head;
-  let sinceTurn = 0;
   try {
     read: for (let r = first; !r.done; r = await it.next()) {
       for (const e of r.value) {
@@ -124,17 +120,9 @@ async function* page<T extends Keyed>(
         st.bytes += text.length;
         st.last = e;
         chunk += text;
-        sinceTurn += text.length;
         if (chunk.length >= CHUNK_CHARS) {
           yield chunk;
           chunk = '';
-        }
-        if (sinceTurn >= TURN_CHARS) {
-          // The store iterator and the socket (which takes megabytes before it pushes back)
-          // resolve at once, so without this a read would run to the socket's limit in one
-          // turn of the event loop: 50 exports held every other request for 9.6 s (N4).
-          sinceTurn = 0;
-          await nextTurn();
         }
       }
     }
