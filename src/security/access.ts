@@ -72,7 +72,7 @@ export function redactUrl(url: string): string {
 
 /**
  * Whether `origin` is this server as the client reached it: the same scheme (the request's,
- * X-Forwarded-Proto only from a trusted proxy), host and port (default ports made explicit by
+ * X-Forwarded-Proto only from a trusted proxy), host and port (default ports normalised by
  * URL). The dashboard's own requests are not cross-origin; `gopher://host` or
  * `https://host:other-port` are.
  */
