@@ -14,6 +14,7 @@ import type { Config } from './config/index.ts';
 import probeRoutes from './health/probes.ts';
 import healthRoutes from './health/routes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { registerFairShare } from './http/fair-share.ts';
 import { MAX_PARAM_LENGTH, registerLimits, serverOptions } from './http/limits.ts';
 import { completeOpenapi } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
@@ -126,6 +127,7 @@ export async function buildApp(config: Readonly<Config>, opts: BuildOptions = {}
   app.decorate('config', config);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
+  registerFairShare(app, config);
   registerLimits(app, config);
   await registerAccess(app, config);
   app.addHook('onSend', async (request, reply) => {

@@ -100,6 +100,14 @@ const catalogue = {
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive; send it again' },
   URI_TOO_LONG: { status: 414, message: 'A path segment is longer than the server accepts' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the indicated delay' },
+  CLIENT_BUSY: {
+    status: 429,
+    message: 'This client has too many requests or connections open at once; wait for one to finish',
+  },
+  CMCD_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many CMCD reports from this client or session; retry after the indicated delay',
+  },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

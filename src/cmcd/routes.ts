@@ -15,6 +15,7 @@ import { type EventDoc, ExperimentId, experimentIdRe } from '../events/schema.ts
 import { decodeBody, refuseOtherTypes } from '../http/body.ts';
 import { type CollectResult, collectReports, orderOf } from './collect.ts';
 import { SessionMemory } from './map.ts';
+import { ReportQuota } from './quota.ts';
 import { fillFromStore } from './session-fill.ts';
 
 const Origin = {
@@ -77,6 +78,11 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
   refuseOtherTypes(app, TEXT_TYPES);
 
   const memory = new SessionMemory();
+  const quota = new ReportQuota({
+    perClient: app.config.cmcd.reportsPerSPerClient,
+    perSession: app.config.cmcd.reportsPerSPerSession,
+    maxReports: app.config.ingest.cmcdMaxReports,
+  });
   const { cmcd } = app.config;
   const closed = new Set(cmcd.closedExperiments);
   const rules = eventRulesOf(app.config);
@@ -106,6 +112,7 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Send CMCD reports: an application/cmcd body, a CMCD query argument or CMCD-* headers',
       );
     }
+    limitRates(request, result);
     await fillFromStore((exp, sid) => app.store.getSession(exp, sid), result.events);
     // Each report on its own: one bad report (a "$" key, 1e400, a millisecond ts) rejects
     // only itself, as a bad line does.
@@ -137,6 +144,9 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .slice(0, MAX_LISTED)
         .map((r) => ({ path: where(r), message: r.message }));
       if (only === 'EXPERIMENT_CLOSED') throw apiError(only);
+      if (only === 'CMCD_RATE_LIMITED') {
+        throw apiError(only, result.rejected[0]?.message, { details, retryAfter: 1 });
+      }
       if (only !== undefined && PASSED_ON.has(only)) {
         const message = result.rejected.length === 1 ? result.rejected[0]?.message : undefined;
         throw apiError(only, message, { details });
@@ -195,6 +205,39 @@ const cmcdRoutes: FastifyPluginAsyncTypebox = async (app) => {
           }
         : {}),
     });
+  }
+
+  /**
+   * CMCD_REPORTS_PER_S_PER_CLIENT for the whole request (429, nothing stored), then
+   * CMCD_REPORTS_PER_S_PER_SESSION per report (those over it are rejected, the rest stored).
+   */
+  function limitRates(request: FastifyRequest, result: CollectResult): void {
+    const n = result.events.length;
+    if (n === 0) return;
+    const wait = quota.client(request.ip, n);
+    if (wait > 0) {
+      throw apiError(
+        'CMCD_RATE_LIMITED',
+        `This client sends more than ${app.config.cmcd.reportsPerSPerClient} CMCD reports a second (CMCD_REPORTS_PER_S_PER_CLIENT); retry in ${wait} s`,
+        { retryAfter: wait },
+      );
+    }
+    const keep = result.events.map((e) =>
+      e.session_id === undefined ? true : quota.session(`${e.experiment_id}\0${e.session_id}`),
+    );
+    if (keep.every(Boolean)) return;
+    const events = result.events.filter((_, i) => keep[i]);
+    const origins = result.origins.filter((_, i) => keep[i]);
+    result.events.forEach((e, i) => {
+      if (keep[i]) return;
+      result.rejected.push({
+        origin: result.origins[i] ?? { source: 'query' },
+        code: 'CMCD_RATE_LIMITED',
+        message: `Session "${e.session_id}" sends more than ${app.config.cmcd.reportsPerSPerSession} CMCD reports a second (CMCD_REPORTS_PER_S_PER_SESSION)`,
+      });
+    });
+    result.events = events;
+    result.origins = origins;
   }
 
   /** The path's experiment wins; otherwise the report's experiment key, else the default. */

@@ -105,6 +105,12 @@ export interface Config {
     maxConnections: number;
     /** On SIGTERM, connections still mid-request after this are destroyed. */
     shutdownGraceMs: number;
+    /** Open connections per client address; 0: no cap (trusted proxies exempt). */
+    maxConnectionsPerClient: number;
+    /** Requests of one client served at once; 0: no cap (probes and health exempt). */
+    maxInFlightPerClient: number;
+    /** After a 413, how much more of the body is read and discarded before closing. */
+    discardMaxBytes: number;
   };
   /** Access control: "open" (lab LAN, the default) or "public" (keys, tokens, limits). */
   security: {
@@ -130,6 +136,10 @@ export interface Config {
     defaultExperiment: string | undefined;
     /** Experiments whose CMCD reports get 410 Gone (CTA-5004: stop sending for this session). */
     closedExperiments: readonly string[];
+    /** CMCD reports per second per client, in bursts of up to CMCD_MAX_REPORTS; 0: no cap. */
+    reportsPerSPerClient: number;
+    /** CMCD reports per second per session (sid), in bursts of 10 s worth; 0: no cap. */
+    reportsPerSPerSession: number;
   };
   /** Warnings for folded variables that are set (logged once at start by src/server.ts). */
   deprecations: readonly string[];
@@ -192,6 +202,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       bodyGraceMs: v.HTTP_BODY_GRACE_MS,
       maxConnections: v.HTTP_MAX_CONNECTIONS,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+      maxConnectionsPerClient: v.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+      maxInFlightPerClient: v.HTTP_MAX_IN_FLIGHT_PER_CLIENT,
+      discardMaxBytes: v.HTTP_DISCARD_MAX_BYTES,
     },
     security: {
       profile: v.SECURITY_PROFILE,
@@ -207,6 +220,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       experimentKey: v.CMCD_EXPERIMENT_KEY,
       defaultExperiment: v.CMCD_DEFAULT_EXPERIMENT,
       closedExperiments: v.CMCD_CLOSED_EXPERIMENTS,
+      reportsPerSPerClient: v.CMCD_REPORTS_PER_S_PER_CLIENT,
+      reportsPerSPerSession: v.CMCD_REPORTS_PER_S_PER_SESSION,
     },
     deprecations,
   };
@@ -222,6 +237,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (!config.security.readToken) throw new ConfigError('READ_TOKEN', need);
     if (config.corsOrigins === '*') {
       throw new ConfigError('CORS_ORIGINS', `${need} (a list of origins, not "*")`);
+    }
+    if (typeof config.security.trustProxy === 'number' && config.security.trustProxy > 0) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        "a hop count is refused with SECURITY_PROFILE=public (a client reaching the server directly chooses its own address): list the proxies' addresses or CIDRs",
+      );
     }
   }
   if (config.ingest.cmcdMaxReports > config.ingest.maxQueuedEvents) {

@@ -11,6 +11,9 @@ const list = (raw: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** proxy-addr's names for address ranges. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
 const isPublic = (get: (n: string) => unknown) => get('SECURITY_PROFILE') === 'public';
 
 /** A secret of at least 16 characters (keys and tokens a browser or a player may carry). */
@@ -132,8 +135,9 @@ export const HTTP_SPEC = {
   TRUST_PROXY: custom<boolean | number | string[]>({
     section: 'access',
     default: false,
-    accepts: '`true`/`false`, a hop count, or addresses/CIDRs',
-    doc: "which proxies' `X-Forwarded-For` to believe for the client IP (rate limits behind a load balancer)",
+    accepts:
+      'proxy addresses/CIDRs (or `loopback`, `linklocal`, `uniquelocal`), `false`, a hop count (not with `public`)',
+    doc: "the proxies whose `X-Forwarded-For` names the client IP (rate limits and per-client caps behind a load balancer); `true` is refused: it would believe any client's header",
     parse(raw, name) {
       const v = raw.trim().toLowerCase();
       if (/^\d+$/.test(v)) {
@@ -141,12 +145,20 @@ export const HTTP_SPEC = {
         if (n > 100) throw new ConfigError(name, `must be between 0 and 100, got ${n}`);
         return n;
       }
-      if (['true', 'yes', 'on'].includes(v)) return true;
+      if (['true', 'yes', 'on'].includes(v)) {
+        throw new ConfigError(
+          name,
+          "true would take the client IP from any client's X-Forwarded-For (a client can rotate it past every per-client limit); list the proxies' addresses or CIDRs, e.g. 127.0.0.1,10.0.0.0/8",
+        );
+      }
       if (['false', 'no', 'off'].includes(v)) return false;
       const items = list(raw);
       for (const a of items) {
-        if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a)) {
-          throw new ConfigError(name, `"${a}" is not an address or CIDR (or use true / a hop count)`);
+        if (!PROXY_NAMES.has(a.toLowerCase()) && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a)) {
+          throw new ConfigError(
+            name,
+            `"${a}" is not an address or CIDR (or loopback, linklocal, uniquelocal)`,
+          );
         }
       }
       return items;

@@ -26,6 +26,7 @@ import { experimentIdRe } from '../events/schema.ts';
 import { ConfigError } from './error.ts';
 import { FOLDED } from './folded.ts';
 import { mongoUrlOption } from './mongo-url.ts';
+import { CLIENT_SPEC } from './spec-clients.ts';
 import { HTTP_SPEC } from './spec-http.ts';
 import { bool, custom, int, oneOf, optionalText, text, type Var, wholeNumber } from './vars.ts';
 
@@ -344,6 +345,7 @@ export const SPEC = {
   }),
 
   ...HTTP_SPEC,
+  ...CLIENT_SPEC,
   ...FOLDED,
 } satisfies Record<string, Var<unknown>>;
 

@@ -13,6 +13,14 @@ const MAX_DEPTH = 32;
 
 const BAD_KEY = /^\$|[.\0]/;
 
+/**
+ * Whether a string is valid Unicode: JSON's "\ud800" escape parses to a lone UTF-16 surrogate,
+ * which no store keeps (UTF-8 has no encoding for it; it came back as U+FFFD). Native
+ * String.prototype.isWellFormed (Node 20; not in the ES2023 lib types).
+ */
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+const LONE_SURROGATE = 'contains a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode';
+
 /** What prepareEvent enforces beyond the schema (from Config: ingest and timestamps). */
 export interface EventRules {
   /** Largest event, as characters of its JSON text (approximate: numbers count 8). */
@@ -23,6 +31,7 @@ export interface EventRules {
 /** Findings of one walk over an event. */
 interface Walk {
   names: ErrorDetail[];
+  /** Values no store keeps: non-finite numbers, strings with lone surrogates. */
   numbers: ErrorDetail[];
   /** Approximate length of the event's JSON text so far. */
   size: number;
@@ -61,6 +70,7 @@ function walk(value: object, parents: string[], w: Walk, depth: number): void {
       } else {
         w.size += scalarSize(v);
         if (typeof v === 'number' && !Number.isFinite(v)) nonFinite(w, parents, String(i));
+        else if (typeof v === 'string' && !wellFormed(v)) badValue(w, parents, String(i), LONE_SURROGATE);
       }
       if (w.size > w.maxSize) return;
     }
@@ -70,11 +80,13 @@ function walk(value: object, parents: string[], w: Walk, depth: number): void {
   for (const k of Object.keys(value)) {
     if (w.names.length + w.numbers.length >= 10 || w.size > w.maxSize) return;
     w.size += k.length + 4;
-    if (BAD_KEY.test(k)) {
+    if (BAD_KEY.test(k) || !wellFormed(k)) {
       parents.push(k);
       w.names.push({
         path: pathOf(parents),
-        message: 'field names may not start with "$" or contain "." or NUL',
+        message: BAD_KEY.test(k)
+          ? 'field names may not start with "$" or contain "." or NUL'
+          : `the field name ${LONE_SURROGATE}`,
       });
       parents.pop();
     }
@@ -86,13 +98,18 @@ function walk(value: object, parents: string[], w: Walk, depth: number): void {
     } else {
       w.size += scalarSize(v);
       if (typeof v === 'number' && !Number.isFinite(v)) nonFinite(w, parents, k);
+      else if (typeof v === 'string' && !wellFormed(v)) badValue(w, parents, k, LONE_SURROGATE);
     }
   }
 }
 
 function nonFinite(w: Walk, parents: string[], key: string): void {
+  badValue(w, parents, key, 'must be a finite number (1e400 is out of range)');
+}
+
+function badValue(w: Walk, parents: string[], key: string, message: string): void {
   parents.push(key);
-  w.numbers.push({ path: pathOf(parents), message: 'must be a finite number (1e400 is out of range)' });
+  w.numbers.push({ path: pathOf(parents), message });
   parents.pop();
 }
 
@@ -206,7 +223,7 @@ export function prepareEvent(
   }
   if (w.numbers.length > 0) {
     const summary = w.numbers.map((d) => `${d.path}: ${d.message}`).join('; ');
-    throw apiError('VALIDATION_FAILED', `The event has numbers that are not finite: ${summary}`, {
+    throw apiError('VALIDATION_FAILED', `The event has values that cannot be stored: ${summary}`, {
       details: w.numbers,
     });
   }

@@ -13,6 +13,7 @@ import {
   StoreFailedError,
   StoreUnavailableError,
 } from '../errors.ts';
+import { bodyLimitOf, discardRest } from './oversize.ts';
 
 interface AjvIssue {
   instancePath: string;
@@ -102,7 +103,16 @@ export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const known = toApiError(err);
+    let known = toApiError(err);
+    if (known?.code === 'BODY_TOO_LARGE') {
+      discardRest(request, reply, request.server.config.http.discardMaxBytes);
+      if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        known = apiError(
+          'BODY_TOO_LARGE',
+          `The request body is over ${bodyLimitOf(request)} bytes, the most this route accepts (BODY_LIMIT; INGEST_BATCH_BODY_LIMIT for batches): send smaller requests`,
+        );
+      }
+    }
     if (known) {
       if (known.statusCode >= 500)
         request.log.warn({ code: known.code, err: errSummary(err) }, known.message);

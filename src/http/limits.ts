@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.ts';
 import { clientErrorHandler, frameworkErrors } from './error-handler.ts';
+import { discarding } from './oversize.ts';
 
 /** Longest path parameter: a 128-character experiment id with every character %-escaped. */
 export const MAX_PARAM_LENGTH = 3 * 128;
@@ -68,7 +69,9 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
   const sweep = () => {
     const now = Date.now();
     for (const [req, u] of uploads) {
-      if (req.complete || req.destroyed) {
+      // A body dropped after its 413 is bounded by HTTP_DISCARD_MAX_BYTES and the idle timeout;
+      // a 408 written after the 413 would be read as the reply to a next request.
+      if (req.complete || req.destroyed || discarding.has(req)) {
         uploads.delete(req);
         continue;
       }
@@ -104,6 +107,24 @@ export function registerLimits(app: FastifyInstance, config: Readonly<Config>): 
     if (timer) clearInterval(timer);
     uploads.clear();
     done();
+  });
+}
+
+/**
+ * Arms a streamed response's socket so that a reader that stopped reading is cut after the
+ * idle timeout, not twice that (N14: 60-70 s where 30 s is documented). Node lets one timeout
+ * pass when the socket's write queue changed since its last write (net.Socket#_onTimeout), which
+ * is always the case once a stalled reader has made the queue fill: so while the response
+ * streams, the socket's timer runs at half the idle time, and the second expiry, one idle time
+ * after the last progress, is the one that fires. Restored once the response has finished.
+ */
+export function armStreamIdleTimeout(res: ServerResponse, idleMs: number): void {
+  const socket = res.socket;
+  // app.inject()'s socket is not a net.Socket and has no timer.
+  if (!socket || idleMs <= 0 || typeof socket.setTimeout !== 'function') return;
+  socket.setTimeout(Math.max(1, Math.ceil(idleMs / 2)));
+  res.once('finish', () => {
+    if (!socket.destroyed) socket.setTimeout(idleMs);
   });
 }
 

@@ -149,10 +149,19 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
 
   const token = app.config.metricsToken;
   const authorized = token === undefined ? undefined : bearerCheck(token);
+  // On a public network the numbers (routes, error rates, queue depth) are not for everyone:
+  // without METRICS_TOKEN the endpoint is shut rather than open. The probes stay open.
+  const shut = !authorized && app.config.security.profile === 'public';
   app.get(
     '/metrics',
     { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'] } },
     async (request, reply) => {
+      if (shut) {
+        throw apiError(
+          'FORBIDDEN',
+          'GET /metrics is off with SECURITY_PROFILE=public until METRICS_TOKEN is set',
+        );
+      }
       if (authorized && !authorized(request.headers.authorization)) {
         throw apiError('UNAUTHORIZED', 'This endpoint needs the metrics token (Authorization: Bearer ...)');
       }

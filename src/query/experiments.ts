@@ -30,6 +30,15 @@ const SessionSummarySchema = Type.Object({
 });
 
 const experimentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // These routes take no body, but HTTP client wrappers send Content-Type: application/json on
+  // every request: a JSON content type with no body is no body here, not 400 EMPTY_BODY.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else json(request, String(body), done);
+  });
+
   app.get(
     '/experiments',
     {

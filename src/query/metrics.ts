@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import { ExperimentId, type StoredEvent } from '../events/schema.ts';
 import { CSV_HEADER, csvLines, ndjsonLine } from '../export/columns.ts';
 import { CONTENT_TYPES, negotiateFormat, type ReadFormat } from '../http/format.ts';
+import { armStreamIdleTimeout } from '../http/limits.ts';
 import type { JsonEvent, ReadQuery } from '../store/types.ts';
 import { encodeCursor, filterKey, startOfRead } from './cursor.ts';
 
@@ -163,6 +164,7 @@ export async function sendEvents<T extends Keyed>(
     if (next) reply.header('x-next-cursor', next);
     return reply.send(chunks.join(''));
   }
+  armStreamIdleTimeout(reply.raw, reply.server.config.http.idleTimeoutMs);
   // A mid-stream error makes Fastify destroy the socket: the client sees a broken response,
   // never a 200 with a short but valid-looking body.
   return reply.send(Readable.from(body, { highWaterMark: 2 }));

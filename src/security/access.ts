@@ -35,13 +35,56 @@ export function accessOf(url: string, method: string): Access {
 export const INGEST_KEY_PARAM = 'key';
 export const READ_TOKEN_PARAM = 'token';
 
-const CREDENTIAL_IN_URL = /([?&](?:key|token)=)[^&#]*/g;
+const SECRET_PARAMS = new Set([INGEST_KEY_PARAM, READ_TOKEN_PARAM]);
 
-/** A URL fit for logs: credentials in the query string replaced. */
+/** A query parameter's name as the query parser reads it (`%6Bey`, `k%65y` and `+` decoded). */
+function paramName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' ')).trim().toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
+/**
+ * A URL fit for logs: the value of every query parameter that names a credential, however its
+ * name is spelled (`key=`, `%6Bey=`, `KEY=`), replaced. Most URLs have no `%`, `key` or `token`
+ * in their query and are returned as they are.
+ */
 export function redactUrl(url: string): string {
-  return url.includes('key=') || url.includes('token=')
-    ? url.replace(CREDENTIAL_IN_URL, '$1[redacted]')
-    : url;
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url.slice(q + 1);
+  if (!/key|token|%|\+/i.test(query)) return url;
+  const parts = query.split(/([&;])/);
+  let changed = false;
+  for (let i = 0; i < parts.length; i += 2) {
+    const part = parts[i] ?? '';
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (eq >= 0 && SECRET_PARAMS.has(paramName(name))) {
+      parts[i] = `${name}=[redacted]`;
+      changed = true;
+    }
+  }
+  return changed ? `${url.slice(0, q + 1)}${parts.join('')}` : url;
+}
+
+/**
+ * Whether `origin` is this server as the client reached it: the same scheme (the request's,
+ * X-Forwarded-Proto only from a trusted proxy), host and port (default ports normalised by
+ * URL). The dashboard's own requests are not cross-origin; `gopher://host` or
+ * `https://host:other-port` are.
+ */
+export function sameOrigin(origin: string, protocol: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const o = new URL(origin);
+    const self = new URL(`${protocol}://${host}`);
+    return o.origin !== 'null' && o.origin === self.origin;
+  } catch {
+    return false;
+  }
 }
 
 function queryParam(request: FastifyRequest, name: string): string | undefined {
@@ -99,12 +142,7 @@ export async function registerAccess(app: FastifyInstance, config: Readonly<Conf
   const originAllowed = (request: FastifyRequest): boolean => {
     const origin = request.headers.origin;
     if (origin === undefined || origins.has(origin)) return true;
-    // The dashboard's own requests (same host) are not cross-origin.
-    try {
-      return new URL(origin).host === request.headers.host;
-    } catch {
-      return false;
-    }
+    return sameOrigin(origin, request.protocol, request.headers.host);
   };
 
   const perIp: onRequestHookHandler = async (request) => {

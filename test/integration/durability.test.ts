@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/index.ts';
 import { createStore } from '../../src/store/index.ts';
 import type { EventStore } from '../../src/store/types.ts';
 import { dashEvent } from '../helpers/events.ts';

@@ -245,7 +245,10 @@ describe('rate limits (public profile)', () => {
 
 describe('behind a reverse proxy', () => {
   test('TRUST_PROXY makes the per-IP limit count each forwarded client, not the proxy', async () => {
-    const app = await buildApp(fixture.config({ ...PUBLIC, RATE_LIMIT_PER_IP: '1', TRUST_PROXY: '1' }));
+    // inject() connects from 127.0.0.1: the proxy.
+    const app = await buildApp(
+      fixture.config({ ...PUBLIC, RATE_LIMIT_PER_IP: '1', TRUST_PROXY: '127.0.0.1' }),
+    );
     try {
       const get = (ip: string) =>
         app.inject({

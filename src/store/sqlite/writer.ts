@@ -25,7 +25,8 @@ type Request =
   | { type: 'saveQoe'; experimentId: string; sessionKey: string; version: number; qoe: string }
   | { type: 'rebuild'; experimentId?: string | undefined };
 
-export type WriterMessage = (Request & { id: number }) | { type: 'close' };
+/** `postedAt` (Date.now()) bounds the whole wait, queue included: see writer-thread.ts. */
+export type WriterMessage = (Request & { id: number; postedAt: number }) | { type: 'close' };
 export type WriterReply =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; message: string; code?: string };
@@ -125,7 +126,7 @@ export class SqliteWriter {
     return new Promise<unknown>((resolve, reject) => {
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ ...req, id } satisfies WriterMessage);
+      worker.postMessage({ ...req, id, postedAt: Date.now() } satisfies WriterMessage);
     });
   }
 
