@@ -155,7 +155,7 @@ for (const fixture of storeFixtures()) {
         const s = json.sessions.find((x) => x.session_id === r[0]);
         assert.ok(s);
         for (const [i, c] of QOE_COLUMNS.entries()) {
-          const v = s[c];
+          const v: unknown = s[c];
           assert.equal(r[i], v === null || v === undefined ? '' : String(v), `${s.session_id} ${c}`);
         }
       }
