@@ -24,6 +24,7 @@ import type {
   StaleSession,
   StoreHealth,
 } from '../types.ts';
+import { loginOf, type MongoLogin } from './auth.ts';
 import {
   createEventIndexes,
   createSessionIndexes,
@@ -63,6 +64,8 @@ export class MongoStore implements EventStore {
   readonly kind = 'mongodb' as const;
   #client: MongoClient | undefined;
   readonly #where: string;
+  /** Who MONGO_URL logs in as (no password), to name it when the login is refused. */
+  readonly #login: MongoLogin | null;
   /** Per-process promises, dropped on failure so the next call retries. */
   readonly #once = new Map<string, Promise<void>>();
   readonly #lock = new KeyedLock();
@@ -74,6 +77,7 @@ export class MongoStore implements EventStore {
 
   constructor(private readonly opts: MongoStoreOptions) {
     this.#where = hostsOf(opts.url);
+    this.#login = loginOf(opts.url);
   }
 
   /**
@@ -160,7 +164,10 @@ export class MongoStore implements EventStore {
       await this.db.command({ ping: 1 }, { timeoutMS: this.opts.serverSelectionTimeoutMs });
       return { ok: true };
     } catch (err) {
-      return { ok: false, detail: storeError(err, 'ping', this.#where, this.#lastFailure).message };
+      return {
+        ok: false,
+        detail: storeError(err, 'ping', this.#where, this.#lastFailure, this.#login).message,
+      };
     }
   }
 
@@ -207,7 +214,7 @@ export class MongoStore implements EventStore {
         }),
       );
     } catch (err) {
-      throw storeError(err, 'write', this.#where, this.#lastFailure);
+      throw storeError(err, 'write', this.#where, this.#lastFailure, this.#login);
     }
     duplicates.sort((a, b) => a - b);
     failed.sort((a, b) => a.index - b.index);
@@ -218,7 +225,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.readMark(this.#m, experimentId);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -232,7 +239,7 @@ export class MongoStore implements EventStore {
     try {
       yield* read.readEvents(this.#m, query, await this.#plan(query.experimentId));
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -246,7 +253,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.listExperiments(this.#m);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -256,7 +263,7 @@ export class MongoStore implements EventStore {
       const keyed = await this.#keyed.isKeyed(this.#m, experimentId);
       return await read.listSessions(this.#m, experimentId, keyed);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -268,7 +275,7 @@ export class MongoStore implements EventStore {
       const rows = await read.listSessions(this.#m, experimentId, false);
       return rows.find((r) => r.session_id === sessionId) ?? null;
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -281,7 +288,7 @@ export class MongoStore implements EventStore {
     try {
       await saveQoe(this.#m, experimentId, sessionId, version, qoe);
     } catch (err) {
-      throw storeError(err, 'write', this.#where, this.#lastFailure);
+      throw storeError(err, 'write', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -298,7 +305,7 @@ export class MongoStore implements EventStore {
         legacy.map((d) => String(d._id)),
       );
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -323,7 +330,7 @@ export class MongoStore implements EventStore {
         out.events += r.events;
       }
     } catch (err) {
-      throw storeError(err, 'rebuild', this.#where, this.#lastFailure);
+      throw storeError(err, 'rebuild', this.#where, this.#lastFailure, this.#login);
     }
     return out;
   }
@@ -347,7 +354,7 @@ export class MongoStore implements EventStore {
         return r.deletedCount;
       })
       .catch((err) => {
-        throw storeError(err, 'delete', this.#where, this.#lastFailure);
+        throw storeError(err, 'delete', this.#where, this.#lastFailure, this.#login);
       });
   }
 
