@@ -14,10 +14,8 @@ import {
 } from './annotations.ts';
 import { h } from './dom.ts';
 import { type Figure, type FigureSeries, figureCsv, figureSvg, fileStem } from './figure.ts';
-import { type LegendEntry, layoutLegend, SWATCH, textWidth } from './legend.ts';
-
-/** The font of legends in downloaded PNGs (CSS px, before the device pixel ratio). */
-const LEGEND_FONT = '12px sans-serif';
+import { type LegendEntry, SWATCH } from './legend.ts';
+import { chartPng } from './png.ts';
 
 export const PALETTE = [
   '#1f77b4',
@@ -327,48 +325,24 @@ export class Chart {
     return figureSvg(this.figure());
   }
 
-  /** The chart canvas on white, with its title above and its legend below (wrapped by text width). */
+  /** The chart canvas on white, with its title above and its legend below (png.ts). */
   async png(): Promise<Blob> {
     const src = this.plot?.ctx.canvas;
     if (!src) throw new Error('nothing drawn');
-    const k = src.width / (this.plot?.width ?? src.width);
     const entries: LegendEntry[] = this.series.map((s) => ({ label: s.label, color: s.color, kind: 'line' }));
     if (this.spec.annotations?.stalls.length)
       entries.push({ label: 'stall', color: STALL_BAR, kind: 'line' });
-    const measurer = document.createElement('canvas').getContext('2d');
-    if (measurer) measurer.font = LEGEND_FONT;
-    const legend = layoutLegend(entries, src.width / k - 16, (t) =>
-      Math.ceil(measurer?.measureText(t).width ?? textWidth(t)),
+    const { blob, legend } = chartPng(
+      src,
+      this.plot?.width ?? src.width,
+      this.captionText.textContent ?? '',
+      entries,
     );
-    const top = Math.round(30 * k);
-    const bottom = Math.round((legend.rows * 18 + 8) * k);
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height + top + bottom;
-    const ctx = c.getContext('2d');
-    if (!ctx) throw new Error('no 2d context');
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, c.width, c.height);
-    ctx.fillStyle = '#1d2330';
-    ctx.font = `bold ${Math.round(14 * k)}px sans-serif`;
-    ctx.fillText(this.captionText.textContent ?? '', 8 * k, 20 * k);
-    ctx.drawImage(src, 0, top);
-    ctx.scale(k, k);
-    ctx.font = LEGEND_FONT;
-    for (const e of legend.placed) {
-      const x = 8 + e.x;
-      const y = (top + src.height) / k + e.row * 18 + 14;
-      ctx.fillStyle = e.color;
-      ctx.fillRect(x, y - 6, 18, 3);
-      ctx.fillStyle = '#1d2330';
-      ctx.fillText(e.text, x + SWATCH, y);
-    }
+    // Where the legend went (CSS px), for the browser tests that check it for overlaps.
     this.box.dataset.pngLegend = JSON.stringify(
-      legend.placed.map((e) => ({ x: 8 + e.x, row: e.row, width: SWATCH + e.width })),
+      legend.map((e) => ({ x: e.x, row: e.row, width: SWATCH + e.width })),
     );
-    return new Promise((resolve, reject) =>
-      c.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
-    );
+    return blob;
   }
 
   async download(format: 'svg' | 'png' | 'csv'): Promise<void> {
