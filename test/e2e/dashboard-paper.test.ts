@@ -21,6 +21,13 @@ import { type Browser, launchBrowser } from './harness/browser.ts';
 import { CHROMIUM } from './harness/tools.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const SHOTS = path.join(ROOT, 'artifacts/screenshots');
+
+/** Keeps a downloaded figure for review next to the screenshots. */
+function keep(name: string, body: Buffer | string): void {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  fs.writeFileSync(path.join(SHOTS, name), body);
+}
 const chromiumSkip = fs.existsSync(CHROMIUM) ? false : `skipped: install Debian's chromium at ${CHROMIUM}`;
 if (CI && chromiumSkip) throw new Error(`CI=true but ${CHROMIUM} is missing`);
 
@@ -111,10 +118,14 @@ describe('paper-ready dashboard output in Chromium', { skip: chromiumSkip }, () 
    * Renders an SVG in Chromium and returns the box of each legend entry (swatch and text) as
    * drawn, with the labels and the document's size.
    */
-  async function svgLegend(svg: string) {
+  async function svgLegend(svg: string, shot?: string) {
     const page = await context.newPage();
     try {
       await page.setContent(svg);
+      if (shot) {
+        fs.mkdirSync(SHOTS, { recursive: true });
+        await page.locator('svg').screenshot({ path: path.join(SHOTS, shot) });
+      }
       return await page.evaluate(() => {
         const root = document.querySelector('svg') as SVGSVGElement;
         const texts = Array.from(document.querySelectorAll<SVGTextElement>('text.legend'));
@@ -256,13 +267,14 @@ describe('paper-ready dashboard output in Chromium', { skip: chromiumSkip }, () 
     for (const id of UUIDS) assert.ok(!legend.includes(id), 'no UUID in the overlay legend');
 
     const svg = (await download(page, `${fig} button[data-format="svg"]`)).body.toString('utf8');
-    const drawn = await svgLegend(svg);
+    keep('paper-overlay-bitrate.svg', svg);
+    const drawn = await svgLegend(svg, 'paper-overlay-bitrate-svg.png');
     assert.deepEqual(
       drawn.entries.slice(0, 3).map((e) => e.label),
       labels,
     );
     assertNoOverlap(drawn.entries, drawn.width, 'overlay SVG');
-    await download(page, `${fig} button[data-format="png"]`);
+    keep('paper-overlay-bitrate.png', (await download(page, `${fig} button[data-format="png"]`)).body);
     assertPngLegend(await pngLegend(page, fig), 3);
 
     // The rate chart of the overlay: 0 inside each run's stall (the element said 1 there).
@@ -322,13 +334,14 @@ describe('paper-ready dashboard output in Chromium', { skip: chromiumSkip }, () 
     const fig = 'figure.chart[data-title="Startup time"]';
     await page.waitForSelector(`${fig}[data-series]`);
     const svg = (await download(page, `${fig} button[data-format="svg"]`)).body.toString('utf8');
-    const drawn = await svgLegend(svg);
+    keep('paper-compare-cdf.svg', svg);
+    const drawn = await svgLegend(svg, 'paper-compare-cdf-svg.png');
     assert.deepEqual(
       drawn.entries.map((e) => e.label),
       LONG.map((e) => `${e} (n=2)`),
     );
     assertNoOverlap(drawn.entries, drawn.width, 'compare CDF SVG');
-    await download(page, `${fig} button[data-format="png"]`);
+    keep('paper-compare-cdf.png', (await download(page, `${fig} button[data-format="png"]`)).body);
     assertPngLegend(await pngLegend(page, fig), 3);
 
     const q = await Promise.all(
