@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Command line: `stats-server serve` (default), `export ...`, `rebuild-summaries`. See docs/cli.md. */
+/** Command line: `stats-server serve` (default), `export`, `qoe`, `rebuild-summaries`. See docs/cli.md. */
 import { VERSION } from './app.ts';
 import { ConfigError, loadConfig } from './config/index.ts';
 
@@ -10,6 +10,8 @@ Commands:
                    listed in the README; docs/cli.md)
   export <experiment_id> --format ndjson|json|csv|parquet --out FILE
                    Write one experiment's events to a file (same environment as serve)
+  qoe <experiment_id> --format csv|json [--out FILE] [--warmup W]
+                   Write the per-session QoE table of one experiment
   rebuild-summaries [experiment_id]
                    Recompute stored session keys and summaries from the events
                    (also the backfill of Flask-written MongoDB data; alias backfill-sessions)
@@ -64,6 +66,13 @@ async function main(argv: string[]): Promise<number> {
       quietOnClosedStdout();
       removePartialOnSignal();
       return exportCommand(rest, () => loadConfig());
+    }
+    case 'qoe': {
+      const { QOE_USAGE, qoeCommand } = await import('./commands/qoe.ts');
+      if (helpOrVersion(rest, QOE_USAGE)) return 0;
+      doing = 'qoe failed';
+      quietOnClosedStdout();
+      return qoeCommand(rest, () => loadConfig());
     }
     case 'rebuild-summaries':
     case 'backfill-sessions': {

@@ -122,9 +122,13 @@ function watchMongo(app: FastifyInstance, config: Readonly<Config>): void {
       app.log.info({ mongodb: target }, `MongoDB at ${target} is reachable`);
       return;
     }
+    // A refused login is reported as such (src/store/mongo/auth.ts), not as "cannot reach".
+    const refused = h.detail?.startsWith('authentication to MongoDB');
     app.log.warn(
       { mongodb: target, error: h.detail },
-      `cannot reach MongoDB at ${target} (${h.detail ?? 'no answer'}); events are refused with 503 until it answers`,
+      refused
+        ? `${h.detail}; events are refused with 503 until MongoDB accepts the login (check MONGO_URL or MONGO_USERNAME/MONGO_PASSWORD)`
+        : `cannot reach MongoDB at ${target} (${h.detail ?? 'no answer'}); events are refused with 503 until it answers`,
     );
     setTimeout(check, 10_000).unref();
   };

@@ -17,7 +17,7 @@ export { MIN_REPORTED_STARTUP_SHARE } from './fold.ts';
  * protocol by the one rule every session summary follows (src/sessions/summary.ts: the
  * earliest known video, else "unknown"; the earliest known protocol, else the first event's)
  * and its first and last timestamps. Stored sessions take these from their summary row
- * instead (src/sessions/qoe-service.ts), which follows the same rule.
+ * instead (src/session-qoe/service.ts), which follows the same rule.
  */
 export class SessionMeta {
   readonly sessionId: string;

@@ -2,14 +2,14 @@
  * QoE over HTTP: GET /api/experiments/:id/qoe and /timeseries. Sessions come from the store's
  * summaries, each with its cached QoE; only sessions changed since their QoE was cached are
  * computed from their events (src/session-qoe/service.ts): when they hold half the events or
- * more, all of them in one read of the experiment (qoeMany), else one session at a time.
+ * more, all of them in one read of the experiment (qoeMany), else one session at a time. The QoE
+ * table is also CSV (`format=csv`, columns in qoe-table.ts, shared with the CLI and dashboard).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { apiError } from '../errors.ts';
 import {
   AggregateSchema,
-  aggregate,
   DEFAULT_MAX_POINTS,
   parseWarmup,
   SessionQoeSchema,
@@ -18,8 +18,31 @@ import {
   type Warmup,
   WarmupSchema,
 } from '../qoe/index.ts';
-import type { SessionRow } from '../store/types.ts';
+import { experimentQoe, QoeNotFound } from './experiment-qoe.ts';
 import { ExperimentParams } from './experiments.ts';
+import { QOE_COLUMNS, qoeCsv } from './qoe-table.ts';
+
+const CSV_TYPE = 'text/csv; charset=utf-8; header=present';
+
+/** A session's QoE with its run number and start (the table's extra columns). */
+const QoeRowSchema = Type.Object(
+  {
+    ...SessionQoeSchema.properties,
+    run: Type.Integer({
+      minimum: 1,
+      description: "The session's place among the experiment's sessions by first event (run 1 is the oldest)",
+    }),
+    started_unix_s: Type.Number({ description: "The session's first event (Unix seconds)" }),
+  },
+  { description: 'QoE of one session (definitions in docs/qoe.md), its run number and start' },
+);
+
+const QoeReplySchema = Type.Object({
+  experiment_id: Type.String(),
+  warmup: WarmupSchema,
+  sessions: Type.Array(QoeRowSchema),
+  aggregate: AggregateSchema,
+});
 
 const SessionParam = Type.String({
   minLength: 1,
@@ -42,7 +65,7 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary:
-          'QoE per session and aggregated over sessions (mean, median, p95); definitions in docs/qoe.md',
+          'QoE per session and aggregated over sessions (mean, median, p95), as JSON or as a CSV table; definitions in docs/qoe.md',
         params: ExperimentParams,
         querystring: Type.Object({
           warmup: Type.Optional(
@@ -52,33 +75,45 @@ const qoeRoutes: FastifyPluginAsyncTypebox = async (app) => {
             }),
           ),
           session: Type.Optional(SessionParam),
+          format: Type.Optional(
+            Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+              default: 'json',
+              description:
+                'json: sessions and aggregate; csv: the per-session table (columns in docs/api.md)',
+            }),
+          ),
         }),
         response: {
-          200: Type.Object({
-            experiment_id: Type.String(),
-            warmup: WarmupSchema,
-            sessions: Type.Array(SessionQoeSchema),
-            aggregate: AggregateSchema,
-          }),
+          200: {
+            description:
+              'The per-session QoE (JSON: with the aggregate; CSV: one row per session, in run order)',
+            content: {
+              'application/json': { schema: QoeReplySchema },
+              'text/csv': {
+                schema: Type.String({
+                  description: `Header row, then one row per session: ${QOE_COLUMNS.join(', ')}`,
+                }),
+              },
+            },
+          },
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const warmup = warmupParam(request.query.warmup);
-      const { session } = request.query;
-      let rows: SessionRow[];
-      if (session !== undefined) {
-        const row = await app.store.getSession(id, session);
-        if (!row) throw apiError('SESSION_NOT_FOUND', `No session "${session}" in "${id}"`);
-        rows = [row];
-      } else {
-        rows = await app.store.listSessions(id);
-        if (rows.length === 0) throw apiError('EXPERIMENT_NOT_FOUND', `No experiment "${id}"`);
-      }
-      // In the sessions list's order (the store's), each from its summary when current.
-      const list = await app.sessions.qoeMany(id, rows, warmup);
-      return { experiment_id: id, warmup, sessions: list, aggregate: aggregate(list) };
+      const table = await experimentQoe(app.store, app.sessions, id, warmup, request.query.session).catch(
+        (err: unknown) => {
+          if (!(err instanceof QoeNotFound)) throw err;
+          throw apiError(err.what === 'session' ? 'SESSION_NOT_FOUND' : 'EXPERIMENT_NOT_FOUND', err.message);
+        },
+      );
+      if (request.query.format !== 'csv') return reply.type('application/json; charset=utf-8').send(table);
+      const name = `${id}-qoe${warmup.mode === 'none' ? '' : '-warmup'}.csv`.replace(/[^\w.-]/g, '_');
+      return reply
+        .type(CSV_TYPE)
+        .header('content-disposition', `inline; filename="${name}"`)
+        .send(qoeCsv(table.sessions));
     },
   );
 

@@ -10,6 +10,7 @@
 
 import type { FastifyBaseLogger } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { logBackgroundError } from '../ops/background-errors.ts';
 import { streamTimeseries } from '../qoe/series-stream.ts';
 import { foldSessions, streamSessionQoe } from '../qoe/stream.ts';
 import type { Timeseries, TimeseriesMetric } from '../qoe/timeseries.ts';
@@ -122,7 +123,7 @@ export class SessionQoeService {
     }
     if (warmup.mode !== 'none') return;
     await this.#store.saveSessionQoe(experimentId, row.session_id, row.version, qoe).catch((err) => {
-      this.#log?.warn({ err, experiment_id: experimentId }, 'could not cache a session QoE');
+      logBackgroundError(this.#log, 'could not cache a session QoE', err, { experiment_id: experimentId });
     });
   }
 

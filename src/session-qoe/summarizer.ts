@@ -5,6 +5,7 @@
  * nothing: a session whose QoE was not saved is still marked stale and is picked up again.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { logBackgroundError } from '../ops/background-errors.ts';
 import { NO_WARMUP } from '../qoe/warmup.ts';
 import type { EventStore } from '../store/types.ts';
 import type { SessionQoeService } from './service.ts';
@@ -21,7 +22,7 @@ export class Summarizer {
   constructor(
     private readonly store: EventStore,
     private readonly service: SessionQoeService,
-    private readonly opts: { quietMs: number; log?: FastifyBaseLogger },
+    private readonly opts: { quietMs: number; log?: FastifyBaseLogger; errorBackoffMs?: number },
   ) {}
 
   start(): void {
@@ -58,8 +59,8 @@ export class Summarizer {
       }
       return stale.length === BATCH ? 0 : IDLE_MS;
     } catch (err) {
-      if (!this.#stopped) this.opts.log?.warn({ err }, 'session summaries: background pass failed');
-      return ERROR_BACKOFF_MS;
+      if (!this.#stopped) logBackgroundError(this.opts.log, 'session summaries: background pass failed', err);
+      return this.opts.errorBackoffMs ?? ERROR_BACKOFF_MS;
     }
   }
 }

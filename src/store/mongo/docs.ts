@@ -21,6 +21,7 @@ import {
 } from 'mongodb';
 import { StoreUnavailableError } from '../../errors.ts';
 import type { StoredEvent } from '../../events/schema.ts';
+import { authFailureMessage, isAuthFailure, type MongoLogin } from './auth.ts';
 
 export const COLLECTION_PREFIX = 'metrics-';
 export const SESSIONS_COLLECTION = 'stats_sessions';
@@ -95,10 +96,19 @@ export function storeError(
   what: string,
   where: string,
   lastFailure?: string,
+  login?: MongoLogin | null,
 ): StoreUnavailableError {
   if (err instanceof StoreUnavailableError) return err;
   const closed = err instanceof MongoTopologyClosedError || err instanceof MongoNotConnectedError;
   const why = closed && lastFailure ? lastFailure : describe(err);
+  // A refused login is not an unreachable server (auth.ts): say so, with the login's reason.
+  const loginFailed = lastFailure !== undefined && isAuthFailure(undefined, lastFailure);
+  if (isAuthFailure(err) || (loginFailed && (closed || unreachable(err)))) {
+    const reason = loginFailed ? (lastFailure as string) : why;
+    // "Connection pool … was cleared because another operation failed with: <the reason>"
+    const inner = /failed with: "?([\s\S]*?)"?$/.exec(reason)?.[1] ?? reason;
+    return new StoreUnavailableError(authFailureMessage(where, login ?? null, inner), { cause: err });
+  }
   const message = unreachable(err)
     ? `cannot reach MongoDB at ${where}: ${why}`
     : `MongoDB ${what} failed: ${why}`;

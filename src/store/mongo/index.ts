@@ -25,6 +25,7 @@ import type {
   StaleSession,
   StoreHealth,
 } from '../types.ts';
+import { loginOf, type MongoLogin } from './auth.ts';
 import {
   createEventIndexes,
   createSessionIndexes,
@@ -65,6 +66,8 @@ export class MongoStore implements EventStore {
   readonly kind = 'mongodb' as const;
   #client: MongoClient | undefined;
   readonly #where: string;
+  /** Who MONGO_URL logs in as (no password), to name it when the login is refused. */
+  readonly #login: MongoLogin | null;
   /** Per-process promises, dropped on failure so the next call retries. */
   readonly #once = new Map<string, Promise<void>>();
   readonly #lock = new KeyedLock();
@@ -79,6 +82,7 @@ export class MongoStore implements EventStore {
 
   constructor(private readonly opts: MongoStoreOptions) {
     this.#where = hostsOf(opts.url);
+    this.#login = loginOf(opts.url);
   }
 
   /**
@@ -165,7 +169,10 @@ export class MongoStore implements EventStore {
       await this.db.command({ ping: 1 }, { timeoutMS: this.opts.serverSelectionTimeoutMs });
       return { ok: true };
     } catch (err) {
-      return { ok: false, detail: storeError(err, 'ping', this.#where, this.#lastFailure).message };
+      return {
+        ok: false,
+        detail: storeError(err, 'ping', this.#where, this.#lastFailure, this.#login).message,
+      };
     }
   }
 
@@ -219,7 +226,7 @@ export class MongoStore implements EventStore {
         }),
       );
     } catch (err) {
-      throw storeError(err, 'write', this.#where, this.#lastFailure);
+      throw storeError(err, 'write', this.#where, this.#lastFailure, this.#login);
     }
     duplicates.sort((a, b) => a - b);
     failed.sort((a, b) => a.index - b.index);
@@ -235,7 +242,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.readMark(this.#m, experimentId);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -249,7 +256,7 @@ export class MongoStore implements EventStore {
     try {
       yield* read.readEvents(this.#m, query, await this.#plan(query.experimentId));
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -263,7 +270,7 @@ export class MongoStore implements EventStore {
     try {
       return await read.listExperiments(this.#m);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -273,7 +280,7 @@ export class MongoStore implements EventStore {
       const keyed = await this.#keyed.isKeyed(this.#m, experimentId);
       return await read.listSessions(this.#m, experimentId, keyed);
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -285,7 +292,7 @@ export class MongoStore implements EventStore {
       const rows = await read.listSessions(this.#m, experimentId, false);
       return rows.find((r) => r.session_id === sessionId) ?? null;
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -298,7 +305,7 @@ export class MongoStore implements EventStore {
     try {
       await saveQoe(this.#m, experimentId, sessionId, version, qoe);
     } catch (err) {
-      throw storeError(err, 'write', this.#where, this.#lastFailure);
+      throw storeError(err, 'write', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -315,7 +322,7 @@ export class MongoStore implements EventStore {
         legacy.map((d) => String(d._id)),
       );
     } catch (err) {
-      throw storeError(err, 'read', this.#where, this.#lastFailure);
+      throw storeError(err, 'read', this.#where, this.#lastFailure, this.#login);
     }
   }
 
@@ -343,7 +350,7 @@ export class MongoStore implements EventStore {
         out.events += r.events;
       }
     } catch (err) {
-      throw storeError(err, 'rebuild', this.#where, this.#lastFailure);
+      throw storeError(err, 'rebuild', this.#where, this.#lastFailure, this.#login);
     }
     return out;
   }
@@ -369,7 +376,7 @@ export class MongoStore implements EventStore {
         return r.deletedCount;
       })
       .catch((err) => {
-        throw storeError(err, 'delete', this.#where, this.#lastFailure);
+        throw storeError(err, 'delete', this.#where, this.#lastFailure, this.#login);
       });
   }
 

@@ -4,17 +4,20 @@
 export type { StoredEvent } from '../../events/schema.ts';
 export type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
 export type { SessionQoe, Stall, Summary as AggregateStat, Switch } from '../../qoe/types.ts';
+export type { QoeTableRow } from '../../query/qoe-table.ts';
 export type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
 import type { StoredEvent } from '../../events/schema.ts';
 import type { TimeseriesMetric as SeriesMetric } from '../../qoe/timeseries.ts';
-import type { Summary as AggregateStat, SessionQoe } from '../../qoe/types.ts';
+import type { Summary as AggregateStat } from '../../qoe/types.ts';
+import type { QoeTableRow } from '../../query/qoe-table.ts';
 import type { ExperimentSummary, SessionSummary } from '../../store/types.ts';
 
 export interface QoeReply {
   experiment_id: string;
   warmup: Record<string, unknown>;
-  sessions: SessionQoe[];
+  /** Each session's QoE with its run number (by first event) and start. */
+  sessions: QoeTableRow[];
   aggregate: Record<string, AggregateStat | undefined>;
 }
 

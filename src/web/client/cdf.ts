@@ -27,3 +27,29 @@ export function cdfData(groups: number[][]): Columns {
   });
   return [xs, ...ys] as Columns;
 }
+
+/**
+ * The CDFs as CSV rows for a download: only the data (each distinct value, none of the padding
+ * points cdfData adds for the plot), x rounded to `decimals` places of the unit shown and the
+ * fractions to 4 places. Values equal once rounded share a row (the fraction at or below it).
+ * A group without values has empty cells.
+ */
+export function cdfRows(groups: number[][], decimals: number): Array<Array<number | null>> {
+  const round = (v: number, d: number) => Number(v.toFixed(d));
+  const sorted = groups.map((g) =>
+    g
+      .filter((v) => Number.isFinite(v))
+      .map((v) => round(v, decimals))
+      .sort((a, b) => a - b),
+  );
+  const values = [...new Set(sorted.flat())].sort((a, b) => a - b);
+  return values.map((x) => [
+    x,
+    ...sorted.map((g) => {
+      if (!g.length) return null;
+      let n = 0;
+      while (n < g.length && (g[n] as number) <= x) n++;
+      return round(n / g.length, 4);
+    }),
+  ]);
+}

@@ -14,6 +14,8 @@ import {
 } from './annotations.ts';
 import { h } from './dom.ts';
 import { type Figure, type FigureSeries, figureCsv, figureSvg, fileStem } from './figure.ts';
+import { type LegendEntry, SWATCH } from './legend.ts';
+import { chartPng } from './png.ts';
 
 export const PALETTE = [
   '#1f77b4',
@@ -303,7 +305,11 @@ export class Chart {
     };
   }
 
+  /** The CSV download's text when it is not the plotted points (CDFs: the data without padding). */
+  csvText: (() => string) | undefined;
+
   csv(): string {
+    if (this.csvText) return this.csvText();
     const f = this.figure();
     const unit = this.spec.yLabel;
     return figureCsv({
@@ -319,40 +325,24 @@ export class Chart {
     return figureSvg(this.figure());
   }
 
-  /** The chart canvas on white, with its title above and its legend below. */
+  /** The chart canvas on white, with its title above and its legend below (png.ts). */
   async png(): Promise<Blob> {
     const src = this.plot?.ctx.canvas;
     if (!src) throw new Error('nothing drawn');
-    const k = src.width / (this.plot?.width ?? src.width);
-    const legend = this.series.length + (this.spec.annotations?.stalls.length ? 1 : 0);
-    const rows = Math.ceil(legend / 4);
-    const top = Math.round(30 * k);
-    const bottom = Math.round((rows * 18 + 8) * k);
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height + top + bottom;
-    const ctx = c.getContext('2d');
-    if (!ctx) throw new Error('no 2d context');
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, c.width, c.height);
-    ctx.fillStyle = '#1d2330';
-    ctx.font = `bold ${Math.round(14 * k)}px sans-serif`;
-    ctx.fillText(this.captionText.textContent ?? '', 8 * k, 20 * k);
-    ctx.drawImage(src, 0, top);
-    ctx.font = `${Math.round(12 * k)}px sans-serif`;
-    const items: Array<[string, string]> = this.series.map((s) => [s.label, s.color]);
-    if (this.spec.annotations?.stalls.length) items.push(['stall', STALL_BAR]);
-    items.forEach(([label, color], i) => {
-      const x = (8 + (i % 4) * ((c.width / k - 16) / 4)) * k;
-      const yy = top + src.height + (Math.floor(i / 4) * 18 + 14) * k;
-      ctx.fillStyle = color;
-      ctx.fillRect(x, yy - 6 * k, 16 * k, 3 * k);
-      ctx.fillStyle = '#1d2330';
-      ctx.fillText(label, x + 22 * k, yy);
-    });
-    return new Promise((resolve, reject) =>
-      c.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+    const entries: LegendEntry[] = this.series.map((s) => ({ label: s.label, color: s.color, kind: 'line' }));
+    if (this.spec.annotations?.stalls.length)
+      entries.push({ label: 'stall', color: STALL_BAR, kind: 'line' });
+    const { blob, legend } = chartPng(
+      src,
+      this.plot?.width ?? src.width,
+      this.captionText.textContent ?? '',
+      entries,
     );
+    // Where the legend went (CSS px), for the browser tests that check it for overlaps.
+    this.box.dataset.pngLegend = JSON.stringify(
+      legend.map((e) => ({ x: e.x, row: e.row, width: SWATCH + e.width })),
+    );
+    return blob;
   }
 
   async download(format: 'svg' | 'png' | 'csv'): Promise<void> {

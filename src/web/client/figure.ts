@@ -5,6 +5,7 @@
  * No maintained library turns uPlot's canvas into vectors, so the SVG is written here.
  */
 import { MANY_SWITCHES } from './annotations.ts';
+import { type LegendEntry, layoutLegend, SWATCH, textWidth } from './legend.ts';
 
 export interface FigureSeries {
   label: string;
@@ -78,10 +79,23 @@ export function tickLabel(v: number): string {
   return String(Number(v.toFixed(a < 1 ? 3 : 2)));
 }
 
-/** The figure as a standalone SVG document (width x height user units). */
-export function figureSvg(f: Figure, width = 800, height = 420): string {
-  const legendRows = Math.ceil((f.series.length + (f.bands?.length ?? 0) + (f.marks ? 1 : 0)) / 4);
-  const m = { left: 70, right: 20, top: 36, bottom: 52 + legendRows * 18 };
+/**
+ * The figure as a standalone SVG document, `width` wide; `height` tall with a one-row legend,
+ * taller by a row (18) for each further row of a long legend (the plot keeps its size).
+ */
+export function figureSvg(f: Figure, width = 800, baseHeight = 420): string {
+  const bands = f.bands ?? [];
+  const entries: LegendEntry[] = [
+    ...f.series.map((s): LegendEntry => ({ label: s.label, color: s.color, kind: 'line' })),
+    ...bands
+      .filter((b, i) => bands.findIndex((c) => c.label === b.label) === i)
+      .map((b): LegendEntry => ({ label: b.label, color: b.fill, kind: 'box' })),
+    ...(f.marks ? [{ label: f.marks.label, color: f.marks.color, kind: 'line' } as LegendEntry] : []),
+  ];
+  const legend = layoutLegend(entries, width - 70 - 20, (t) => textWidth(t, 12));
+  const extraRows = Math.max(0, legend.rows - 1);
+  const height = baseHeight + extraRows * 18;
+  const m = { left: 70, right: 20, top: 36, bottom: 70 + extraRows * 18 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const [x0, x1] = f.xRange;
@@ -96,7 +110,6 @@ export function figureSvg(f: Figure, width = 800, height = 420): string {
     `<text x="${m.left}" y="22" font-size="15" font-weight="bold">${esc(f.title)}</text>`,
     `<defs><clipPath id="plot"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath></defs>`,
   );
-  const bands = f.bands ?? [];
   for (const b of bands) {
     const a = Math.max(x0, b.from);
     const z = Math.min(x1, b.to);
@@ -163,24 +176,17 @@ export function figureSvg(f: Figure, width = 800, height = 420): string {
         `<path class="series" data-label="${esc(s.label)}" d="${d}" fill="none" stroke="${s.color}" stroke-width="1.6" clip-path="url(#plot)"/>`,
       );
   });
-  // Legend: series, then bands and marks, four to a row.
-  const items: Array<[string, string, 'line' | 'box']> = [
-    ...f.series.map((s) => [s.label, s.color, 'line'] as [string, string, 'line']),
-    ...bands
-      .filter((b, i) => bands.findIndex((c) => c.label === b.label) === i)
-      .map((b) => [b.label, b.fill, 'box'] as [string, string, 'box']),
-    ...(f.marks ? [[f.marks.label, f.marks.color, 'line'] as [string, string, 'line']] : []),
-  ];
-  items.forEach(([label, color, kind], i) => {
-    const x = m.left + (i % 4) * (pw / 4);
-    const y = m.top + ph + 52 + Math.floor(i / 4) * 18;
+  // Legend: series, then bands and marks, laid out by the width of their text.
+  for (const e of legend.placed) {
+    const x = m.left + e.x;
+    const y = m.top + ph + 52 + e.row * 18;
     out.push(
-      kind === 'line'
-        ? `<line x1="${x}" y1="${y - 4}" x2="${x + 18}" y2="${y - 4}" stroke="${color}" stroke-width="2.5"/>`
-        : `<rect x="${x}" y="${y - 10}" width="18" height="11" fill="${color}"/>`,
-      `<text x="${x + 24}" y="${y}">${esc(label)}</text>`,
+      e.kind === 'line'
+        ? `<line class="legend-swatch" x1="${x}" y1="${y - 4}" x2="${x + 18}" y2="${y - 4}" stroke="${e.color}" stroke-width="2.5"/>`
+        : `<rect class="legend-swatch" x="${x}" y="${y - 10}" width="18" height="11" fill="${e.color}"/>`,
+      `<text class="legend" x="${x + SWATCH}" y="${y}">${e.text === e.label ? '' : `<title>${esc(e.label)}</title>`}${esc(e.text)}</text>`,
     );
-  });
+  }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -78,6 +78,17 @@ export function dateTime(ts: number | null | undefined, z: Zone = zone, withZone
   return withZone ? `${date} ${time} ${zoneLabel(d, z)}` : `${date} ${time}`;
 }
 
+/** A time of day with its zone, 24-hour: "07:34:21 UTC" or "08:34:21 UTC+01:00". */
+export function clock(ts: number | null | undefined, z: Zone = zone): string {
+  if (!num(ts)) return DASH;
+  return dateTime(ts, z).slice(11);
+}
+
+/** A session as a run of its experiment: "run 2 (07:34:21 UTC)" (numbered by first event). */
+export function runLabel(run: number, startedUnixS: number | null | undefined, z: Zone = zone): string {
+  return num(startedUnixS) ? `run ${run} (${clock(startedUnixS, z)})` : `run ${run}`;
+}
+
 /** A duration in seconds, human sized: 42 -> "42 s", 754 -> "12 min 34 s", 7300 -> "2 h 1 min". */
 export function span(s: number | null | undefined): string {
   if (!num(s)) return DASH;

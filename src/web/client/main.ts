@@ -1,7 +1,7 @@
 /** Dashboard entry: routes the hash to a view and ticks it every 2 s for live updates. */
 import { byId, fill, h } from './dom.ts';
 import { setTimeZone, timeZone } from './format.ts';
-import { parseRoute, setLive, setStatus } from './nav.ts';
+import { parseRoute, setLive, setStatus, setUpdated } from './nav.ts';
 import { isNotFound, loading, notFoundPage } from './states.ts';
 import { compareView } from './views/compare.ts';
 import { experimentView } from './views/experiment.ts';
@@ -43,7 +43,7 @@ async function route(): Promise<void> {
   busy = true;
   try {
     await loading(root, () => view.mount(root));
-    if (gen === generation) setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    if (gen === generation) setUpdated();
   } catch (err) {
     if (gen === generation) showError(root, err);
   } finally {

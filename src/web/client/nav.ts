@@ -1,5 +1,6 @@
 /** Hash routes: #/ (experiments), #/experiment/<id>, #/compare/<id>,<id>, #/session/<id>/<session>. */
 import { byId, fill, h } from './dom.ts';
+import { clock } from './format.ts';
 
 export type Route =
   | { name: 'experiments'; q: URLSearchParams }
@@ -74,4 +75,9 @@ export function setStatus(text: string, error = false): void {
   const el = byId('status');
   el.textContent = text;
   el.classList.toggle('error', error);
+}
+
+/** "Updated 14:03:07 UTC": when the view last loaded, 24-hour, in the zone every time uses. */
+export function setUpdated(): void {
+  setStatus(`Updated ${clock(Date.now() / 1000)}`);
 }

@@ -7,6 +7,7 @@ import { api, type TimeseriesReply } from './api.ts';
 import { Chart, PALETTE } from './charts.ts';
 import { fill, h } from './dom.ts';
 import { pool } from './pool.ts';
+import { effectiveRate } from './rate.ts';
 import { displayUnit, SERIES } from './series.ts';
 
 /** More lines than colours would repeat colours: the picker stops here. */
@@ -41,11 +42,16 @@ export class Overlay {
     );
   }
 
-  /** Draws the sessions (ids exactly as the API gave them), each from its own start time. */
-  async show(sessions: Array<{ id: string; start: number }>): Promise<void> {
+  /**
+   * Draws the sessions (ids exactly as the API gave them), each from its own start time and
+   * named by its label (run number and start); `stalls` (Unix seconds) make the rate 0.
+   */
+  async show(
+    sessions: Array<{ id: string; start: number; label: string; stalls: Array<[number, number]> }>,
+  ): Promise<void> {
     this.clear();
     this.el.hidden = false;
-    this.info.textContent = `${sessions.length} sessions; x = seconds since each session's first event. Drag to zoom, double-click to reset.`;
+    this.info.textContent = `${sessions.length} sessions; x = seconds since each session's first event; runs numbered by first event (hover a run in the table for its session id). Drag to zoom, double-click to reset.`;
     const replies = new Map<string, TimeseriesReply>();
     const jobs = SERIES.flatMap((d) => sessions.map((s) => ({ d, s })));
     await pool(jobs, 4, async ({ d, s }) => {
@@ -65,7 +71,7 @@ export class Overlay {
     for (const d of SERIES) {
       const { label, scale } = displayUnit(replies.get(`${d.metric}\u0000${sessions[0]?.id}`)?.unit ?? '');
       const chart = new Chart(this.chartsEl, {
-        title: `${d.title} (${label})`,
+        title: `${d.title}${d.metric === 'playback_rate' ? ', effective' : ''} (${label})`,
         xLabel: 'seconds since session start',
         yLabel: label,
         kind: 'time',
@@ -76,16 +82,23 @@ export class Overlay {
       });
       chart.box.dataset.metric = d.metric;
       this.charts.push(chart);
-      const per = sessions.map((s) =>
-        (replies.get(`${d.metric}\u0000${s.id}`)?.points ?? []).map(
-          ([t, v]) =>
-            [Number((t - s.start).toFixed(3)), v == null ? null : v * scale] as [number, number | null],
-        ),
-      );
+      const per = sessions.map((s) => {
+        const rel = (t: number) => Number((t - s.start).toFixed(3));
+        const pts = (replies.get(`${d.metric}\u0000${s.id}`)?.points ?? []).map(
+          ([t, v]) => [rel(t), v == null ? null : v * scale] as [number, number | null],
+        );
+        // The effective rate, as on the session view: 0 while the session stalls.
+        return d.metric === 'playback_rate'
+          ? effectiveRate(
+              pts,
+              s.stalls.map(([a, b]) => [rel(a), rel(b)]),
+            )
+          : pts;
+      });
       const data = alignSeries(per);
       chart.set(
         sessions.map((s, i) => ({
-          label: s.id,
+          label: s.label,
           color: PALETTE[i % PALETTE.length] ?? '#000',
           stepped: d.stepped,
         })),

@@ -1,10 +1,11 @@
 /** The QoE metrics the views show, with labels, formats and how the CDF charts scale them. */
 import type uPlot from 'uplot';
 import type { QoeReply, SessionQoe } from './api.ts';
-import { cdfData } from './cdf.ts';
+import { cdfData, cdfRows } from './cdf.ts';
 import { type Chart, cdfChart, PALETTE } from './charts.ts';
 import type { FooterRow } from './components.ts';
 import { h } from './dom.ts';
+import { toCsv } from './figure.ts';
 import * as f from './format.ts';
 
 export type NumericMetric =
@@ -114,6 +115,7 @@ export class CdfGrid {
 
   set(groups: Array<{ label: string; sessions: SessionQoe[] }>): void {
     CDFS.forEach((c, i) => {
+      const chart = this.charts[i];
       const values = groups.map((g) =>
         g.sessions
           .map((s) => s[c.key])
@@ -124,12 +126,11 @@ export class CdfGrid {
         color: PALETTE[j % PALETTE.length] ?? '#000',
         stepped: true,
       }));
-      this.charts[i]?.set(
-        series,
-        cdfData(values) as uPlot.AlignedData,
-        undefined,
-        'no session has this figure',
-      );
+      chart?.set(series, cdfData(values) as uPlot.AlignedData, undefined, 'no session has this figure');
+      // The CSV holds the data only, to 1 ms, 1 kbps or 0.001 % of the unit shown (counts whole).
+      if (chart)
+        chart.csvText = () =>
+          toCsv([[c.axis, ...series.map((s) => s.label)], ...cdfRows(values, c.counts ? 0 : 3)]);
     });
   }
 

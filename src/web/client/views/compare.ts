@@ -6,7 +6,7 @@ import { byId, fill, h } from '../dom.ts';
 import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
-import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { href, replaceHash, setCrumbs, setLive, setStatus, setUpdated } from '../nav.ts';
 import { CdfGrid, METRICS, outcomeShares } from '../qoe.ts';
 import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
@@ -145,7 +145,7 @@ export function compareView(ids: string[], initialWarmup: string): View {
     renderTable(replies);
     cdfs.set(replies.map((q) => ({ label: q.experiment_id, sessions: q.sessions })));
     setLive(Math.max(0, ...probes.map((p) => p.newest ?? 0)));
-    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    setUpdated();
   }
 
   return {

@@ -1,27 +1,26 @@
 /** One experiment: per-session QoE table with aggregate rows, CDFs, exports, live refresh. */
+import { qoeCsv } from '../../../query/qoe-table.ts';
 import {
   api,
   type ExperimentSummary,
   paths,
   type QoeReply,
+  type QoeTableRow,
   type SessionQoe,
   type SessionSummary,
 } from '../api.ts';
 import { saveFile } from '../charts.ts';
 import { apiLinks, type Column, exportButtons, SortTable, warmupControl } from '../components.ts';
 import { byId, fill, h } from '../dom.ts';
-import { toCsv } from '../figure.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
-import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { href, replaceHash, setCrumbs, setLive, setStatus, setUpdated } from '../nav.ts';
 import { MAX_OVERLAY, Overlay } from '../overlay.ts';
 import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
 import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
-interface Row extends SessionQoe {
-  summary?: SessionSummary;
-}
+type Row = QoeTableRow & { summary?: SessionSummary };
 
 export function experimentView(id: string, initialWarmup: string): View {
   let warmup = initialWarmup;
@@ -33,7 +32,6 @@ export function experimentView(id: string, initialWarmup: string): View {
   const overlay = new Overlay(id);
   /** Sessions ticked for the overlay (ids as the API returns them). */
   const picked = new Set<string>();
-  const starts = new Map<string, number>();
   const overlayBtn = h('button', { type: 'button', id: 'overlay-btn', disabled: true }, 'Overlay selected');
   const pickInfo = h('span', { class: 'muted small', id: 'pick-info' });
   /** Runs of one scenario: the sessions that played the same video (manifest). */
@@ -91,26 +89,24 @@ export function experimentView(id: string, initialWarmup: string): View {
   );
   tableCsv.addEventListener('click', () => {
     if (!lastReply) return;
-    const keys = METRICS.map((m) => m.key);
-    const rows: unknown[][] = [
-      ['session_id', 'started_unix_s', 'protocol', 'video_id', ...keys, 'fatal_error', 'exit_before_start'],
-      ...lastReply.sessions.map((r) => [
-        r.session_id,
-        starts.get(r.session_id),
-        r.protocol,
-        r.video_id,
-        ...keys.map((k) => r[k]),
-        r.fatal_error,
-        r.exit_before_start,
-      ]),
-    ];
+    // The same table, columns and bytes as GET …/qoe?format=csv and `stats-server qoe`.
     saveFile(
       `${id}-qoe${warmup ? `-warmup-${warmup}` : ''}.csv`,
-      new Blob([toCsv(rows)], { type: 'text/csv' }),
+      new Blob([qoeCsv(lastReply.sessions)], { type: 'text/csv' }),
     );
   });
   overlayBtn.addEventListener('click', () => {
-    const sessions = [...picked].map((sid) => ({ id: sid, start: starts.get(sid) ?? 0 }));
+    const rows = new Map(lastReply?.sessions.map((r) => [r.session_id, r]));
+    const sessions = [...picked]
+      .map((sid) => rows.get(sid))
+      .filter((r): r is QoeTableRow => r !== undefined)
+      .sort((a, b) => a.run - b.run)
+      .map((r) => ({
+        id: r.session_id,
+        start: r.started_unix_s,
+        label: f.runLabel(r.run, r.started_unix_s),
+        stalls: r.stalls.map((x): [number, number] => [x.start, x.end]),
+      }));
     void loading(byId('view'), () => overlay.show(sessions))
       .then(() => overlay.el.scrollIntoView({ block: 'start' }))
       .catch((err) => setStatus(String(err), true));
@@ -141,18 +137,26 @@ export function experimentView(id: string, initialWarmup: string): View {
       },
     },
     {
-      key: 'session_id',
-      label: 'Session',
-      value: (r) => r.session_id,
-      show: (r) => h('a', { class: 'id', href: href.session(id, r.session_id, warmup) }, r.session_id),
+      // Runs by first event; the session id is the link's tooltip (and in the CSV).
+      key: 'run',
+      label: 'Run',
+      title: 'Sessions numbered by first event (click to sort); hover for the session id',
+      numeric: true,
+      value: (r) => r.run,
+      show: (r) =>
+        h(
+          'a',
+          { class: 'run', href: href.session(id, r.session_id, warmup), title: `session ${r.session_id}` },
+          `run ${r.run}`,
+        ),
     },
     {
       key: 'started',
       // The zone once in the header keeps the column narrow.
       label: `Started (${f.zoneLabel(new Date())})`,
       title: 'First event of the session (click to sort)',
-      value: (r) => r.summary?.first_timestamp,
-      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.summary?.first_timestamp, undefined, false)),
+      value: (r) => r.started_unix_s,
+      show: (r) => h('span', { class: 'nowrap' }, f.dateTime(r.started_unix_s, undefined, false)),
     },
     { key: 'protocol', label: 'Proto', value: (r) => r.protocol, show: (r) => r.protocol ?? '–' },
     {
@@ -243,14 +247,15 @@ export function experimentView(id: string, initialWarmup: string): View {
     lastFooter = aggregateRows(q);
     renderRuns(q);
     const bySession = new Map(sessions.map((s) => [s.session_id, s]));
-    for (const s of sessions) starts.set(s.session_id, s.first_timestamp);
     table.update(
-      q.sessions.map((s) => ({ ...s, summary: bySession.get(s.session_id) })),
+      [...q.sessions]
+        .sort((a, b) => a.run - b.run)
+        .map((s) => ({ ...s, summary: bySession.get(s.session_id) })),
       lastFooter,
     );
     cdfs.set([{ label: id, sessions: q.sessions }]);
     renderSummary(sessions, q);
-    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    setUpdated();
   }
 
   return {

@@ -3,7 +3,7 @@ import { api, type ExperimentSummary, paths, type QoeReply } from '../api.ts';
 import { apiLinks, type Column, SortTable } from '../components.ts';
 import { h } from '../dom.ts';
 import * as f from '../format.ts';
-import { href, LIVE_WINDOW_S, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { href, LIVE_WINDOW_S, setCrumbs, setLive, setUpdated } from '../nav.ts';
 import { pool } from '../pool.ts';
 import type { View } from './types.ts';
 
@@ -153,7 +153,7 @@ export function experimentsView(): View {
       if (row) row.qoe = q.aggregate;
     });
     if (changed.length) render();
-    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    setUpdated();
   }
 
   return {

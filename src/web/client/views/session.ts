@@ -10,9 +10,10 @@ import { apiLinks, exportButtons, warmupControl } from '../components.ts';
 import { byId, fill, h } from '../dom.ts';
 import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
-import { href, replaceHash, setCrumbs, setLive, setStatus } from '../nav.ts';
+import { href, replaceHash, setCrumbs, setLive, setStatus, setUpdated } from '../nav.ts';
 import { alignSeries } from '../overlay.ts';
 import { METRICS } from '../qoe.ts';
+import { effectiveRate } from '../rate.ts';
 import { displayUnit, SERIES, type SeriesDef } from '../series.ts';
 import { loading, NotFound } from '../states.ts';
 import { stat } from './experiment.ts';
@@ -113,7 +114,9 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
       if (!chart) return;
       const def = SERIES[i];
       if (!def) return;
-      chart.setCaption(`${def.title} (${label})`);
+      // The rate chart plots the effective rate (0 while stalled), not the element's own.
+      const rate = def.metric === 'playback_rate';
+      chart.setCaption(`${def.title}${rate ? ', effective' : ''} (${label})`);
       const rel = (pts: TimeseriesReply['points'], k: number) =>
         pts.map(([t, v]) => [t - base, v == null ? null : v * k] as [number, number | null]);
       const own = { label: def.label, color: def.color, stepped: def.stepped, dots: def.dots };
@@ -130,7 +133,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
           zoom ?? full,
         );
       } else {
-        const pts = rel(r.points, scale);
+        const pts = rate ? effectiveRate(rel(r.points, scale), annotations.stalls) : rel(r.points, scale);
         chart.set(
           [own],
           [pts.map((p) => p[0]), pts.map((p) => p[1])],
@@ -173,6 +176,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     fill(
       infoEl,
       h('a', { href: href.experiment(id, warmup) }, id),
+      q ? ` · run ${q.run}` : '',
       ` · ${summary?.protocol ?? q?.protocol ?? ''} · ${summary?.video_id ?? q?.video_id ?? ''} · `,
       `${f.count(summary?.count)} events · ${f.dateTime(summary?.first_timestamp)} – ${f.dateTime(summary?.last_timestamp)}`,
     );
@@ -183,7 +187,7 @@ export function sessionView(id: string, sessionId: string, initialWarmup: string
     setLive(summary?.last_timestamp);
     // Live: keep the first page of the log fresh unless the user paged further.
     if (logPages === 1) await loadLog(false);
-    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    setUpdated();
   }
 
   return {
