@@ -20,6 +20,13 @@ const SAME_STALL_TOLERANCE_S = 1;
  * whose audio runs a few ms past its video (see docs/qoe.md).
  */
 export const STUCK_AT_END_BUFFER_S = 1;
+/**
+ * In a session with no playing signal at all, a video buffer that had media and then drops by
+ * more than this (seconds) between two samples is being consumed: playback has begun. Before
+ * the first frame the level at the playhead only grows (appends); dash.js 4 showed the first
+ * 17 ms of playback as a drop of 0.0169 s, while later drops hid behind appends for 0.5 s.
+ */
+export const CONSUMED_S = 0.01;
 
 export interface Interval {
   start: number;
@@ -31,6 +38,11 @@ export interface PlaybackTimeline {
   firstFrame: number | null;
   /** True when the first frame was only inferred from an advancing playhead. */
   firstFrameInferred: boolean;
+  /**
+   * True when the first frame was inferred from the video buffer being consumed, in a session
+   * with no playing signal (the testbed page under dash.js 4): a startup is still known.
+   */
+  firstFrameFromBuffer: boolean;
   /**
    * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
    * session with no playing signal at all.
@@ -71,6 +83,12 @@ interface OpenStall {
   weakEnd: number | null;
   minBuffer: number;
   refPlayhead: number | null;
+  /** A video segment request was under way when the stall began, or began during it. */
+  fetching: boolean;
+  /** Buffer-only sessions: the video buffer grew again since the stall began. */
+  refilled: boolean;
+  /** Buffer-only sessions: the last time the audio buffer still drained (the playhead moved). */
+  movingUntil: number | null;
 }
 
 type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
@@ -145,6 +163,7 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
   const tl: PlaybackTimeline = {
     firstFrame: null,
     firstFrameInferred: false,
+    firstFrameFromBuffer: false,
     firstFrameFromReport: false,
     playRequest: null,
     init: null,
@@ -162,10 +181,14 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
   let playingSince = 0;
   let stall = null as OpenStall | null;
   let lastBuffer: { t: number; s: number } | null = null;
+  let lastAudio: { t: number; s: number } | null = null;
   let lastPlayhead: { t: number; s: number; rate: number | null } | null = null;
   let lastStallEnd = Number.NEGATIVE_INFINITY;
   /** When the current pause or seek began. */
   let haltedSince = 0;
+  /** Whether the session reports video segment requests, and whether one is under way. */
+  let sawRequests = false;
+  let requestOpen = false;
 
   const play = (t: number) => {
     if (tl.firstFrame === null) tl.firstFrame = t;
@@ -184,17 +207,56 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
       ref = lastPlayhead.s + (t - lastPlayhead.t) * r;
     }
     const recentBuffer = lastBuffer && lastBuffer.t >= t - 1 ? lastBuffer.s : Number.POSITIVE_INFINITY;
-    stall = { start: t, fromBuffer, weakEnd: null, minBuffer: recentBuffer, refPlayhead: ref };
+    stall = {
+      start: t,
+      fromBuffer,
+      weakEnd: null,
+      minBuffer: recentBuffer,
+      refPlayhead: ref,
+      fetching: requestOpen,
+      refilled: false,
+      movingUntil: null,
+    };
     phase = 'stalled';
+  };
+  /**
+   * Buffer-only sessions: the playhead went on after the video buffer ran dry while the audio
+   * buffer drained (Chromium plays audio over a frozen picture), so the stall began later; the
+   * time until then was played. Returns the stall's real start (`end` or later: no stall).
+   */
+  const stallStart = (s: OpenStall, end: number): number => {
+    if (s.movingUntil === null || s.movingUntil <= s.start) return s.start;
+    const start = Math.min(s.movingUntil, end);
+    tl.played.push({ start: s.start, end: start });
+    return start;
   };
   /** Closes the open stall at its first weak sign of playback, else at `t`; returns the end. */
   const closeStall = (t: number): number => {
     const s = stall!;
     const end = s.weakEnd ?? t;
-    tl.stalls.push({ start: s.start, end });
+    const start = stallStart(s, end);
+    if (start < end || s.movingUntil === null) tl.stalls.push({ start, end });
     lastStallEnd = end;
     stall = null;
     return end;
+  };
+  /**
+   * A buffer (video, or audio) that held media and is being used up shows playback. Believed
+   * only where the session says nothing else about playing (see docs/qoe.md, "First frame").
+   * Used at rate 1 with nothing appended in between, it began (prev.s − now.s) before this
+   * sample, and not before the previous one.
+   */
+  const startFromBuffer = (prev: { t: number; s: number } | null, now: { t: number; s: number }) => {
+    if (!prev || prev.s <= EMPTY_BUFFER_S || prev.s - now.s <= CONSUMED_S) return;
+    consultedHasPlaying = true;
+    if (facts.hasPlaying) return;
+    tl.firstFrameFromBuffer = true;
+    play(Math.max(prev.t, now.t - (prev.s - now.s)));
+  };
+  /** Buffer-only sessions: the end of a content-end "stall" that is dropped still played. */
+  const dropStall = (s: OpenStall, t: number) => {
+    stallStart(s, t);
+    stall = null;
   };
   /** Leaves the stalled phase for a non-playing one; time after a weak end counts as played. */
   const leaveStall = (t: number) => {
@@ -213,6 +275,10 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
       ) {
         // Stuck at the end with a full buffer until the events stop: the end of the content.
         stall = null;
+      } else if (lastEvent && stall.fromBuffer && stall.weakEnd === null && sawRequests && !stall.fetching) {
+        // The buffer ran dry and stayed dry while the player fetched nothing: it had downloaded
+        // the whole content, which then played out. The end of the content, not a stall.
+        dropStall(stall, t);
       } else leaveStall(t);
     }
     stopPlaying(t);
@@ -294,10 +360,31 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
           }
         }
         break;
+      case 'media_request':
+        if (sig.open) {
+          sawRequests = true;
+          if (stall) stall.fetching = true;
+        }
+        requestOpen = sig.open;
+        break;
       case 'buffer':
         if (!sig.forStalls) break;
+        if (phase === 'pre') startFromBuffer(lastBuffer, sig);
         if (phase === 'playing' && sig.s <= EMPTY_BUFFER_S) openStall(t, true);
-        else if (phase === 'stalled' && stall) {
+        else if (phase === 'stalled' && stall && tl.firstFrameFromBuffer && stall.fromBuffer) {
+          // Buffer-only sessions: playback resumes when the refilled buffer is used up again
+          // (a rise alone is not enough: the element may wait for more), at the same rate-1
+          // estimate as the first frame.
+          const drop = lastBuffer ? lastBuffer.s - sig.s : 0;
+          if (stall.refilled && lastBuffer && drop > CONSUMED_S) {
+            stall.weakEnd = Math.max(lastBuffer.t, t - drop);
+            const end = closeStall(t);
+            phase = 'playing';
+            playingSince = end;
+            if (sig.s <= EMPTY_BUFFER_S) openStall(t, true);
+          } else if (sig.s > stall.minBuffer + BUFFER_RISE_S) stall.refilled = true;
+          else stall.minBuffer = Math.min(stall.minBuffer, sig.s);
+        } else if (phase === 'stalled' && stall) {
           if (stall.weakEnd === null && sig.s > stall.minBuffer + BUFFER_RISE_S) stall.weakEnd = t;
           else if (stall.weakEnd !== null && stall.fromBuffer && sig.s <= EMPTY_BUFFER_S) {
             // Dry again after refilling: the previous buffer stall ended, a new one begins.
@@ -308,6 +395,17 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
           } else stall.minBuffer = Math.min(stall.minBuffer, sig.s);
         }
         lastBuffer = { t, s: sig.s };
+        break;
+      case 'audio_buffer':
+        // Audio used up before the first frame is playback too (appends of video segments can
+        // hide the first use of the video buffer for a few hundred ms).
+        if (phase === 'pre') startFromBuffer(lastAudio, sig);
+        // Buffer-only sessions: audio still draining after the video ran dry means the playhead
+        // still moves (until the video refills: then it is the resume, read from the video).
+        else if (phase === 'stalled' && stall?.fromBuffer && tl.firstFrameFromBuffer && !stall.refilled) {
+          if (lastAudio && lastAudio.s - sig.s > CONSUMED_S) stall.movingUntil = t;
+        }
+        lastAudio = { t, s: sig.s };
         break;
       case 'playhead':
         if (phase === 'stalled' && stall && stall.weakEnd === null) {
