@@ -3,14 +3,16 @@
  * played, which were stalls, and whether an error ended the session. Reads signals sorted by
  * time; knows no dialect. Thresholds and tie-breaks are documented in docs/qoe.md.
  */
-import type { Signal } from './types.ts';
+import { PLAYHEAD_ADVANCE_S, type SignalFacts } from './facts.ts';
+import type { PlaybackTimeline, Signal } from './types.ts';
+
+export { FactScan, factsAgree, type SignalFacts } from './facts.ts';
+export type { Interval, PlaybackTimeline } from './types.ts';
 
 /** A video buffer at or below this (seconds) is empty: a stall when it happens while playing. */
 export const EMPTY_BUFFER_S = 0.05;
 /** A buffer this much above its lowest level since a stall began means media is flowing again. */
 const BUFFER_RISE_S = 0.05;
-/** A playhead this far past where it stood when a stall began means playback resumed. */
-const PLAYHEAD_ADVANCE_S = 0.25;
 /** A late stall duration (CMCD bsd) ending this close after a known stall is that same stall. */
 const SAME_STALL_TOLERANCE_S = 1;
 /**
@@ -27,41 +29,6 @@ export const STUCK_AT_END_BUFFER_S = 1;
  * 17 ms of playback as a drop of 0.0169 s, while later drops hid behind appends for 0.5 s.
  */
 export const CONSUMED_S = 0.01;
-
-export interface Interval {
-  start: number;
-  end: number;
-}
-
-export interface PlaybackTimeline {
-  /** First rendered frame (null: never started). */
-  firstFrame: number | null;
-  /** True when the first frame was only inferred from an advancing playhead. */
-  firstFrameInferred: boolean;
-  /**
-   * True when the first frame was inferred from the video buffer being consumed, in a session
-   * with no playing signal (the testbed page under dash.js 4): a startup is still known.
-   */
-  firstFrameFromBuffer: boolean;
-  /**
-   * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
-   * session with no playing signal at all.
-   */
-  firstFrameFromReport: boolean;
-  playRequest: number | null;
-  init: number | null;
-  startupReportedS: number | null;
-  played: Interval[];
-  stalls: Interval[];
-  /** Errors after deciding unflagged ones; `fatal` is final here. */
-  errors: Array<{ t: number; fatal: boolean; code: string | null }>;
-  fatalError: boolean;
-  /**
-   * Whether the session says anything about its life cycle (start, play, end, errors). A
-   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
-   */
-  hasLifecycle: boolean;
-}
 
 const LIFECYCLE: ReadonlySet<Signal['kind']> = new Set([
   'play_request',
@@ -92,57 +59,6 @@ interface OpenStall {
 }
 
 type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
-
-/**
- * What the timeline needs to know about signals still to come, found in one pass over the
- * session: whether it has any playing signal (a player-reported startup starts playback only
- * in sessions that have none), and whether each error the sender did not flag as fatal or not
- * was followed by playback (a playing signal, or a playhead past where it had been). Unflagged
- * errors are numbered in signal order.
- */
-export interface SignalFacts {
-  hasPlaying: boolean;
-  /** Fatal or not, per unflagged error in signal order (a missing entry: not fatal). */
-  unflaggedFatal: readonly boolean[];
-}
-
-/** Finds the SignalFacts of time-sorted signals fed one by one. */
-export class FactScan implements SignalFacts {
-  hasPlaying = false;
-  readonly unflaggedFatal: boolean[] = [];
-  #maxPlayhead = Number.NEGATIVE_INFINITY;
-  /** Unflagged errors not yet followed by playback: ordinal and the furthest playhead before. */
-  #pending: Array<{ ord: number; before: number }> = [];
-
-  add(s: Signal): void {
-    if (s.kind === 'playing') {
-      this.hasPlaying = true;
-      for (const p of this.#pending) this.unflaggedFatal[p.ord] = false;
-      this.#pending = [];
-    } else if (s.kind === 'playhead') {
-      if (this.#pending.length > 0) {
-        this.#pending = this.#pending.filter((p) => {
-          const resumed = Number.isFinite(p.before) && s.s > p.before + PLAYHEAD_ADVANCE_S;
-          if (resumed) this.unflaggedFatal[p.ord] = false;
-          return !resumed;
-        });
-      }
-      this.#maxPlayhead = Math.max(this.#maxPlayhead, s.s);
-    } else if (s.kind === 'error' && s.fatal === null) {
-      // Fatal until playback follows it.
-      this.#pending.push({ ord: this.unflaggedFatal.length, before: this.#maxPlayhead });
-      this.unflaggedFatal.push(true);
-    }
-  }
-}
-
-/** Whether two sets of facts agree on everything a timeline consulted (see TimelineBuilder). */
-export function factsAgree(used: SignalFacts & { consultedHasPlaying: boolean }, real: SignalFacts): boolean {
-  if (used.consultedHasPlaying && used.hasPlaying !== real.hasPlaying) return false;
-  const n = real.unflaggedFatal.length;
-  for (let i = 0; i < n; i++) if ((used.unflaggedFatal[i] ?? false) !== real.unflaggedFatal[i]) return false;
-  return true;
-}
 
 /** A timeline built signal by signal (in time order), with no array of the session's signals. */
 export interface TimelineBuilder {

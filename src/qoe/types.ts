@@ -103,6 +103,41 @@ export type Signal =
 
 export type SignalKind = Signal['kind'];
 
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface PlaybackTimeline {
+  /** First rendered frame (null: never started). */
+  firstFrame: number | null;
+  /** True when the first frame was only inferred from an advancing playhead. */
+  firstFrameInferred: boolean;
+  /**
+   * True when the first frame was inferred from the video buffer being consumed, in a session
+   * with no playing signal (the testbed page under dash.js 4): a startup is still known.
+   */
+  firstFrameFromBuffer: boolean;
+  /**
+   * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
+   * session with no playing signal at all.
+   */
+  firstFrameFromReport: boolean;
+  playRequest: number | null;
+  init: number | null;
+  startupReportedS: number | null;
+  played: Interval[];
+  stalls: Interval[];
+  /** Errors after deciding unflagged ones; `fatal` is final here. */
+  errors: Array<{ t: number; fatal: boolean; code: string | null }>;
+  fatalError: boolean;
+  /**
+   * Whether the session says anything about its life cycle (start, play, end, errors). A
+   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
+   */
+  hasLifecycle: boolean;
+}
+
 /** Warm-up trim: nothing, a number of seconds, or a fraction (0 < f < 1) of each session. */
 export type Warmup = Static<typeof WarmupSchema>;
 

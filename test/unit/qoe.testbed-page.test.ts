@@ -113,6 +113,8 @@ describe('the testbed page under dash.js 4 (buffer and downloads only)', () => {
     near(q.switches[0]!.timestamp, T0 + 2.6, 'switch time');
     // Quality indexes only: the bitrates are in the MPD, which the server never sees.
     assert.equal(q.avg_bitrate_bps, null);
+    assert.match(q.why_null?.avg_bitrate_bps ?? '', /MPD/);
+    assert.equal(q.why_null?.startup_time_s, undefined);
   });
 
   test('a throttled run: the stall is the empty buffer while a request is under way', () => {
@@ -169,6 +171,8 @@ describe('the testbed page under dash.js 4 (buffer and downloads only)', () => {
     const q = computeSessionQoe(load());
     assert.equal(q.startup_time_s, null);
     assert.equal(q.exit_before_start, true);
+    assert.match(q.why_null?.startup_time_s ?? '', /never started/);
+    assert.match(q.why_null?.stall_count ?? '', /never started/);
     assert.equal(q.played_time_s, 0);
   });
 
@@ -235,6 +239,7 @@ describe('startup needs an origin before the first frame (F11)', () => {
   test('one playback_started: no startup, not 0', () => {
     const q = computeSessionQoe([ev(0, 'playback_started', { mpd_url: MPD })]);
     assert.equal(q.startup_time_s, null);
+    assert.match(q.why_null?.startup_time_s ?? '', /nothing before the first frame/);
     assert.equal(q.exit_before_start, false);
   });
 
