@@ -23,8 +23,8 @@ const SAME_STALL_TOLERANCE_S = 1;
  */
 export const STUCK_AT_END_BUFFER_S = 1;
 /**
- * In a session with no playing signal at all, a video buffer that had media and then drops by
- * more than this (seconds) between two samples is being consumed: playback has begun. Before
+ * In a session with no playing signal at all, a video or audio buffer that had media and then
+ * drops by more than this (seconds) between two samples is being used up: it plays. Before
  * the first frame the level at the playhead only grows (appends); dash.js 4 showed the first
  * 17 ms of playback as a drop of 0.0169 s, while later drops hid behind appends for 0.5 s.
  */
