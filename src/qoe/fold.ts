@@ -15,6 +15,7 @@ import { RenditionTracker, timeWeightedBitrate } from './rendition.ts';
 import { mean, quantile } from './stats.ts';
 import type { QoeOptions, SessionQoe, Signal, Stall } from './types.ts';
 import { trimPoint } from './warmup.ts';
+import { whyNull } from './why-null.ts';
 
 /** A player-reported startup below this share of (first frame − play request) is not believed. */
 export const MIN_REPORTED_STARTUP_SHARE = 0.5;
@@ -114,9 +115,17 @@ export class QoeFold {
 
     let startup: number | null = null;
     if (started && !tl.firstFrameInferred) {
-      const origin = [tl.playRequest, tl.init, this.#start].find(
-        (t): t is number => t !== null && t <= tl.firstFrame!,
-      );
+      // Without a play request the load began with the session (its run): dash.js 4 loads init
+      // segments ~0.1 s before stream_initialized. That first event is an origin only when it
+      // came before the first frame: a session that begins with its first frame says nothing of
+      // how long it loaded (null, not 0).
+      const ff = tl.firstFrame!;
+      const origin =
+        tl.playRequest !== null && tl.playRequest <= ff
+          ? tl.playRequest
+          : this.#start < ff
+            ? this.#start
+            : undefined;
       startup = believedReport(tl) ?? (origin === undefined ? null : tl.firstFrame! - origin);
     }
 
@@ -150,7 +159,7 @@ export class QoeFold {
       : [];
     const latencies = started ? this.#latencies : [];
 
-    return {
+    const q: SessionQoe = {
       session_id: meta.sessionId,
       video_id: meta.videoId,
       protocol: meta.protocol,
@@ -169,6 +178,13 @@ export class QoeFold {
       stalls,
       switches,
     };
+    const why = whyNull(q, {
+      started,
+      firstFrameInferred: tl.firstFrameInferred,
+      renditionsWithoutBitrate: history.steps.length > 0 && history.steps.every((s) => s.bps === null),
+    });
+    if (why) q.why_null = why;
+    return q;
   }
 }
 

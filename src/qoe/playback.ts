@@ -3,14 +3,16 @@
  * played, which were stalls, and whether an error ended the session. Reads signals sorted by
  * time; knows no dialect. Thresholds and tie-breaks are documented in docs/qoe.md.
  */
-import type { Signal } from './types.ts';
+import { PLAYHEAD_ADVANCE_S, type SignalFacts } from './facts.ts';
+import type { PlaybackTimeline, Signal } from './types.ts';
+
+export { FactScan, factsAgree, type SignalFacts } from './facts.ts';
+export type { Interval, PlaybackTimeline } from './types.ts';
 
 /** A video buffer at or below this (seconds) is empty: a stall when it happens while playing. */
 export const EMPTY_BUFFER_S = 0.05;
 /** A buffer this much above its lowest level since a stall began means media is flowing again. */
 const BUFFER_RISE_S = 0.05;
-/** A playhead this far past where it stood when a stall began means playback resumed. */
-const PLAYHEAD_ADVANCE_S = 0.25;
 /** A late stall duration (CMCD bsd) ending this close after a known stall is that same stall. */
 const SAME_STALL_TOLERANCE_S = 1;
 /**
@@ -20,36 +22,13 @@ const SAME_STALL_TOLERANCE_S = 1;
  * whose audio runs a few ms past its video (see docs/qoe.md).
  */
 export const STUCK_AT_END_BUFFER_S = 1;
-
-export interface Interval {
-  start: number;
-  end: number;
-}
-
-export interface PlaybackTimeline {
-  /** First rendered frame (null: never started). */
-  firstFrame: number | null;
-  /** True when the first frame was only inferred from an advancing playhead. */
-  firstFrameInferred: boolean;
-  /**
-   * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
-   * session with no playing signal at all.
-   */
-  firstFrameFromReport: boolean;
-  playRequest: number | null;
-  init: number | null;
-  startupReportedS: number | null;
-  played: Interval[];
-  stalls: Interval[];
-  /** Errors after deciding unflagged ones; `fatal` is final here. */
-  errors: Array<{ t: number; fatal: boolean; code: string | null }>;
-  fatalError: boolean;
-  /**
-   * Whether the session says anything about its life cycle (start, play, end, errors). A
-   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
-   */
-  hasLifecycle: boolean;
-}
+/**
+ * In a session with no playing signal at all, a video or audio buffer that had media and then
+ * drops by more than this (seconds) between two samples is being used up: it plays. Before
+ * the first frame the level at the playhead only grows (appends); dash.js 4 showed the first
+ * 17 ms of playback as a drop of 0.0169 s, while later drops hid behind appends for 0.5 s.
+ */
+export const CONSUMED_S = 0.01;
 
 const LIFECYCLE: ReadonlySet<Signal['kind']> = new Set([
   'play_request',
@@ -71,60 +50,15 @@ interface OpenStall {
   weakEnd: number | null;
   minBuffer: number;
   refPlayhead: number | null;
+  /** A video segment request was under way when the stall began, or began during it. */
+  fetching: boolean;
+  /** Buffer-only sessions: the video buffer grew again since the stall began. */
+  refilled: boolean;
+  /** Buffer-only sessions: the last time the audio buffer still drained (the playhead moved). */
+  movingUntil: number | null;
 }
 
 type Phase = 'pre' | 'playing' | 'stalled' | 'paused' | 'seeking' | 'over';
-
-/**
- * What the timeline needs to know about signals still to come, found in one pass over the
- * session: whether it has any playing signal (a player-reported startup starts playback only
- * in sessions that have none), and whether each error the sender did not flag as fatal or not
- * was followed by playback (a playing signal, or a playhead past where it had been). Unflagged
- * errors are numbered in signal order.
- */
-export interface SignalFacts {
-  hasPlaying: boolean;
-  /** Fatal or not, per unflagged error in signal order (a missing entry: not fatal). */
-  unflaggedFatal: readonly boolean[];
-}
-
-/** Finds the SignalFacts of time-sorted signals fed one by one. */
-export class FactScan implements SignalFacts {
-  hasPlaying = false;
-  readonly unflaggedFatal: boolean[] = [];
-  #maxPlayhead = Number.NEGATIVE_INFINITY;
-  /** Unflagged errors not yet followed by playback: ordinal and the furthest playhead before. */
-  #pending: Array<{ ord: number; before: number }> = [];
-
-  add(s: Signal): void {
-    if (s.kind === 'playing') {
-      this.hasPlaying = true;
-      for (const p of this.#pending) this.unflaggedFatal[p.ord] = false;
-      this.#pending = [];
-    } else if (s.kind === 'playhead') {
-      if (this.#pending.length > 0) {
-        this.#pending = this.#pending.filter((p) => {
-          const resumed = Number.isFinite(p.before) && s.s > p.before + PLAYHEAD_ADVANCE_S;
-          if (resumed) this.unflaggedFatal[p.ord] = false;
-          return !resumed;
-        });
-      }
-      this.#maxPlayhead = Math.max(this.#maxPlayhead, s.s);
-    } else if (s.kind === 'error' && s.fatal === null) {
-      // Fatal until playback follows it.
-      this.#pending.push({ ord: this.unflaggedFatal.length, before: this.#maxPlayhead });
-      this.unflaggedFatal.push(true);
-    }
-  }
-}
-
-/** Whether two sets of facts agree on everything a timeline consulted (see TimelineBuilder). */
-export function factsAgree(used: SignalFacts & { consultedHasPlaying: boolean }, real: SignalFacts): boolean {
-  if (used.consultedHasPlaying && used.hasPlaying !== real.hasPlaying) return false;
-  const n = real.unflaggedFatal.length;
-  for (let i = 0; i < n; i++) if ((used.unflaggedFatal[i] ?? false) !== real.unflaggedFatal[i]) return false;
-  return true;
-}
 
 /** A timeline built signal by signal (in time order), with no array of the session's signals. */
 export interface TimelineBuilder {
@@ -145,6 +79,7 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
   const tl: PlaybackTimeline = {
     firstFrame: null,
     firstFrameInferred: false,
+    firstFrameFromBuffer: false,
     firstFrameFromReport: false,
     playRequest: null,
     init: null,
@@ -162,10 +97,14 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
   let playingSince = 0;
   let stall = null as OpenStall | null;
   let lastBuffer: { t: number; s: number } | null = null;
+  let lastAudio: { t: number; s: number } | null = null;
   let lastPlayhead: { t: number; s: number; rate: number | null } | null = null;
   let lastStallEnd = Number.NEGATIVE_INFINITY;
   /** When the current pause or seek began. */
   let haltedSince = 0;
+  /** Whether the session reports video segment requests, and whether one is under way. */
+  let sawRequests = false;
+  let requestOpen = false;
 
   const play = (t: number) => {
     if (tl.firstFrame === null) tl.firstFrame = t;
@@ -184,17 +123,56 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
       ref = lastPlayhead.s + (t - lastPlayhead.t) * r;
     }
     const recentBuffer = lastBuffer && lastBuffer.t >= t - 1 ? lastBuffer.s : Number.POSITIVE_INFINITY;
-    stall = { start: t, fromBuffer, weakEnd: null, minBuffer: recentBuffer, refPlayhead: ref };
+    stall = {
+      start: t,
+      fromBuffer,
+      weakEnd: null,
+      minBuffer: recentBuffer,
+      refPlayhead: ref,
+      fetching: requestOpen,
+      refilled: false,
+      movingUntil: null,
+    };
     phase = 'stalled';
+  };
+  /**
+   * Buffer-only sessions: the playhead went on after the video buffer ran dry while the audio
+   * buffer drained (Chromium plays audio over a frozen picture), so the stall began later; the
+   * time until then was played. Returns the stall's real start (`end` or later: no stall).
+   */
+  const stallStart = (s: OpenStall, end: number): number => {
+    if (s.movingUntil === null || s.movingUntil <= s.start) return s.start;
+    const start = Math.min(s.movingUntil, end);
+    tl.played.push({ start: s.start, end: start });
+    return start;
   };
   /** Closes the open stall at its first weak sign of playback, else at `t`; returns the end. */
   const closeStall = (t: number): number => {
     const s = stall!;
     const end = s.weakEnd ?? t;
-    tl.stalls.push({ start: s.start, end });
+    const start = stallStart(s, end);
+    if (start < end || s.movingUntil === null) tl.stalls.push({ start, end });
     lastStallEnd = end;
     stall = null;
     return end;
+  };
+  /**
+   * A buffer (video, or audio) that held media and is being used up shows playback. Believed
+   * only where the session says nothing else about playing (see docs/qoe.md, "First frame").
+   * Used at rate 1 with nothing appended in between, it began (prev.s − now.s) before this
+   * sample, and not before the previous one.
+   */
+  const startFromBuffer = (prev: { t: number; s: number } | null, now: { t: number; s: number }) => {
+    if (!prev || prev.s <= EMPTY_BUFFER_S || prev.s - now.s <= CONSUMED_S) return;
+    consultedHasPlaying = true;
+    if (facts.hasPlaying) return;
+    tl.firstFrameFromBuffer = true;
+    play(Math.max(prev.t, now.t - (prev.s - now.s)));
+  };
+  /** Buffer-only sessions: the end of a content-end "stall" that is dropped still played. */
+  const dropStall = (s: OpenStall, t: number) => {
+    stallStart(s, t);
+    stall = null;
   };
   /** Leaves the stalled phase for a non-playing one; time after a weak end counts as played. */
   const leaveStall = (t: number) => {
@@ -213,6 +191,10 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
       ) {
         // Stuck at the end with a full buffer until the events stop: the end of the content.
         stall = null;
+      } else if (lastEvent && stall.fromBuffer && stall.weakEnd === null && sawRequests && !stall.fetching) {
+        // The buffer ran dry and stayed dry while the player fetched nothing: it had downloaded
+        // the whole content, which then played out. The end of the content, not a stall.
+        dropStall(stall, t);
       } else leaveStall(t);
     }
     stopPlaying(t);
@@ -294,10 +276,31 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
           }
         }
         break;
+      case 'media_request':
+        if (sig.open) {
+          sawRequests = true;
+          if (stall) stall.fetching = true;
+        }
+        requestOpen = sig.open;
+        break;
       case 'buffer':
         if (!sig.forStalls) break;
+        if (phase === 'pre') startFromBuffer(lastBuffer, sig);
         if (phase === 'playing' && sig.s <= EMPTY_BUFFER_S) openStall(t, true);
-        else if (phase === 'stalled' && stall) {
+        else if (phase === 'stalled' && stall && tl.firstFrameFromBuffer && stall.fromBuffer) {
+          // Buffer-only sessions: playback resumes when the refilled buffer is used up again
+          // (a rise alone is not enough: the element may wait for more), at the same rate-1
+          // estimate as the first frame.
+          const drop = lastBuffer ? lastBuffer.s - sig.s : 0;
+          if (stall.refilled && lastBuffer && drop > CONSUMED_S) {
+            stall.weakEnd = Math.max(lastBuffer.t, t - drop);
+            const end = closeStall(t);
+            phase = 'playing';
+            playingSince = end;
+            if (sig.s <= EMPTY_BUFFER_S) openStall(t, true);
+          } else if (sig.s > stall.minBuffer + BUFFER_RISE_S) stall.refilled = true;
+          else stall.minBuffer = Math.min(stall.minBuffer, sig.s);
+        } else if (phase === 'stalled' && stall) {
           if (stall.weakEnd === null && sig.s > stall.minBuffer + BUFFER_RISE_S) stall.weakEnd = t;
           else if (stall.weakEnd !== null && stall.fromBuffer && sig.s <= EMPTY_BUFFER_S) {
             // Dry again after refilling: the previous buffer stall ended, a new one begins.
@@ -308,6 +311,17 @@ export function timelineBuilder(facts: SignalFacts): TimelineBuilder {
           } else stall.minBuffer = Math.min(stall.minBuffer, sig.s);
         }
         lastBuffer = { t, s: sig.s };
+        break;
+      case 'audio_buffer':
+        // Audio used up before the first frame is playback too (appends of video segments can
+        // hide the first use of the video buffer for a few hundred ms).
+        if (phase === 'pre') startFromBuffer(lastAudio, sig);
+        // Buffer-only sessions: audio still draining after the video ran dry means the playhead
+        // still moves (until the video refills: then it is the resume, read from the video).
+        else if (phase === 'stalled' && stall?.fromBuffer && tl.firstFrameFromBuffer && !stall.refilled) {
+          if (lastAudio && lastAudio.s - sig.s > CONSUMED_S) stall.movingUntil = t;
+        }
+        lastAudio = { t, s: sig.s };
         break;
       case 'playhead':
         if (phase === 'stalled' && stall && stall.weakEnd === null) {

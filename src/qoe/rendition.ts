@@ -2,12 +2,18 @@
  * The rendered video bitrate over time, and the switches between renditions. Switch events
  * (quality_change_rendered, CMCD bc) are the authority when a session has any; periodic
  * samples only fill in what was shown before the first of them. Sessions without switch
- * events use the samples alone.
+ * events use the samples alone, and sessions with neither (the testbed page under dash.js 4)
+ * the renditions of the video segments they downloaded.
  */
 import { Instants } from './instants.ts';
 import type { Signal, Switch } from './types.ts';
 
 type RenditionSignal = Extract<Signal, { kind: 'rendition' }>;
+type DownloadSignal = Extract<Signal, { kind: 'downloaded' }>;
+/** What Steps reads of a rendition or download signal. */
+type Seen = Pick<RenditionSignal, 't' | 'bps' | 'quality' | 'fromBps' | 'fromQuality'> & {
+  rep?: string | null;
+};
 
 /** From `t` on, this bitrate was shown (null: unknown). */
 export interface Step {
@@ -24,11 +30,14 @@ export interface RenditionHistory {
 interface Shown {
   bps: number | null;
   quality: number | null;
+  /** A name of the rendition from a segment URL (downloads only). */
+  rep?: string | null;
 }
 
 function differs(a: Shown, b: Shown): boolean | null {
   if (a.quality !== null && b.quality !== null) return a.quality !== b.quality;
   if (a.bps !== null && b.bps !== null) return a.bps !== b.bps;
+  if (a.rep != null && b.rep != null) return a.rep !== b.rep;
   return null;
 }
 
@@ -36,7 +45,7 @@ function differs(a: Shown, b: Shown): boolean | null {
 export function renditionHistory(signals: readonly Signal[], sessionStart: number): RenditionHistory {
   const tracker = new RenditionTracker(sessionStart);
   const instants = new Instants((group) => tracker.instant(group));
-  for (const s of signals) if (s.kind === 'rendition') instants.push(s);
+  for (const s of signals) if (s.kind === 'rendition' || s.kind === 'downloaded') instants.push(s);
   instants.flush();
   return tracker.result();
 }
@@ -55,6 +64,8 @@ export class RenditionTracker {
   #samples: Steps | null = new Steps();
   /** The last sample with a bitrate before (or at the instant of) the first switch event. */
   #lastSample: RenditionSignal | null = null;
+  /** Reading by downloaded segments: null once any rendition signal was seen. */
+  #downloads: Steps | null = new Steps();
 
   constructor(sessionStart: number) {
     this.#start = sessionStart;
@@ -62,8 +73,12 @@ export class RenditionTracker {
 
   /** The signals of one instant, in their order (only renditions are read). */
   instant(signals: readonly Signal[]): void {
+    if (this.#downloads !== null) {
+      for (const s of signals) if (s.kind === 'downloaded') this.#downloads.feed(fromDownload(s));
+    }
     // Most instants carry no rendition: nothing to allocate for them.
     if (!signals.some((s) => s.kind === 'rendition')) return;
+    this.#downloads = null;
     const group = signals.filter((s): s is RenditionSignal => s.kind === 'rendition');
     if (this.#explicit === null) {
       for (const s of group) if (!s.explicit && s.bps !== null) this.#lastSample = s;
@@ -88,7 +103,7 @@ export class RenditionTracker {
   }
 
   result(): RenditionHistory {
-    const steps = this.#explicit ?? this.#samples!;
+    const steps = this.#downloads ?? this.#explicit ?? this.#samples!;
     return { steps: steps.steps, changes: steps.changes };
   }
 }
@@ -104,9 +119,9 @@ class Steps {
     this.steps.push({ t, bps: shown.bps });
   }
 
-  feed(s: RenditionSignal): void {
+  feed(s: Seen): void {
     const cur = this.#cur;
-    const next: Shown = { bps: s.bps, quality: s.quality };
+    const next: Shown = { bps: s.bps, quality: s.quality, rep: s.rep ?? null };
     // The event's own "from" says what was shown just before, if it names it.
     const prev: Shown | null =
       s.fromBps !== null || s.fromQuality !== null
@@ -126,6 +141,11 @@ class Steps {
     this.#cur = next;
     this.steps.push({ t: s.t, bps: next.bps });
   }
+}
+
+/** A downloaded segment as a sample of the rendition (it names no "from"). */
+function fromDownload(s: DownloadSignal): Seen {
+  return { t: s.t, bps: s.bps, quality: s.quality, fromBps: null, fromQuality: null, rep: s.rep };
 }
 
 /**

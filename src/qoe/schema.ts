@@ -53,6 +53,11 @@ export const SessionQoeSchema = Type.Object(
     exit_before_start: Type.Boolean(),
     stalls: Type.Array(StallSchema),
     switches: Type.Array(SwitchSchema),
+    why_null: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'For figures that are null: why they cannot be known (by field name)',
+      }),
+    ),
   },
   { description: 'QoE of one session; definitions in docs/qoe.md. Null when no event feeds a figure.' },
 );

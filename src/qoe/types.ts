@@ -63,6 +63,11 @@ export type Signal =
    * track (it may then start or end a stall); periodic copies only feed the time series.
    */
   | { kind: 'buffer'; t: number; s: number; forStalls: boolean }
+  /**
+   * Audio buffer level, seconds (testbed buffer_level_updated for audio). Read only in sessions
+   * whose playback is seen in the buffers alone: audio draining means the playhead moves.
+   */
+  | { kind: 'audio_buffer'; t: number; s: number }
   /** Media time at the playhead, seconds, and the playback rate when known. */
   | { kind: 'playhead'; t: number; s: number; rate: number | null }
   /**
@@ -78,6 +83,17 @@ export type Signal =
       fromQuality: number | null;
       explicit: boolean;
     }
+  /**
+   * A video media segment request began (`open`) or finished. The timeline uses them to tell
+   * a starving player (a request under way) from one that reached the end of the content.
+   */
+  | { kind: 'media_request'; t: number; open: boolean }
+  /**
+   * A video media segment was downloaded at this rendition: its quality index, bitrate, or a
+   * key from its URL, whichever the sender gives. Renditions are read from downloads only in
+   * sessions that say nothing about the rendition shown (no `rendition` signal).
+   */
+  | { kind: 'downloaded'; t: number; quality: number | null; bps: number | null; rep: string | null }
   /** Live latency, seconds. */
   | { kind: 'latency'; t: number; s: number }
   /** Measured network throughput, bits per second. */
@@ -86,6 +102,41 @@ export type Signal =
   | { kind: 'dropped'; t: number; frames: number };
 
 export type SignalKind = Signal['kind'];
+
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface PlaybackTimeline {
+  /** First rendered frame (null: never started). */
+  firstFrame: number | null;
+  /** True when the first frame was only inferred from an advancing playhead. */
+  firstFrameInferred: boolean;
+  /**
+   * True when the first frame was inferred from the video buffer being consumed, in a session
+   * with no playing signal (the testbed page under dash.js 4): a startup is still known.
+   */
+  firstFrameFromBuffer: boolean;
+  /**
+   * True when the first frame is the time of a player-reported startup (CMCD `msd`) in a
+   * session with no playing signal at all.
+   */
+  firstFrameFromReport: boolean;
+  playRequest: number | null;
+  init: number | null;
+  startupReportedS: number | null;
+  played: Interval[];
+  stalls: Interval[];
+  /** Errors after deciding unflagged ones; `fatal` is final here. */
+  errors: Array<{ t: number; fatal: boolean; code: string | null }>;
+  fatalError: boolean;
+  /**
+   * Whether the session says anything about its life cycle (start, play, end, errors). A
+   * session of only CMCD request data does not, so "exit before start" cannot be claimed.
+   */
+  hasLifecycle: boolean;
+}
 
 /** Warm-up trim: nothing, a number of seconds, or a fraction (0 < f < 1) of each session. */
 export type Warmup = Static<typeof WarmupSchema>;

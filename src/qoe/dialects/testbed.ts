@@ -58,6 +58,26 @@ function fragmentThroughput(p: Payload): number | null {
   return bytes !== null && ms !== null && bytes > 0 && ms > 0 ? (bytes * 8) / (ms / 1000) : null;
 }
 
+/** A video (or untyped) media segment: not an init segment, not audio or text. */
+function isVideoMediaSegment(p: Payload): boolean {
+  return isVideo(p) && (p.type === undefined || p.type === null || p.type === 'MediaSegment');
+}
+
+/**
+ * What names a segment's rendition in its URL: the path with the query and the last run of
+ * digits in the file name before its extension (the segment number or time) taken out. `seg-1-004.m4s` and
+ * `seg-1-005.m4s` share `seg-1-#.m4s`; `seg-2-005.m4s` differs.
+ */
+export function segmentKey(url: unknown): string | null {
+  if (typeof url !== 'string' || url === '') return null;
+  const bare = url.split(/[?#]/, 1)[0]!;
+  const slash = bare.lastIndexOf('/') + 1;
+  const file = bare.slice(slash);
+  const dot = file.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [file.slice(0, dot), file.slice(dot)] : [file, ''];
+  return bare.slice(0, slash) + stem.replace(/\d+(?!.*\d)/, '#') + ext;
+}
+
 export const TESTBED_RULES: readonly SignalRule[] = [
   {
     dialect: 'testbed+reporter',
@@ -107,15 +127,36 @@ export const TESTBED_RULES: readonly SignalRule[] = [
     eventType: EventType.BUFFER_LEVEL_UPDATED,
     toSignals: (t, p) => {
       const s = nonNeg(p.buffer_level);
-      return isVideo(p) && s !== null ? [{ kind: 'buffer', t, s, forStalls: true }] : [];
+      if (s === null) return [];
+      if (isVideo(p)) return [{ kind: 'buffer', t, s, forStalls: true }];
+      return p.media_type === 'audio' ? [{ kind: 'audio_buffer', t, s }] : [];
     },
+  },
+  {
+    // Only the testbed sends it (the reporter does not): a video segment request under way.
+    dialect: 'testbed+reporter',
+    eventType: EventType.FRAGMENT_LOADING_STARTED,
+    toSignals: (t, p) => (isVideoMediaSegment(p) ? [{ kind: 'media_request', t, open: true }] : []),
   },
   {
     dialect: 'testbed+reporter',
     eventType: EventType.FRAGMENT_LOADING_COMPLETED,
     toSignals: (t, p) => {
+      const out: Signal[] = [];
       const bps = isVideo(p) ? fragmentThroughput(p) : null;
-      return bps !== null ? [{ kind: 'throughput', t, bps }] : [];
+      if (bps !== null) out.push({ kind: 'throughput', t, bps });
+      if (isVideoMediaSegment(p)) {
+        out.push({ kind: 'media_request', t, open: false });
+        // The testbed's `quality` is dash.js getQualityFor('video') when the download ended.
+        out.push({
+          kind: 'downloaded',
+          t,
+          quality: num(p.quality),
+          bps: rate(p.bitrate),
+          rep: segmentKey(p.url),
+        });
+      }
+      return out;
     },
   },
   {

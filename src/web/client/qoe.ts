@@ -40,6 +40,11 @@ export const METRICS: MetricDef[] = [
   { key: 'played_time_s', label: 'Played time', short: 'Played', format: f.seconds },
 ];
 
+/** Whether a session has QoE figures at all: it started (stall counts are null only when not). */
+export function hasFigures(s: SessionQoe): boolean {
+  return s.stall_count !== null || s.startup_time_s !== null || (s.played_time_s ?? 0) > 0;
+}
+
 /** Every per-session figure as a distribution, with the unit the x axis shows. */
 export const CDFS: Array<{
   key: NumericMetric;

@@ -16,7 +16,7 @@ import * as f from '../format.ts';
 import { ChangeProbe } from '../live.ts';
 import { href, replaceHash, setCrumbs, setLive, setStatus, setUpdated } from '../nav.ts';
 import { MAX_OVERLAY, Overlay } from '../overlay.ts';
-import { aggregateRows, CdfGrid, METRICS } from '../qoe.ts';
+import { aggregateRows, CdfGrid, hasFigures, METRICS } from '../qoe.ts';
 import { loading, NotFound } from '../states.ts';
 import type { View } from './types.ts';
 
@@ -173,7 +173,10 @@ export function experimentView(id: string, initialWarmup: string): View {
         title: `${m.label} (click to sort)`,
         numeric: true,
         value: (r) => r[m.key],
-        show: (r) => m.format(r[m.key]),
+        show: (r) => {
+          const why = r[m.key] === null ? r.why_null?.[m.key] : undefined;
+          return why ? h('span', { class: 'muted', title: why }, m.format(null)) : m.format(r[m.key]);
+        },
       }),
     ),
     {
@@ -218,7 +221,8 @@ export function experimentView(id: string, initialWarmup: string): View {
       stat('Span', f.span(last - first), 'span'),
       stat('First event', f.dateTime(first), 'first'),
       stat('Last event', f.dateTime(last), 'last'),
-      stat('Sessions with QoE', f.count(q.sessions.length), 'qoe-sessions'),
+      // Sessions with figures: one that never started (or a ghost of a few events) has none.
+      stat('Sessions with QoE', f.count(q.sessions.filter(hasFigures).length), 'qoe-sessions'),
     );
     setLive(last);
   }
