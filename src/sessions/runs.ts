@@ -7,11 +7,12 @@
  * - the first group of the base starts a run, and so does the first group after a silence
  *   longer than the split gap;
  * - a `stream_initialized` starts a run, which begins at the first event of the player's new
- *   load: dash.js loads the init segments and reports an empty buffer *before* it fires
- *   STREAM_INITIALIZED, so the run reaches back over the "load" groups just before it (init
- *   segment loads, zero buffer levels), at most PREROLL_MAX_GROUPS of them, each within
- *   PREROLL_GAP_S of the next. A run that would then hold only such load events merges into
- *   the new one, so no ghost session is left.
+ *   load: dash.js 4 loads the init segments, starts the first media segments and reports empty
+ *   buffers *before* it fires STREAM_INITIALIZED (measured with the testbed's page), so the
+ *   run reaches back over the "load" groups just before it (segment loads, zero buffer levels),
+ *   at most PREROLL_MAX_GROUPS of them, each within PREROLL_GAP_S of the next; anything else
+ *   (a buffer level above zero) or a longer silence ends the reach. A run that would then hold
+ *   only such load events merges into the new one, so no ghost session is left.
  *
  * Runs are numbered in time order. The split is a function of the set of stored events, never
  * of their arrival order: `startsOf` computes it from a base's groups, and `changedStarts`
@@ -26,8 +27,12 @@ export type RunRole = (typeof RunRole)[keyof typeof RunRole];
 
 /** Load groups a run start reaches back over (dash.js sends 6-12 before STREAM_INITIALIZED). */
 export const PREROLL_MAX_GROUPS = 24;
-/** The longest silence between two load groups of one pre-roll, and before the start. */
-export const PREROLL_GAP_S = 5;
+/**
+ * The longest silence between two load groups of one pre-roll, and before the start: a page's
+ * load events come within tens of ms of each other; the testbed's runner leaves about 3 s
+ * between the end of one run and the next page's first request.
+ */
+export const PREROLL_GAP_S = 2;
 
 const LOAD_FRAGMENT_EVENTS = new Set([
   'fragment_loading_started',
@@ -39,7 +44,7 @@ const LOAD_FRAGMENT_EVENTS = new Set([
 export function runRoleOf(e: { event_type: string; payload?: unknown }): RunRole {
   if (e.event_type === RUN_START_EVENT) return RunRole.start;
   const p = e.payload !== null && typeof e.payload === 'object' ? (e.payload as Record<string, unknown>) : {};
-  if (LOAD_FRAGMENT_EVENTS.has(e.event_type) && p.type === 'InitializationSegment') return RunRole.load;
+  if (LOAD_FRAGMENT_EVENTS.has(e.event_type)) return RunRole.load;
   if (e.event_type === 'buffer_level_updated' && typeof p.buffer_level === 'number' && p.buffer_level <= 0)
     return RunRole.load;
   return RunRole.other;
@@ -292,15 +297,15 @@ export function rekeys(
   const oldBySpan = new Map(oldSpans.map((s) => [spanKey(s), s]));
   const renamed: Array<{ from: string; to: string }> = [];
   const recompute: string[] = [];
-  const kept = new Set<string>();
   for (const s of newSpans) {
     const o = oldBySpan.get(spanKey(s));
     if (o) {
-      kept.add(o.key);
       if (o.key !== s.key) renamed.push({ from: o.key, to: s.key });
     } else recompute.push(s.key);
   }
-  const newKeys = new Set(runSpans(base, after).map((s) => s.key));
-  const gone = oldSpans.filter((s) => !kept.has(s.key) && !newKeys.has(s.key)).map((s) => s.key);
+  // Every stored summary that does not stay as it is under its own id goes (renamed and
+  // recomputed runs are written anew).
+  const stays = new Set(newSpans.filter((s) => oldBySpan.get(spanKey(s))?.key === s.key).map((s) => s.key));
+  const gone = oldSpans.filter((s) => !stays.has(s.key)).map((s) => s.key);
   return { ranges, renamed, recompute, gone };
 }

@@ -257,12 +257,9 @@ describe('the testbed page (dash.js 4.7.4): QoE against the <video> element', { 
         assert.deepEqual(problems, [], lines.join('\n'));
       });
 
-      // Today runs of one manifest URL are split at each stream_initialized, which makes a ghost
-      // of the events dash.js sends before it (4 sessions for 3 runs). Issue 19 point 2 starts a
-      // run at the first event of a new load; once that lands this passes: drop the todo then.
-      test('three runs under one experiment id: three sessions, each agreeing with its run', {
-        todo: 'runs split at stream_initialized until a run starts with its load (issue 19, point 2)',
-      }, async () => {
+      // dash.js sends 8-10 events before STREAM_INITIALIZED: a run starts at the first of them
+      // (src/sessions/runs.ts), so three runs are three sessions, with no ghost between them.
+      test('three runs under one experiment id: three sessions, each agreeing with its run', async () => {
         const sessions = await qoeOf(app, experimentId);
         assert.equal(
           sessions.length,

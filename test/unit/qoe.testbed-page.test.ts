@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { segmentKey } from '../../src/qoe/dialects/testbed.ts';
 import { computeSessionQoe, type QoeEvent } from '../../src/qoe/index.ts';
-import { streamSessionQoe } from '../../src/sessions/stream.ts';
+import { streamSessionQoe } from '../../src/qoe/stream.ts';
 import { near, T0 } from '../helpers/qoe.ts';
 
 const MPD = 'http://media.local/dash/manifest.mpd';

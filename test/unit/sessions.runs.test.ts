@@ -112,7 +112,7 @@ describe('session runs', () => {
       { t: 121, role: RunRole.load }, // the buffer drained at the end
     ];
     const run2: RunPoint[] = [
-      { t: 141, role: RunRole.load },
+      { t: 140.5, role: RunRole.load },
       { t: 141.05, role: RunRole.load },
       { t: 141.2, role: RunRole.load },
       { t: 141.3, role: RunRole.start },
@@ -120,9 +120,9 @@ describe('session runs', () => {
     ];
     const starts = startsOfPoints([...run1, ...run2], 600);
     // One run per load: no ghost session of the first load, and run 2 keeps its pre-roll.
-    assert.deepEqual(starts, [100, 141]);
+    assert.deepEqual(starts, [100, 140.5]);
     assert.equal(keyAt('m.mpd', starts, 121), 'm.mpd');
-    assert.equal(keyAt('m.mpd', starts, 141.05), 'm.mpd#2');
+    assert.equal(keyAt('m.mpd', starts, 140.6), 'm.mpd#2');
     // A pre-roll ends at a silence longer than PREROLL_GAP_S, and at any other event.
     const late = [{ t: 130, role: RunRole.load }, ...run2.slice(1)];
     assert.deepEqual(startsOfPoints([{ t: 100, role: RunRole.other }, ...late], 600), [100, 141.05]);
@@ -153,7 +153,7 @@ describe('session runs', () => {
     );
     assert.equal(
       runRoleOf({ event_type: 'fragment_loading_completed', payload: { type: 'MediaSegment' } }),
-      RunRole.other,
+      RunRole.load,
     );
     assert.equal(
       runRoleOf({ event_type: 'buffer_level_updated', payload: { buffer_level: 0 } }),
