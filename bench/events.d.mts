@@ -1,2 +1,2 @@
 import type { SubmitEvent } from '../src/events/schema.ts';
-export declare function benchEvent(run: string, i: number): SubmitEvent;
+export declare function benchEvent(run: string, i: number, testbed?: boolean): SubmitEvent;

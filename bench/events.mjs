@@ -1,6 +1,12 @@
 // The event every benchmark sends: a dash.js fragment_loading_completed as the testbed
-// records it, with a unique event_id (run prefix + counter) and one of 64 session ids.
-export function benchEvent(run, i) {
+// records it, with a unique event_id (run prefix + counter) and one of 64 session ids; with
+// `testbed`, as the testbed's own page sends it: no session id and no event id (its sessions
+// are runs of the manifest URL), timestamps advancing.
+export function benchEvent(run, i, testbed = false) {
+  if (testbed) {
+    const { session_id: _s, event_id: _e, ...rest } = benchEvent(run, i);
+    return rest;
+  }
   const t = 1_700_000_000 + i / 10;
   return {
     experiment_id: 'bench',

@@ -42,6 +42,8 @@ interface CaseResult {
 interface LoadSpec {
   connections: number;
   batchSize?: number;
+  /** Events as the testbed's page sends them (no session id: runs of the manifest URL). */
+  testbed?: boolean;
 }
 
 async function serverCase(
@@ -67,6 +69,7 @@ async function serverCase(
         duration,
         connections: load.connections,
         batchSize: load.batchSize,
+        testbed: load.testbed,
       });
     // Warm up (JIT, connections, first index pages), then measure.
     await runNodeJson<LoadResult>(['bench/load.mjs', spec(1)]);
@@ -127,12 +130,14 @@ export const benchIngest: Bench = async (ctx) => {
       here,
     );
     const singleW2 = await serverCase(ctx, store, 'single-w2', { WORKERS: '2' }, { connections: 64 }, here);
+    const testbed = await serverCase(ctx, store, 'testbed', {}, { connections: 64, testbed: true }, here);
     const rows: [string, CaseResult][] = [
       ['(1) single POST /api/submit, 64 conns, group commit on', single],
       ['(2) batches of 100, 16 conns', batch],
       [`(3) store ceiling: insertMany(${ceilingRaw.groupSize}), no HTTP (latency per call)`, ceiling],
       ['(1) with GROUP_COMMIT=off', singleOff],
       ['(1) with WORKERS=2', singleW2],
+      ['(4) single, testbed-style (no session_id), 64 conns', testbed],
     ];
     ctx.print(
       table(
@@ -174,19 +179,21 @@ export const benchIngest: Bench = async (ctx) => {
     } else {
       ctx.print(`- target (MongoDB): group commit >= 5x without: ${gc >= 5 ? 'met' : 'MISSED'}`);
     }
-    let vsBaseline: { single: CaseResult; batch: CaseResult } | undefined;
+    let vsBaseline: { single: CaseResult; batch: CaseResult; testbed: CaseResult } | undefined;
     if (ctx.baseline) {
       // The same two cases on the baseline's code, right after, on the same machine state.
       const root = ctx.baseline.root;
       vsBaseline = {
         single: await serverCase(ctx, store, 'single-base', {}, { connections: 64 }, root),
         batch: await serverCase(ctx, store, 'batch100-base', {}, { connections: 16, batchSize: 100 }, root),
+        testbed: await serverCase(ctx, store, 'testbed-base', {}, { connections: 64, testbed: true }, root),
       };
       const pct = (a: number, b: number) => fmt((100 * a) / b, 1);
       ctx.print(
         `- vs baseline ${ctx.baseline.rev}: single ${fmt(vsBaseline.single.eventsPerSec)} events/s ` +
           `(this code ${pct(single.eventsPerSec, vsBaseline.single.eventsPerSec)} %), batches ` +
-          `${fmt(vsBaseline.batch.eventsPerSec)} events/s (this code ${pct(batch.eventsPerSec, vsBaseline.batch.eventsPerSec)} %)`,
+          `${fmt(vsBaseline.batch.eventsPerSec)} events/s (this code ${pct(batch.eventsPerSec, vsBaseline.batch.eventsPerSec)} %), ` +
+          `testbed-style ${fmt(vsBaseline.testbed.eventsPerSec)} events/s (this code ${pct(testbed.eventsPerSec, vsBaseline.testbed.eventsPerSec)} %)`,
       );
     }
     ctx.results[`ingest.${store.name}`] = {
@@ -195,6 +202,7 @@ export const benchIngest: Bench = async (ctx) => {
       ceiling,
       singleOff,
       singleW2,
+      testbed,
       r13,
       r23,
       gc,

@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { benchEvent } from './events.mjs';
 
-const { url, connections, duration, batchSize } = JSON.parse(process.argv[2] ?? '{}');
+const { url, connections, duration, batchSize, testbed } = JSON.parse(process.argv[2] ?? '{}');
 const run = randomBytes(4).toString('hex');
 let n = 0;
 
-const event = () => benchEvent(run, n++);
+const event = () => benchEvent(run, n++, testbed);
 
 const body = () => JSON.stringify(batchSize ? Array.from({ length: batchSize }, event) : event());
 

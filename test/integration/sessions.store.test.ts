@@ -53,6 +53,11 @@ for (const fixture of storeFixtures()) {
               const events: Gen[] = sessions.flatMap((s) => s.events);
               events.forEach((e, i) => {
                 e.payload = { ...e.payload, gen_i: i };
+                // Empty and "unknown" videos, empty protocols: the summary rule must skip them.
+                const r = order[(i * 7) % order.length]! % 11;
+                if (r === 0) e.video_id = '';
+                else if (r === 1) e.video_id = 'unknown';
+                else if (r === 2) e.protocol = '';
               });
               const shuffled = events
                 .map((e, i) => ({ e, k: order[i % order.length]! * 1000 + i }))
@@ -89,12 +94,47 @@ for (const fixture of storeFixtures()) {
                 assert.equal(r.count, idx.length, `count of ${r.session_id}`);
                 assert.equal(r.first_timestamp, Math.min(...ts));
                 assert.equal(r.last_timestamp, Math.max(...ts));
+                // Video and protocol by the one rule: the earliest known one (ties: either).
+                const known = (pick: (e: Gen) => string, ok: (v: string) => boolean) => {
+                  const evs = idx.map((i) => events[i]!).filter((e) => ok(pick(e)));
+                  if (evs.length === 0) return null;
+                  const t0 = Math.min(...evs.map((e) => e.timestamp));
+                  return new Set(evs.filter((e) => e.timestamp === t0).map(pick));
+                };
+                const videos = known(
+                  (e) => e.video_id,
+                  (v) => v !== '' && v !== 'unknown',
+                );
+                assert.ok(
+                  videos ? videos.has(String(r.video_id)) : r.video_id === 'unknown',
+                  `video of ${r.session_id}`,
+                );
+                const protocols =
+                  known(
+                    (e) => e.protocol,
+                    (p) => p !== '' && p !== 'cmcd',
+                  ) ??
+                  known(
+                    (e) => e.protocol,
+                    () => true,
+                  );
+                assert.ok(protocols?.has(String(r.protocol)), `protocol of ${r.session_id}: ${r.protocol}`);
               }
 
               for (const round of ['computed', 'cached']) {
                 const qoe = await app.inject(`/api/experiments/${exp}/qoe`);
                 assert.equal(qoe.statusCode, 200, qoe.body);
-                for (const s of qoe.json().sessions as Array<{ session_id: string }>) {
+                for (const s of qoe.json().sessions as Array<{
+                  session_id: string;
+                  video_id: string;
+                  protocol: string;
+                }>) {
+                  // The QoE reply and the sessions list agree on every field they share.
+                  const listed = rows.filter((r) => r.session_id === s.session_id);
+                  assert.ok(
+                    listed.some((r) => r.video_id === s.video_id && r.protocol === s.protocol),
+                    `QoE and list agree on ${s.session_id}`,
+                  );
                   const read = await app.inject(
                     `/api/metrics/${exp}?session_id=${encodeURIComponent(s.session_id)}`,
                   );
@@ -105,7 +145,20 @@ for (const fixture of storeFixtures()) {
                     byKey.get(s.session_id),
                     `events of ${s.session_id}`,
                   );
-                  assert.deepEqual(s, computeSessionQoe(got, { sessionId: s.session_id }), `${round} QoE`);
+                  // The reply numbers runs and gives their start (qoe-table.ts): not QoE figures.
+                  const {
+                    run: _run,
+                    started_unix_s: _start,
+                    ...figures
+                  } = s as typeof s & {
+                    run?: number;
+                    started_unix_s?: number;
+                  };
+                  assert.deepEqual(
+                    figures,
+                    computeSessionQoe(got, { sessionId: s.session_id }),
+                    `${round} QoE`,
+                  );
                 }
               }
             },

@@ -10,6 +10,8 @@ test('defaults: the custom key stats-experiment, no default experiment, nothing 
     experimentKey: 'stats-experiment',
     defaultExperiment: undefined,
     closedExperiments: [],
+    reportsPerSPerClient: 1000,
+    reportsPerSPerSession: 20,
   });
   assert.ok(Object.isFrozen(cmcd) && Object.isFrozen(cmcd.closedExperiments));
 });

@@ -27,8 +27,10 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cmcd/'], // CMCD reports -> events (qoe/ reads their payloads through cmcd/payload.ts)
   ['qoe/'], // pure QoE: events in, figures out
   ['store/'], // EventStore and its backends
-  ['ingest/', 'export/', 'session-qoe/', 'metrics/', 'ops/', 'web/'], // services and routes on the store
-  ['query/', 'commands/'], // the read routes; the CLI commands
+  ['export/', 'ops/'], // exports of the store; the data directory lock and operator logging
+  ['ingest/', 'session-qoe/', 'metrics/'], // services and routes on the store
+  ['query/'], // the read routes
+  ['web/', 'commands/'], // the dashboard (its client reads the query routes' types); the CLI commands
   ['app.ts'],
   ['server.ts'],
   ['cli.ts'],
