@@ -189,6 +189,14 @@ export function changedStarts(
   role: RunRole,
   gapS: number,
 ): { removed: number[]; added: number[] } {
+  const last = w.groups.at(-1);
+  if (w.toEnd && role !== RunRole.start && (last === undefined || t > last.t)) {
+    // The usual case, the newest event of its base and no run start: only the silence before
+    // it can make it a start (no stored group after it can change).
+    w.groups.push({ t, role });
+    const prev = last?.t ?? w.prevT;
+    return { removed: [], added: prev === null || (gapS > 0 && t - prev > gapS) ? [t] : [] };
+  }
   const i = lowerBound(w.groups, t);
   const existing = i < w.groups.length && (w.groups[i] as RunGroup).t === t;
   const lo = Math.max(0, i - WINDOW_BEFORE);

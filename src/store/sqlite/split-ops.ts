@@ -55,6 +55,7 @@ export class SplitOps {
   /** Base states kept between groups, by experiment and base. */
   readonly #states = new Map<string, BaseState>();
   #dataVersion = -1;
+  #version: { get(): unknown } | undefined;
 
   constructor(db: Db, s: Statements) {
     this.#db = db;
@@ -63,7 +64,8 @@ export class SplitOps {
 
   /** Drops kept states when another connection committed since the last check (in a transaction). */
   checkOthers(): void {
-    const v = (this.#db.prepare('PRAGMA data_version').get() as { data_version: number }).data_version;
+    this.#version ??= this.#db.prepare('PRAGMA data_version') as unknown as { get(): unknown };
+    const v = (this.#version.get() as { data_version: number }).data_version;
     if (v !== this.#dataVersion) this.#states.clear();
     this.#dataVersion = v;
   }
