@@ -15,13 +15,14 @@ import {
   applyChange,
   changedStarts,
   combineRoles,
+  cutGroups,
   keyAt,
   type RunGroup,
+  type RunPoint,
   type RunRole,
   type RunSpan,
   type RunWindow,
   rekeys,
-  runIndexAt,
   runSpans,
   WINDOW_BEFORE,
   windowCovers,
@@ -250,7 +251,43 @@ function nextState(st: BaseState, windows: Windows, starts: number[], evs: reado
   };
 }
 
-/** The run number of timestamp t in a base with these starts (1 for explicit sessions). */
-export function runNoAt(starts: readonly number[], t: number): number {
-  return runIndexAt(starts, t) + 1;
+/** Whole groups read in one direction: the wanted groups and the timestamp just past them. */
+export type GroupCut = NonNullable<ReturnType<typeof cutGroups>>;
+
+/**
+ * How a store reads `want` whole groups of a base: it asks for rows up to each limit this
+ * yields (in timestamp order, either direction) and sends them back as points, until the
+ * generator returns the groups (runs.ts cutGroups). Stores drive it synchronously (SQLite,
+ * inside its transaction) or with awaits (MongoDB).
+ */
+export function* wholeGroups(want: number): Generator<number, GroupCut, RunPoint[]> {
+  for (let limit = 4 * want; ; limit *= 4) {
+    const cut = cutGroups(yield limit, limit, want);
+    if (cut) return cut;
+  }
+}
+
+/** A base's state from its runs' spans and its last groups (read newest first). */
+export function baseStateOf(
+  bk: Pick<BaseKey, 'base' | 'source'>,
+  runs: ReadonlyArray<{ first_ts: number; last_ts: number }>,
+  tail: GroupCut,
+): BaseState {
+  if (runs.length === 0) return emptyBase(bk.base, bk.source);
+  return {
+    base: bk.base,
+    source: bk.source,
+    starts: runs.map((r) => r.first_ts).sort((a, b) => a - b),
+    storedLast: runs.reduce((x, r) => Math.max(x, r.last_ts), Number.NEGATIVE_INFINITY),
+    tail: { prevT: tail.edge, groups: [...tail.groups].reverse(), toEnd: true },
+  };
+}
+
+/** The groups the planner needs around t: read before t (newest first), and from t on. */
+export function windowOf(before: GroupCut, after: GroupCut): RunWindow {
+  return {
+    prevT: before.edge,
+    groups: [...[...before.groups].reverse(), ...after.groups],
+    toEnd: after.edge === null,
+  };
 }

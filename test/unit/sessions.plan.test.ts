@@ -8,17 +8,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type BaseKey, baseSessionKey } from '../../src/sessions/key.ts';
 import { type BaseState, emptyBase, GroupPlanner, type PlanEvent } from '../../src/sessions/plan.ts';
-import {
-  groupsOf,
-  keyAt,
-  type RunWindow,
-  runIndexAt,
-  runRoleOf,
-  startsOfPoints,
-  WINDOW_AFTER,
-  WINDOW_BEFORE,
-} from '../../src/sessions/runs.ts';
+import { keyAt, type RunWindow, runIndexAt, runRoleOf, startsOfPoints } from '../../src/sessions/runs.ts';
 import { addToDelta, type Delta, newDelta } from '../../src/sessions/summary.ts';
+import { storedWindow } from '../helpers/run-window.ts';
 
 interface Ev {
   id: string;
@@ -43,17 +35,7 @@ class MemoryStore {
     const pts = this.events
       .filter((e) => e.base === base)
       .map((e) => ({ t: e.timestamp, role: runRoleOf(e) }));
-    const groups = groupsOf(pts);
-    let i = groups.findIndex((g) => g.t >= t);
-    if (i < 0) i = groups.length;
-    const j = i < groups.length && groups[i]?.t === t ? i + 1 : i;
-    const lo = Math.max(0, i - WINDOW_BEFORE);
-    const hi = Math.min(groups.length, j + WINDOW_AFTER);
-    return {
-      prevT: lo === 0 ? null : (groups[lo - 1]?.t ?? null),
-      groups: groups.slice(lo, hi),
-      toEnd: hi === groups.length,
-    };
+    return storedWindow(pts, t);
   }
 
   insert(group: readonly Ev[]): void {

@@ -8,38 +8,17 @@ import { baseSessionKey, runKey } from '../../src/sessions/key.ts';
 import {
   applyChange,
   changedStarts,
-  groupsOf,
   keyAt,
   PREROLL_GAP_S,
   type RunPoint,
   RunRole,
-  type RunWindow,
   rekeys,
   runRoleOf,
   runSpans,
   startsOfPoints,
-  WINDOW_AFTER,
-  WINDOW_BEFORE,
   windowCovers,
 } from '../../src/sessions/runs.ts';
-
-/**
- * The window a store would read around t: WINDOW_BEFORE groups before it and WINDOW_AFTER
- * after (or all), with the timestamp of the group before the window.
- */
-function windowOf(stored: readonly RunPoint[], t: number): RunWindow {
-  const groups = groupsOf(stored);
-  let i = groups.findIndex((g) => g.t >= t);
-  if (i < 0) i = groups.length;
-  const j = i < groups.length && groups[i]?.t === t ? i + 1 : i;
-  const lo = Math.max(0, i - WINDOW_BEFORE);
-  const hi = Math.min(groups.length, j + WINDOW_AFTER);
-  return {
-    prevT: lo === 0 ? null : (groups[lo - 1]?.t ?? null),
-    groups: groups.slice(lo, hi),
-    toEnd: hi === groups.length,
-  };
-}
+import { storedWindow } from '../helpers/run-window.ts';
 
 /** Replays ingest: a window from the points stored so far, then changedStarts; stored keys move with rekeys. */
 function incremental(points: readonly RunPoint[], gapS: number): { starts: number[]; keys: string[] } {
@@ -47,7 +26,7 @@ function incremental(points: readonly RunPoint[], gapS: number): { starts: numbe
   let starts: number[] = [];
   const keys: string[] = [];
   for (const p of points) {
-    const w = windowOf(stored, p.t);
+    const w = storedWindow(stored, p.t);
     assert.ok(windowCovers(w, p.t));
     const next = applyChange(starts, changedStarts(w, p.t, p.role, gapS));
     const storedLast = stored.reduce((m, s) => Math.max(m, s.t), Number.NEGATIVE_INFINITY);

@@ -22,13 +22,14 @@ import { type BaseKey, baseSessionKey } from '../../sessions/key.ts';
 import {
   type BasePlan,
   type BaseState,
-  emptyBase,
+  baseStateOf,
+  type GroupCut,
   GroupPlanner,
   type PlanEvent,
+  wholeGroups,
+  windowOf,
 } from '../../sessions/plan.ts';
 import {
-  cutGroups,
-  type RunGroup,
   type RunPoint,
   type RunWindow,
   runRoleOf,
@@ -58,7 +59,7 @@ const GROUP_PROJECTION = {
 
 const pointOf = (d: Document): RunPoint => ({ t: d.timestamp as number, role: runRoleOf(d as never) });
 
-/** Whole groups of a base read in one direction (runs.ts cutGroups). */
+/** Whole groups of a base read in one direction (plan.ts wholeGroups). */
 async function readGroups(
   m: Mongo,
   exp: string,
@@ -66,21 +67,23 @@ async function readGroups(
   timestamp: Document | undefined,
   dir: 1 | -1,
   want: number,
-): Promise<{ groups: RunGroup[]; edge: number | null }> {
+): Promise<GroupCut> {
   const filter: Document = { session_base: base };
   if (timestamp) filter.timestamp = timestamp;
-  for (let limit = 4 * want; ; limit *= 4) {
+  const g = wholeGroups(want);
+  let step = g.next();
+  while (!step.done) {
     const docs = await eventsOf(m, exp)
       .find(filter, { projection: GROUP_PROJECTION })
       .sort({ timestamp: dir })
-      .limit(limit)
+      .limit(step.value)
       .toArray();
-    const cut = cutGroups(docs.map(pointOf), limit, want);
-    if (cut) return cut;
+    step = g.next(docs.map(pointOf));
   }
+  return step.value;
 }
 
-/** A split base's state read from the store: its runs' starts and its last groups. */
+/** A split base's state read from the store: its runs' spans and its last groups. */
 export async function loadBase(m: Mongo, exp: string, bk: BaseKey): Promise<BaseState> {
   const [runs, tail] = await Promise.all([
     sessionsOf(m)
@@ -88,18 +91,10 @@ export async function loadBase(m: Mongo, exp: string, bk: BaseKey): Promise<Base
         { experiment_id: exp, base_key: bk.base, kind: KIND_RUN },
         { projection: { _id: 0, first_ts: 1, last_ts: 1 } },
       )
-      .sort({ first_ts: 1 })
       .toArray(),
     readGroups(m, exp, bk.base, undefined, -1, WINDOW_BEFORE + 1),
   ]);
-  if (runs.length === 0) return emptyBase(bk.base, bk.source);
-  return {
-    base: bk.base,
-    source: bk.source,
-    starts: runs.map((r) => r.first_ts as number),
-    storedLast: runs.reduce((x, r) => Math.max(x, r.last_ts as number), Number.NEGATIVE_INFINITY),
-    tail: { prevT: tail.edge, groups: tail.groups.reverse(), toEnd: true },
-  };
+  return baseStateOf(bk, runs as unknown as Array<{ first_ts: number; last_ts: number }>, tail);
 }
 
 /** The stored groups of a base around t that the planner needs (runs.ts windowCovers). */
@@ -108,11 +103,7 @@ async function windowAt(m: Mongo, exp: string, base: string, t: number): Promise
     readGroups(m, exp, base, { $lt: t }, -1, WINDOW_BEFORE),
     readGroups(m, exp, base, { $gte: t }, 1, WINDOW_AFTER + 1),
   ]);
-  return {
-    prevT: before.edge,
-    groups: [...before.groups.reverse(), ...after.groups],
-    toEnd: after.edge === null,
-  };
+  return windowOf(before, after);
 }
 
 /** Positions (into `events`) of split-keyed events already stored or repeated in the group. */

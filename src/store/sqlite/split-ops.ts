@@ -7,10 +7,15 @@
  */
 import type Database from 'libsql';
 import type { BaseKey, SessionSource } from '../../sessions/key.ts';
-import { type BasePlan, type BaseState, emptyBase } from '../../sessions/plan.ts';
 import {
-  cutGroups,
-  type RunGroup,
+  type BasePlan,
+  type BaseState,
+  baseStateOf,
+  type GroupCut,
+  wholeGroups,
+  windowOf,
+} from '../../sessions/plan.ts';
+import {
   type RunPoint,
   type RunWindow,
   runRoleOf,
@@ -38,15 +43,12 @@ const pointsOf = (rows: readonly GroupRow[]): RunPoint[] =>
     role: runRoleOf({ event_type: r.event_type, payload: { type: r.ptype, buffer_level: r.bl } }),
   }));
 
-/** Reads groups in one direction until `want` whole groups are in (runs.ts cutGroups). */
-function readGroups(
-  read: (limit: number) => GroupRow[],
-  want: number,
-): { groups: RunGroup[]; edge: number | null } {
-  for (let limit = 4 * want; ; limit *= 4) {
-    const cut = cutGroups(pointsOf(read(limit)), limit, want);
-    if (cut) return cut;
-  }
+/** Reads whole groups in one direction (plan.ts wholeGroups). */
+function readGroups(read: (limit: number) => GroupRow[], want: number): GroupCut {
+  const g = wholeGroups(want);
+  let step = g.next();
+  while (!step.done) step = g.next(pointsOf(read(step.value)));
+  return step.value;
 }
 
 export class SplitOps {
@@ -81,15 +83,14 @@ export class SplitOps {
     const kept = this.#states.get(id);
     if (kept) return kept;
     const runs = this.#s.runs.all(exp, base) as { first_ts: number; last_ts: number }[];
-    if (runs.length === 0) return emptyBase(base, source);
-    const tail = readGroups((n) => this.#s.tail.all(exp, base, n) as GroupRow[], WINDOW_BEFORE + 1);
-    return {
-      base,
-      source,
-      starts: runs.map((r) => r.first_ts),
-      storedLast: runs.reduce((m, r) => Math.max(m, r.last_ts), Number.NEGATIVE_INFINITY),
-      tail: { prevT: tail.edge, groups: tail.groups.reverse(), toEnd: true },
-    };
+    const tail = { groups: [], edge: null };
+    return baseStateOf(
+      { base, source },
+      runs,
+      runs.length === 0
+        ? tail
+        : readGroups((n) => this.#s.tail.all(exp, base, n) as GroupRow[], WINDOW_BEFORE + 1),
+    );
   }
 
   /** Keeps a base's state once its group committed. */
@@ -99,13 +100,10 @@ export class SplitOps {
 
   /** The stored groups around t that the planner needs (runs.ts windowCovers). */
   window(exp: string, base: string, t: number): RunWindow {
-    const before = readGroups((n) => this.#s.before.all(exp, base, t, n) as GroupRow[], WINDOW_BEFORE);
-    const after = readGroups((n) => this.#s.from.all(exp, base, t, n) as GroupRow[], WINDOW_AFTER + 1);
-    return {
-      prevT: before.edge,
-      groups: [...before.groups.reverse(), ...after.groups],
-      toEnd: after.edge === null,
-    };
+    return windowOf(
+      readGroups((n) => this.#s.before.all(exp, base, t, n) as GroupRow[], WINDOW_BEFORE),
+      readGroups((n) => this.#s.from.all(exp, base, t, n) as GroupRow[], WINDOW_AFTER + 1),
+    );
   }
 
   /**
